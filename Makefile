@@ -1,0 +1,41 @@
+# Each target creates .venv if it is missing and installs the project (editable) with its extras.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Ruff's settings live here: the layout keeps pyproject.toml to the build-system table.
+RUFF_CONFIG := --config 'line-length = 100' --config 'target-version = "py311"' \
+	--config 'lint.extend-select = ["I", "UP", "B", "ANN001", "ANN201"]' \
+	--config 'lint.per-file-ignores = {"tests/**" = ["ANN001", "ANN201"], "user_data/strategies/**" = ["RUF012"]}' \
+	--config 'lint.isort.known-first-party = ["freqtrade_posmgmt"]'
+LINTED := freqtrade_posmgmt tests user_data/strategies
+
+.PHONY: demo test bench lint format
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[test,hyperopt]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/freqtrade-posmgmt demo
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	@set -e; for script in tests/benchmarks/bench_*.py; do \
+		echo "== $$script"; \
+		$(BIN)/python -m tests.benchmarks.$$(basename $$script .py); \
+	done
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(RUFF_CONFIG) $(LINTED)
+	$(BIN)/ruff format --check $(RUFF_CONFIG) $(LINTED)
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(RUFF_CONFIG) $(LINTED)
+	$(BIN)/ruff format $(RUFF_CONFIG) $(LINTED)

@@ -1,0 +1,25 @@
+"""
+Position management for Freqtrade strategies.
+
+The policies (``freqtrade_posmgmt.trailing_stops.TrailingStopPolicy`` and the rest) are plain,
+framework-free dataclasses. The mixins that put them on Freqtrade's callbacks are exported here
+and imported lazily, so a policy can be used without importing Freqtrade.
+"""
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_MIXINS = {
+    "PolicyMixin": "freqtrade_posmgmt.mixins._base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MIXINS:
+        return getattr(importlib.import_module(_MIXINS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [*_MIXINS, "__version__"]

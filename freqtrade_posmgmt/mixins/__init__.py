@@ -1,0 +1,1 @@
+"""Freqtrade strategy mixins: each puts one position-management policy on Freqtrade's callbacks."""
