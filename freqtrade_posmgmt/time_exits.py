@@ -1,0 +1,596 @@
+"""
+Time exits and session gating: a framework-free policy.
+
+From a trade's entry time and the current time, `TimeExitPolicy` decides whether a time rule
+closes the trade (maximum holding time, end of day, weekend, session closed), when that will
+happen, and why an entry now would be refused. Times are timezone-aware datetimes; naive ones
+are rejected, never guessed.
+
+Conventions:
+- A session belongs to the trading day on which it closes, as exchanges label them: a session
+  that crosses midnight (e.g. 18:00-17:00) opens on the evening before its trading day.
+- Sessions are half-open: at the exact close the market is closed.
+- Wall-clock times follow zoneinfo (PEP 495): a time skipped by a DST gap is read with the
+  offset before the gap (02:30 on 9 March 2025 in New York is 03:30 EDT), and a time that
+  occurs twice means its first occurrence.
+"""
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+EXIT_MAX_HOLDING = "time_max_holding"
+EXIT_WEEKEND = "time_weekend"
+EXIT_END_OF_DAY = "time_end_of_day"
+EXIT_SESSION_CLOSED = "time_session_closed"
+
+ALL_WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_US_PER_MINUTE = 60_000_000
+_NEVER = math.inf
+# A generated timeline is extended this far beyond the queried day, and answers only queries
+# this far inside its span, so that the sessions around any query are always present.
+_GENERATE_DAYS = 400
+_INNER_MARGIN_DAYS = 21
+
+
+def _epoch_us(field: str, value: Any) -> int:
+    """Microseconds since the epoch: integers keep every boundary comparison exact."""
+    match value:
+        case datetime() if value.utcoffset() is not None:
+            return (value - _EPOCH) // _MICROSECOND
+        case _:
+            raise ValueError(
+                f"{field}={value!r}: must be a timezone-aware datetime "
+                "(a naive one is not guessed; Freqtrade passes UTC)"
+            )
+
+
+def _datetime_utc(epoch_us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=epoch_us)
+
+
+def _format_utc(epoch_us: float) -> str:
+    return f"{_datetime_utc(int(epoch_us)):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _wall_us(day: date, wall: time, zone: ZoneInfo) -> int:
+    return (datetime.combine(day, wall, tzinfo=zone) - _EPOCH) // _MICROSECOND
+
+
+def _require_bool(field: str, value: Any) -> None:
+    if value is not True and value is not False:
+        raise ValueError(f"{field}={value!r}: must be true or false")
+
+
+def _as_zone(field: str, value: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(
+            f"{field}={value!r}: unknown time zone (expected an IANA name like 'Europe/Berlin')"
+        ) from None
+
+
+def _as_time(field: str, value: Any) -> time | None:
+    match value:
+        case None:
+            return None
+        case time() if value.tzinfo is None:
+            return value
+        case str():
+            try:
+                return _as_time(field, time.fromisoformat(value))
+            except ValueError:
+                pass
+    raise ValueError(f"{field}={value!r}: must be a wall-clock time like '09:30' (no time zone)")
+
+
+def _as_weekdays(value: Any) -> tuple[int, ...]:
+    days = tuple(value) if isinstance(value, list | tuple | set | frozenset) else ()
+    valid = all(type(day) is int and 1 <= day <= 7 for day in days)
+    if not days or not valid or len(set(days)) != len(days):
+        raise ValueError(
+            f"days_of_week={value!r}: must list ISO weekdays, 1 (Monday) to 7 (Sunday), each once"
+        )
+    return tuple(sorted(days))
+
+
+def _as_date(value: Any) -> date:
+    match value:
+        case datetime():
+            pass
+        case date():
+            return value
+        case str():
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+    raise ValueError(f"holidays: {value!r}: must be a date like '2025-12-25'")
+
+
+def _as_dates(value: Any) -> tuple[date, ...]:
+    match value:
+        case list() | tuple() | set() | frozenset():
+            return tuple(sorted({_as_date(item) for item in value}))
+    raise ValueError(f"holidays={value!r}: must be a list of dates like '2025-12-25'")
+
+
+def _as_nested(field: str, cls: type, value: Any) -> Any:
+    """Build a nested dataclass from its JSON shape (a dict), naming unknown keys clearly."""
+    match value:
+        case cls():
+            return value
+        case dict():
+            known = [f.name for f in fields(cls)]
+            unknown = sorted(set(value) - set(known))
+            if unknown:
+                raise ValueError(f"{field}: unknown key(s) {unknown}; expected some of {known}")
+            return cls(**value)
+    raise ValueError(f"{field}={value!r}: must be a {cls.__name__} or a dict of its fields")
+
+
+@cache
+def _exchange_calendar(name: str) -> Any:
+    # Imported here: exchange_calendars costs ~0.5 s to import and only calendar users pay it.
+    import exchange_calendars
+
+    try:
+        return exchange_calendars.get_calendar(name)
+    except exchange_calendars.errors.InvalidCalendarName:
+        raise ValueError(
+            f"calendar={name!r}: unknown exchange calendar "
+            "(see exchange_calendars.get_calendar_names(), e.g. 'XNYS')"
+        ) from None
+
+
+@dataclass(frozen=True)
+class MarketSessionDef:
+    """
+    When a market is open: daily hours in a time zone on some weekdays, optionally taken from
+    an exchange calendar with its holidays and early closes.
+
+    :param name: Label used in log messages.
+    :param timezone: IANA time zone of `open_time`, `close_time` and the trading days.
+        Defaults to the calendar's time zone, or "UTC" without a calendar.
+    :param open_time: Daily open, a `datetime.time` or "HH:MM".
+    :param close_time: Daily close, a `datetime.time` or "HH:MM".
+    :param days_of_week: ISO weekdays (1 = Monday) of the trading days.
+    :param is_24h: Open for the whole of each trading day, midnight to midnight.
+    :param crosses_midnight: The session opens at `open_time` on the evening before its trading
+        day and closes at `close_time` on it (e.g. 18:00-17:00); equal times mean 24 hours.
+    :param calendar: Name of an `exchange_calendars` calendar (e.g. "XNYS"). Its sessions,
+        holidays and early closes apply; `open_time`/`close_time`, when given, narrow them.
+    :param holidays: Trading days (dates, or "YYYY-MM-DD") without a session.
+    """
+
+    name: str = "market"
+    timezone: str | None = None
+    open_time: time | None = None
+    close_time: time | None = None
+    days_of_week: tuple[int, ...] = ALL_WEEKDAYS
+    is_24h: bool = False
+    crosses_midnight: bool = False
+    calendar: str | None = None
+    holidays: tuple[date, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name={self.name!r}: must be a non-empty string")
+        _require_bool("is_24h", self.is_24h)
+        _require_bool("crosses_midnight", self.crosses_midnight)
+        if self.calendar is not None and not isinstance(self.calendar, str):
+            raise ValueError(f"calendar={self.calendar!r}: must be a calendar name like 'XNYS'")
+        timezone_name = self.timezone
+        if timezone_name is None:
+            timezone_name = str(_exchange_calendar(self.calendar).tz) if self.calendar else "UTC"
+        _as_zone("timezone", timezone_name)
+        open_time = _as_time("open_time", self.open_time)
+        close_time = _as_time("close_time", self.close_time)
+        object.__setattr__(self, "timezone", timezone_name)
+        object.__setattr__(self, "open_time", open_time)
+        object.__setattr__(self, "close_time", close_time)
+        object.__setattr__(self, "days_of_week", _as_weekdays(self.days_of_week))
+        object.__setattr__(self, "holidays", _as_dates(self.holidays))
+        self._validate_hours(open_time, close_time)
+        if self.calendar is not None:
+            _exchange_calendar(self.calendar)
+
+    def _validate_hours(self, open_time: time | None, close_time: time | None) -> None:
+        if self.is_24h:
+            if open_time is not None or close_time is not None or self.crosses_midnight:
+                raise ValueError(
+                    "is_24h=True: leave open_time, close_time and crosses_midnight unset"
+                )
+            return
+        if open_time is None and close_time is None and self.calendar is not None:
+            if self.crosses_midnight:
+                raise ValueError("crosses_midnight=True: needs open_time and close_time")
+            return
+        if open_time is None or close_time is None:
+            raise ValueError(
+                f"open_time={open_time}, close_time={close_time}: a session needs both "
+                "(or is_24h=True, or a calendar that defines them)"
+            )
+        if self.crosses_midnight and close_time > open_time:
+            raise ValueError(
+                f"close_time={close_time} is after open_time={open_time} with "
+                "crosses_midnight=True: a session lasts at most 24 hours"
+            )
+        if not self.crosses_midnight and close_time <= open_time:
+            raise ValueError(
+                f"close_time={close_time} is not after open_time={open_time}: "
+                "set crosses_midnight=True for a session that closes on the next day"
+            )
+
+    def is_open_at(self, when: datetime) -> bool:
+        """
+        :param when: A timezone-aware datetime.
+        :return: True if a session is open at `when` (open <= when < close).
+        """
+        now = _epoch_us("when", when)
+        return _timeline(self).open_session_close(now) > now
+
+    def next_close_after(self, when: datetime) -> datetime:
+        """
+        :param when: A timezone-aware datetime.
+        :return: The first session close strictly after `when`, as a UTC datetime.
+        """
+        return _datetime_utc(_timeline(self).first_close_after(_epoch_us("when", when)))
+
+    def _day_window(self, day: date, zone: ZoneInfo) -> tuple[int, int]:
+        """Open and close (epoch microseconds) of this session's trading day `day`."""
+        if self.is_24h:
+            return _wall_us(day, time(0), zone), _wall_us(day + timedelta(days=1), time(0), zone)
+        open_day = day - timedelta(days=1) if self.crosses_midnight else day
+        return _wall_us(open_day, self.open_time, zone), _wall_us(day, self.close_time, zone)
+
+
+class _Timeline:
+    """
+    A session's opens and closes as sorted epoch microseconds, plus its weekends (the gap from
+    a week's last close to the next week's first open), so every lookup is a bisection.
+    """
+
+    def __init__(self, session: MarketSessionDef) -> None:
+        self._session = session
+        self._zone = ZoneInfo(session.timezone)
+        self._first_day: date | None = None
+        self._last_day: date | None = None
+        self.opens: list[int] = []
+        self.closes: list[int] = []
+        self.weekend_last_session: list[int] = []
+        self.weekend_ends: list[int] = []
+        self._valid_from = 0
+        self._valid_until = -1
+        if session.calendar is not None:
+            self._build_from_calendar()
+
+    def _build_from_calendar(self) -> None:
+        calendar = _exchange_calendar(self._session.calendar)
+        schedule = calendar.schedule
+        narrow = self._session.open_time is not None
+        sessions = []
+        for label, opens_at, closes_at in zip(
+            schedule.index, schedule["open"], schedule["close"], strict=True
+        ):
+            day = label.date()
+            if not self._is_trading_day(day):
+                continue
+            open_us, close_us = opens_at.value // 1000, closes_at.value // 1000
+            if narrow:
+                own_open, own_close = self._session._day_window(day, self._zone)
+                open_us, close_us = max(open_us, own_open), min(close_us, own_close)
+            if open_us < close_us:
+                sessions.append((day, open_us, close_us))
+        self._index(sessions)
+        self._valid_from = self.opens[0] if self.opens else 0
+        self._valid_until = self.closes[-1] if self.closes else -1
+
+    def _is_trading_day(self, day: date) -> bool:
+        return day.isoweekday() in self._session.days_of_week and day not in self._session.holidays
+
+    def _generate(self, first_day: date, last_day: date) -> None:
+        sessions = []
+        day = first_day
+        while day <= last_day:
+            if self._is_trading_day(day):
+                open_us, close_us = self._session._day_window(day, self._zone)
+                if open_us < close_us:
+                    sessions.append((day, open_us, close_us))
+            day += timedelta(days=1)
+        self._index(sessions)
+        self._first_day, self._last_day = first_day, last_day
+        margin = timedelta(days=_INNER_MARGIN_DAYS)
+        self._valid_from = _wall_us(first_day + margin, time(0), UTC)
+        self._valid_until = _wall_us(last_day - margin, time(0), UTC)
+
+    def _index(self, sessions: list[tuple[date, int, int]]) -> None:
+        self.opens = [open_us for _, open_us, _ in sessions]
+        self.closes = [close_us for _, _, close_us in sessions]
+        # ISO weeks start on Monday and date.toordinal() is 1 on Monday, 1 January of year 1.
+        weeks = [(day.toordinal() - 1) // 7 for day, _, _ in sessions]
+        self.weekend_last_session = [
+            i
+            for i in range(len(sessions) - 1)
+            if weeks[i] != weeks[i + 1] and self.closes[i] < self.opens[i + 1]
+        ]
+        self.weekend_ends = [self.opens[i + 1] for i in self.weekend_last_session]
+
+    def ensure(self, epoch_us: int) -> None:
+        """Make sure the sessions around `epoch_us` are known, or say why they cannot be."""
+        if self._valid_from <= epoch_us <= self._valid_until:
+            return
+        if self._session.calendar is not None:
+            raise ValueError(
+                f"{_format_utc(epoch_us)}: outside the {self._session.calendar!r} calendar, "
+                f"which covers {_format_utc(self._valid_from)} to {_format_utc(self._valid_until)}"
+            )
+        day = _datetime_utc(epoch_us).date()
+        reach = timedelta(days=_GENERATE_DAYS)
+        first_day, last_day = day - reach, day + reach
+        if self._first_day is not None:
+            first_day, last_day = (
+                min(first_day, self._first_day),
+                max(last_day, self._last_day),
+            )
+        self._generate(first_day, last_day)
+
+    def session_index_at(self, epoch_us: int) -> int:
+        """Index of the last session opened at or before `epoch_us` (-1 if none)."""
+        self.ensure(epoch_us)
+        return bisect_right(self.opens, epoch_us) - 1
+
+    def open_session_close(self, epoch_us: int) -> float:
+        """Close of the session open at `epoch_us`, or -inf when the market is closed."""
+        index = self.session_index_at(epoch_us)
+        if index >= 0 and epoch_us < self.closes[index]:
+            return self.closes[index]
+        return -_NEVER
+
+    def first_close_after(self, epoch_us: int) -> float:
+        """First close strictly after `epoch_us`; inf if the known sessions hold none."""
+        self.ensure(epoch_us)
+        index = bisect_right(self.closes, epoch_us)
+        return self.closes[index] if index < len(self.closes) else _NEVER
+
+    def next_open_after(self, epoch_us: int) -> float:
+        self.ensure(epoch_us)
+        index = bisect_right(self.opens, epoch_us)
+        return self.opens[index] if index < len(self.opens) else _NEVER
+
+    def weekend_after(self, epoch_us: int) -> tuple[float, float]:
+        """Start (the last session's close) and end of the first weekend ending after `epoch_us`."""
+        self.ensure(epoch_us)
+        index = bisect_right(self.weekend_ends, epoch_us)
+        if index == len(self.weekend_ends):
+            return _NEVER, _NEVER
+        return self.closes[self.weekend_last_session[index]], self.weekend_ends[index]
+
+
+@lru_cache(maxsize=64)
+def _timeline(session: MarketSessionDef) -> _Timeline:
+    # Cached per session definition, so policies rebuilt each hyperopt epoch share the tables.
+    return _Timeline(session)
+
+
+@dataclass(frozen=True)
+class TimeRestrictions:
+    """
+    Session restrictions. All off by default: omitting them restricts nothing.
+
+    :param no_overnight: Hold no position while the session is closed: exit
+        (`time_session_closed`) at the first check when it is, and take no entries then.
+    :param no_weekend: The weekend rule, exactly as `TimeExitPolicy.weekend_flat`.
+    :param trading_hours_only: Take entries only while the session is open (exits unaffected).
+    """
+
+    no_overnight: bool = False
+    no_weekend: bool = False
+    trading_hours_only: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("no_overnight", "no_weekend", "trading_hours_only"):
+            _require_bool(name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class TimeExitPolicy:
+    """
+    Time-based exits and the entry gating that goes with them.
+
+    :param max_holding_hours: Exit (`time_max_holding`) at the first check at or after
+        entry + this many hours. None: no limit.
+    :param end_of_day_flat: Exit (`time_end_of_day`) at the first check at or after the first
+        session close since entry, and take entries only while the session is open.
+        Needs `market_session`.
+    :param weekend_flat: Exit (`time_weekend`) at the first check in or after the weekend that
+        follows entry, and take no entries inside it. With a `market_session` the weekend runs
+        from a week's last close to the next week's first open; without one, from Saturday 00:00
+        to Monday 00:00 in `market_timezone`.
+    :param market_timezone: IANA time zone of the weekend when there is no `market_session`.
+    :param time_restrictions: `TimeRestrictions` (or a dict of its fields).
+    :param market_session: `MarketSessionDef` (or a dict of its fields), needed by the session
+        rules.
+    :param exit_minutes_before_close: Treat every session as closing this many minutes early,
+        so checks on coarse candles are flat before the real close. Needs `market_session`.
+    """
+
+    max_holding_hours: float | None = None
+    end_of_day_flat: bool = False
+    weekend_flat: bool = False
+    market_timezone: str = "UTC"
+    time_restrictions: TimeRestrictions = TimeRestrictions()
+    market_session: MarketSessionDef | None = None
+    exit_minutes_before_close: float = 0.0
+
+    def __post_init__(self) -> None:
+        hours = self.max_holding_hours
+        if hours is not None and (
+            not isinstance(hours, int | float)
+            or isinstance(hours, bool)
+            or not math.isfinite(hours)
+            or hours <= 0
+        ):
+            raise ValueError(f"max_holding_hours={hours!r}: must be a number of hours above 0")
+        minutes = self.exit_minutes_before_close
+        if (
+            not isinstance(minutes, int | float)
+            or isinstance(minutes, bool)
+            or not math.isfinite(minutes)
+            or minutes < 0
+        ):
+            raise ValueError(
+                f"exit_minutes_before_close={minutes!r}: must be a number of minutes, 0 or more"
+            )
+        _require_bool("end_of_day_flat", self.end_of_day_flat)
+        _require_bool("weekend_flat", self.weekend_flat)
+        _as_zone("market_timezone", self.market_timezone)
+        restrictions = self.time_restrictions
+        restrictions = TimeRestrictions() if restrictions is None else restrictions
+        restrictions = _as_nested("time_restrictions", TimeRestrictions, restrictions)
+        object.__setattr__(self, "time_restrictions", restrictions)
+        session = self.market_session
+        if session is not None:
+            session = _as_nested("market_session", MarketSessionDef, session)
+            object.__setattr__(self, "market_session", session)
+        else:
+            for name, value in (
+                ("end_of_day_flat", self.end_of_day_flat),
+                ("time_restrictions.no_overnight", restrictions.no_overnight),
+                (
+                    "time_restrictions.trading_hours_only",
+                    restrictions.trading_hours_only,
+                ),
+                ("exit_minutes_before_close", minutes),
+            ):
+                if value:
+                    raise ValueError(f"{name}={value!r}: needs a market_session")
+        self._prepare(session, restrictions)
+
+    def _prepare(self, session: MarketSessionDef | None, restrictions: TimeRestrictions) -> None:
+        """Precompute what every check needs, so a check is a few integer comparisons."""
+        setattr_ = object.__setattr__  # the dataclass is frozen; these are derived caches
+        hold = self.max_holding_hours
+        setattr_(
+            self,
+            "_hold_us",
+            None if hold is None else timedelta(hours=hold) // _MICROSECOND,
+        )
+        setattr_(self, "_early_us", round(self.exit_minutes_before_close * _US_PER_MINUTE))
+        setattr_(self, "_sessions", None if session is None else _timeline(session))
+        weekend = None
+        if self.weekend_flat or restrictions.no_weekend:
+            weekend = self._sessions or _timeline(
+                MarketSessionDef(
+                    "weekdays",
+                    timezone=self.market_timezone,
+                    is_24h=True,
+                    days_of_week=(1, 2, 3, 4, 5),
+                )
+            )
+        setattr_(self, "_weekend", weekend)
+        setattr_(self, "_exit_when_closed", restrictions.no_overnight)
+        setattr_(
+            self,
+            "_gate_on_session",
+            self.end_of_day_flat or restrictions.no_overnight or restrictions.trading_hours_only,
+        )
+
+    def _weekend_start(self, entry_us: int) -> float:
+        start, _ = self._weekend.weekend_after(entry_us)
+        return start - self._early_us
+
+    def _day_end(self, entry_us: int) -> float:
+        return self._sessions.first_close_after(entry_us) - self._early_us
+
+    def _open_until(self, now_us: int) -> float:
+        """Effective close of the session open at `now_us`; -inf when closed."""
+        return self._sessions.open_session_close(now_us) - self._early_us
+
+    def _exit_reason(self, entry_us: int, now_us: int) -> str | None:
+        if self._hold_us is not None and now_us - entry_us >= self._hold_us:
+            return EXIT_MAX_HOLDING
+        if self._weekend is not None and now_us >= self._weekend_start(entry_us):
+            return EXIT_WEEKEND
+        if self.end_of_day_flat and now_us >= self._day_end(entry_us):
+            return EXIT_END_OF_DAY
+        if self._exit_when_closed and now_us >= self._open_until(now_us):
+            return EXIT_SESSION_CLOSED
+        return None
+
+    def check_time_exit_conditions(
+        self, entry_time: datetime, now_time: datetime
+    ) -> tuple[bool, str | None]:
+        """
+        Decide whether a time rule closes a trade now. Rules are checked in the order
+        max holding, weekend, end of day, session closed; the first that fires is reported.
+
+        :param entry_time: When the trade was opened (timezone-aware).
+        :param now_time: The time of this check (timezone-aware).
+        :return: (True, reason) to exit, with reason one of `time_max_holding`,
+            `time_weekend`, `time_end_of_day`, `time_session_closed`; else (False, None).
+        """
+        reason = self._exit_reason(
+            _epoch_us("entry_time", entry_time), _epoch_us("now_time", now_time)
+        )
+        return reason is not None, reason
+
+    def get_next_exit_time(self, entry_time: datetime, now_time: datetime) -> datetime | None:
+        """
+        :param entry_time: When the trade was opened (timezone-aware).
+        :param now_time: The time of this check (timezone-aware).
+        :return: The earliest time at or after `now_time` at which a time rule closes the
+            trade (`now_time` itself when one already does), in UTC; None if none ever will.
+        """
+        entry_us = _epoch_us("entry_time", entry_time)
+        now_us = _epoch_us("now_time", now_time)
+        due: list[float] = []
+        if self._hold_us is not None:
+            due.append(entry_us + self._hold_us)
+        if self._weekend is not None:
+            due.append(self._weekend_start(entry_us))
+        if self.end_of_day_flat:
+            due.append(self._day_end(entry_us))
+        if self._exit_when_closed:
+            due.append(max(self._open_until(now_us), now_us))
+        due = [max(at, now_us) for at in due if at != _NEVER]
+        return _datetime_utc(int(min(due))) if due else None
+
+    def entry_refusal(self, now_time: datetime) -> str | None:
+        """
+        Decide whether an entry now would break a time rule: inside a weekend, while the
+        session is closed (outside its hours, on a holiday, or within
+        `exit_minutes_before_close` of its close) when a session rule is on.
+
+        :param now_time: The time of the proposed entry (timezone-aware).
+        :return: Why the entry is refused, starting with the rule's exit reason; None to allow.
+        """
+        now_us = _epoch_us("now_time", now_time)
+        if self._weekend is not None:
+            start, end = self._weekend.weekend_after(now_us)
+            if now_us >= start - self._early_us:
+                return (
+                    f"{EXIT_WEEKEND}: {_format_utc(now_us)} is inside the weekend, "
+                    f"which ends {_format_utc(end)}"
+                )
+        if self._gate_on_session and now_us >= self._open_until(now_us):
+            session = self.market_session
+            close = self._sessions.open_session_close(now_us)
+            if close > now_us:
+                why = (
+                    f"within exit_minutes_before_close={self.exit_minutes_before_close} "
+                    f"of its close at {_format_utc(close)}"
+                )
+            else:
+                why = f"closed; it next opens {_format_utc(self._sessions.next_open_after(now_us))}"
+            rule = EXIT_END_OF_DAY if self.end_of_day_flat else EXIT_SESSION_CLOSED
+            return f"{rule}: at {_format_utc(now_us)} session {session.name!r} is {why}"
+        return None
