@@ -22,4 +22,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = [*_MIXINS, "__version__"]
+__all__ = ["PolicyMixin", "__version__"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from freqtrade.commands import Arguments
 from freqtrade.configuration import Configuration
+from freqtrade.configuration.config_validation import validate_config_schema
 from freqtrade.enums import CandleType, RunMode
 from freqtrade.exceptions import FreqtradeException
 from freqtrade.main import main as freqtrade_main
@@ -57,9 +58,11 @@ def check_offline_inputs(freqtrade_args: list[str], markets: dict) -> None:
     logging.disable(logging.CRITICAL)  # Freqtrade logs its own copy of any config error.
     try:
         config = Configuration(parsed, RunMode.OTHER).get_config()
+        validate_config_schema(config)
     except FreqtradeException as e:
+        files = ", ".join(parsed["config"])
         first_line = str(e).strip().splitlines()[0]
-        raise OfflineError(f"config: {first_line}") from e
+        raise OfflineError(f"config {files}: {first_line.rstrip('.')} (fix the config file)") from e
     finally:
         logging.disable(logging.NOTSET)
     pairs = config.get("exchange", {}).get("pair_whitelist", [])

@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar
 from freqtrade.exceptions import OperationalException
 from freqtrade.persistence import Trade
 from freqtrade.strategy import IStrategy
+from freqtrade.strategy.hyper import detect_all_parameters
 from pandas import DataFrame
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,11 @@ class PolicyMixin(IStrategy):
             name: config.get(name, getattr(self, name, True))
             for name in FEATURE_ATTRIBUTES
         }
+        self._pm_parameters = [
+            parameter
+            for space in detect_all_parameters(type(self)).values()
+            for parameter in space.values()
+        ]
         self._pm_parameter_values: tuple | None = None
         self.pm_refresh_all()
 
@@ -193,16 +199,25 @@ class PolicyMixin(IStrategy):
             if name in self._pm_active_callbacks:
                 continue
             definers = [cls for cls in type(self).__mro__ if name in vars(cls)]
-            if all(issubclass(cls, PolicyMixin) or cls is IStrategy for cls in definers):
+            # A mixin is a class that defines pm_refresh; the user's own strategy classes do not.
+            if all("pm_refresh" in vars(cls) or cls is IStrategy for cls in definers):
                 setattr(self, name, getattr(IStrategy, name).__get__(self))
 
     def _pm_current_parameter_values(self) -> tuple:
-        return tuple(param.value for _, param in self.enumerate_parameters())
+        return tuple(parameter.value for parameter in self._pm_parameters)
+
+    def _pm_refresh_if_parameters_changed(self) -> None:
+        if self._pm_current_parameter_values() != self._pm_parameter_values:
+            self.pm_refresh_all()
+
+    def ft_bot_start(self, **kwargs) -> None:
+        # Parameter values may now come from the strategy's hyperopt result file.
+        super().ft_bot_start(**kwargs)
+        self._pm_refresh_if_parameters_changed()
 
     def ft_advise_signals(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         # Backtesting and every hyperopt epoch pass through here before the first candle.
-        if self._pm_current_parameter_values() != self._pm_parameter_values:
-            self.pm_refresh_all()
+        self._pm_refresh_if_parameters_changed()
         return super().ft_advise_signals(dataframe, metadata)
 
     def custom_stoploss(

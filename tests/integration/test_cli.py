@@ -1,0 +1,114 @@
+"""``freqtrade-posmgmt offline``: Freqtrade's own commands with no network, and clear bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.backtest_harness import REPO, copy_user_data
+
+CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    copy_user_data(tmp_path)
+    return tmp_path
+
+
+def write_config(workdir: Path, name: str, change) -> str:
+    config = json.loads((workdir / "user_data" / "config.json").read_text())
+    change(config)
+    (workdir / name).write_text(json.dumps(config))
+    return name
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *names: str) -> None:
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("freqtrade-posmgmt: error: ")
+    for name in names:
+        assert name in lines[0]
+
+
+def test_offline_backtesting_prints_freqtrade_report(workdir):
+    proc = run_cli(
+        "offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "ExampleStrategy", "--timerange", "20250101-20250201",
+        "--export", "trades", cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "STRATEGY SUMMARY" in proc.stdout
+    assert "ExampleStrategy" in proc.stdout
+    assert list((workdir / "user_data" / "backtest_results").glob("*.zip"))
+
+
+def test_offline_hyperopt_runs_twenty_epochs_on_two_workers(workdir):
+    proc = run_cli(
+        "offline", "hyperopt", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "ExampleStrategy", "--hyperopt-loss", "SharpeHyperOptLossDaily",
+        "--spaces", "buy", "-e", "20", "-j", "2", "--timerange", "20250101-20250201",
+        "-p", "BTC/USDT", "ETH/USDT", "SOL/USDT", cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (results,) = (workdir / "user_data" / "hyperopt_results").glob("*.fthypt")
+    epochs = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(epochs) == 20
+    assert len({json.dumps(e["params_dict"], sort_keys=True) for e in epochs}) > 1
+    assert any(epoch["results_metrics"]["total_trades"] > 0 for epoch in epochs)
+    assert "Best result" in proc.stdout
+
+
+def test_missing_markets_file(workdir):
+    proc = run_cli(
+        "offline", "--markets", "nowhere.json", "backtesting", "-c", "user_data/config.json",
+        cwd=workdir,
+    )  # fmt: skip
+    assert_one_line_error(proc, "nowhere.json", "--markets")
+
+
+def test_pair_missing_from_the_snapshot(workdir):
+    config = write_config(
+        workdir, "extra_pair.json", lambda c: c["exchange"]["pair_whitelist"].append("FOO/USDT")
+    )
+    proc = run_cli("offline", "backtesting", "-c", config, "--userdir", "user_data", cwd=workdir)
+    assert_one_line_error(proc, "FOO/USDT", "pair_whitelist")
+
+
+def test_pair_without_candles(workdir):
+    datadir = workdir / "partial_data"
+    datadir.mkdir()
+    for candles in (REPO / "user_data" / "data" / "binance").glob("*-1h.feather"):
+        if not candles.name.startswith("SOL_"):
+            (datadir / candles.name).symlink_to(candles)
+    proc = run_cli(
+        "offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--datadir", str(datadir), cwd=workdir,
+    )  # fmt: skip
+    assert_one_line_error(proc, "SOL/USDT", "SOL_USDT-1h.feather")
+
+
+def truncated(config: dict) -> str:
+    return json.dumps(config)[:40]
+
+
+def schema_violation(config: dict) -> str:
+    return json.dumps({**config, "max_open_trades": "five"})
+
+
+@pytest.mark.parametrize("broken_text", [truncated, schema_violation])
+def test_malformed_config(workdir, broken_text):
+    config = json.loads((workdir / "user_data" / "config.json").read_text())
+    (workdir / "broken.json").write_text(broken_text(config))
+    proc = run_cli("offline", "backtesting", "-c", "broken.json", cwd=workdir)
+    assert_one_line_error(proc, "broken.json")

@@ -1,0 +1,187 @@
+"""The mixin base: policy precedence, feature switches, callback bypass, merge helpers."""
+
+import logging
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+from freqtrade.strategy import DecimalParameter, IStrategy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from freqtrade_posmgmt.mixins._base import (
+    PARAMETERS,
+    PolicyConfigError,
+    PolicyMixin,
+    guarded,
+    tightest_stop,
+)
+
+
+@dataclass(frozen=True)
+class LevelPolicy:
+    level: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.level <= 0:
+            raise ValueError(f"level={self.level}: must be > 0")
+
+
+class LevelMixin(PolicyMixin):
+    level_policy = PARAMETERS
+    pm_level = DecimalParameter(0.05, 0.5, default=0.1, decimals=2, space="pm_level")
+
+    def pm_refresh(self) -> None:
+        super().pm_refresh()
+        self.level = self.pm_policy(
+            "level", self.level_policy, lambda: LevelPolicy(self.pm_level.value)
+        )
+        if self.level is not None:
+            self.pm_enable("use_custom_stoploss")
+            self.pm_use_callbacks(LevelMixin)
+
+    def custom_stoploss(self, pair, trade, current_time, current_rate, current_profit,
+                        after_fill, **kwargs):  # fmt: skip
+        other = super().custom_stoploss(
+            pair, trade, current_time, current_rate, current_profit, after_fill, **kwargs
+        )
+        return tightest_stop(-self.level.level if self.level else None, other)
+
+    def custom_exit(self, pair, trade, current_time, current_rate, current_profit, **kwargs):
+        return (
+            "level"
+            if self.level
+            else super().custom_exit(
+                pair, trade, current_time, current_rate, current_profit, **kwargs
+            )
+        )
+
+
+class Plain(IStrategy):
+    timeframe = "1h"
+    stoploss = -0.1
+    minimal_roi = {"0": 1}
+
+    def populate_indicators(self, dataframe, metadata):
+        return dataframe
+
+    def populate_entry_trend(self, dataframe, metadata):
+        return dataframe
+
+    def populate_exit_trend(self, dataframe, metadata):
+        return dataframe
+
+
+class WithLevel(LevelMixin, Plain):
+    pass
+
+
+class LevelOff(LevelMixin, Plain):
+    level_policy = None
+
+
+class LevelFromClass(LevelMixin, Plain):
+    level_policy = LevelPolicy(0.3)
+
+
+class OwnStoploss(LevelMixin, Plain):
+    level_policy = None
+    use_custom_stoploss = True
+
+    def custom_exit(self, pair, trade, current_time, current_rate, current_profit, **kwargs):
+        return "own"
+
+
+def load(strategy: type, posmgmt: dict | None = None) -> IStrategy:
+    return strategy({"posmgmt": posmgmt} if posmgmt is not None else {})
+
+
+def test_policy_defaults_come_from_the_parameters():
+    strategy = load(WithLevel)
+    assert strategy.level == LevelPolicy(0.1)
+    assert strategy.use_custom_stoploss is True
+
+
+def test_class_attribute_overrides_parameters_and_none_switches_off():
+    assert load(LevelFromClass).level == LevelPolicy(0.3)
+    off = load(LevelOff)
+    assert off.level is None
+    assert off.use_custom_stoploss is False
+
+
+def test_config_overrides_class_attribute_field_by_field():
+    assert load(LevelFromClass, {"level": {"level": 0.2}}).level == LevelPolicy(0.2)
+    assert load(LevelOff, {"level": {"level": 0.2}}).level == LevelPolicy(0.2)
+    assert load(LevelFromClass, {"level": None}).level is None
+    assert load(LevelFromClass, {"level": {"enabled": False}}).level is None
+    assert load(LevelFromClass, {"other": {"x": 1}}).level == LevelPolicy(0.3)
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ({"level": -1}, "posmgmt.level: level=-1: must be > 0"),
+        ({"levle": 0.2}, "posmgmt.level.levle: unknown field; known fields: level"),
+        (5, "posmgmt.level=5: must be an object of policy fields, or null"),
+    ],
+)
+def test_bad_config_fails_at_load_naming_field_and_rule(section, expected):
+    with pytest.raises(PolicyConfigError) as error:
+        load(WithLevel, {"level": section})
+    assert str(error.value) == expected
+
+
+def test_switched_off_capability_leaves_user_features_and_bypasses_callbacks():
+    off = load(LevelOff)
+    # Freqtrade deep-copies the trade for overridden callbacks; IStrategy's own skip that.
+    assert off.custom_exit.__qualname__ == "IStrategy.custom_exit"
+    assert off.custom_stoploss.__qualname__ == "IStrategy.custom_stoploss"
+    on = load(WithLevel)
+    assert on.custom_exit.__qualname__ == "LevelMixin.custom_exit"
+    own = load(OwnStoploss)
+    assert own.use_custom_stoploss is True
+    assert own.custom_exit.__qualname__ == "OwnStoploss.custom_exit"
+
+
+def test_merged_stop_is_the_tightest_and_terminates_before_istrategy_default():
+    strategy = load(WithLevel)
+    assert strategy.custom_stoploss("BTC/USDT", None, None, 100.0, 0.0, False) == -0.1
+    off = load(LevelOff)
+    assert PolicyMixin.custom_stoploss(off, "BTC/USDT", None, None, 100.0, 0.0, False) is None
+
+
+def test_parameter_change_is_picked_up_before_the_next_backtest():
+    strategy = load(WithLevel)
+    strategy.pm_level.value = 0.25
+    frame = pd.DataFrame(
+        {"date": pd.to_datetime(["2025-01-01"], utc=True), "open": [1.0], "high": [1.0],
+         "low": [1.0], "close": [1.0], "volume": [1.0]}
+    )  # fmt: skip
+    strategy.ft_advise_signals(frame, {"pair": "BTC/USDT"})
+    assert strategy.level == LevelPolicy(0.25)
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))))
+def test_tightest_stop_is_the_smallest_meaningful_distance(ratios):
+    meaningful = [r for r in ratios if r is not None and r != 0 and math.isfinite(r)]
+    merged = tightest_stop(*ratios)
+    if not meaningful:
+        assert merged is None
+    else:
+        assert merged in meaningful
+        assert all(abs(merged) <= abs(r) for r in meaningful)
+
+
+def test_guarded_returns_the_default_and_logs_once(caplog):
+    class Failing(WithLevel):
+        @guarded(default=None)
+        def decide(self, value):
+            return 1 / value
+
+    strategy = load(Failing)
+    with caplog.at_level(logging.ERROR):
+        assert strategy.decide(0) is None
+        assert strategy.decide(0) is None
+        assert strategy.decide(2) == 0.5
+    assert len([r for r in caplog.records if "decide failed" in r.getMessage()]) == 1
