@@ -57,7 +57,9 @@ def _datetime_utc(epoch_us: int) -> datetime:
 
 
 def _format_utc(epoch_us: float) -> str:
-    return f"{_datetime_utc(int(epoch_us)):%Y-%m-%d %H:%M:%S} UTC"
+    if epoch_us == _NEVER:
+        return "further than the session tables reach"
+    return _datetime_utc(int(epoch_us)).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _wall_us(day: date, wall: time, zone: ZoneInfo) -> int:
@@ -566,31 +568,28 @@ class TimeExitPolicy:
 
     def entry_refusal(self, now_time: datetime) -> str | None:
         """
-        Decide whether an entry now would break a time rule: inside a weekend, while the
-        session is closed (outside its hours, on a holiday, or within
-        `exit_minutes_before_close` of its close) when a session rule is on.
+        Decide whether an entry now would break a time rule: inside a weekend, or, when a
+        session rule is on, while the session is closed (outside its hours, on a holiday) or
+        within `exit_minutes_before_close` of its close.
 
         :param now_time: The time of the proposed entry (timezone-aware).
-        :return: Why the entry is refused, starting with the rule's exit reason; None to allow.
+        :return: Why the entry is refused, starting with the rule's exit reason and naming
+            when the refusal ends (the same text for a whole closed period); None to allow.
         """
         now_us = _epoch_us("now_time", now_time)
         if self._weekend is not None:
             start, end = self._weekend.weekend_after(now_us)
             if now_us >= start - self._early_us:
-                return (
-                    f"{EXIT_WEEKEND}: {_format_utc(now_us)} is inside the weekend, "
-                    f"which ends {_format_utc(end)}"
-                )
+                return f"{EXIT_WEEKEND}: inside the weekend until {_format_utc(end)}"
         if self._gate_on_session and now_us >= self._open_until(now_us):
-            session = self.market_session
+            rule = EXIT_END_OF_DAY if self.end_of_day_flat else EXIT_SESSION_CLOSED
+            session = f"session {self.market_session.name!r}"
             close = self._sessions.open_session_close(now_us)
             if close > now_us:
-                why = (
-                    f"within exit_minutes_before_close={self.exit_minutes_before_close} "
-                    f"of its close at {_format_utc(close)}"
+                return (
+                    f"{rule}: {session} closes at {_format_utc(close)}, within "
+                    f"exit_minutes_before_close={self.exit_minutes_before_close}"
                 )
-            else:
-                why = f"closed; it next opens {_format_utc(self._sessions.next_open_after(now_us))}"
-            rule = EXIT_END_OF_DAY if self.end_of_day_flat else EXIT_SESSION_CLOSED
-            return f"{rule}: at {_format_utc(now_us)} session {session.name!r} is {why}"
+            next_open = self._sessions.next_open_after(now_us)
+            return f"{rule}: {session} is closed until {_format_utc(next_open)}"
         return None
