@@ -38,6 +38,7 @@ _NEVER = math.inf
 # this far inside its span, so that the sessions around any query are always present.
 _GENERATE_DAYS = 400
 _INNER_MARGIN_DAYS = 21
+_CALENDAR_START = "2000-01-01"
 
 
 def _epoch_us(field: str, value: Any) -> int:
@@ -144,13 +145,17 @@ def _exchange_calendar(name: str) -> Any:
     # Imported here: exchange_calendars costs ~0.5 s to import and only calendar users pay it.
     import exchange_calendars
 
-    try:
-        return exchange_calendars.get_calendar(name)
-    except exchange_calendars.errors.InvalidCalendarName:
+    if name not in exchange_calendars.get_calendar_names():
         raise ValueError(
             f"calendar={name!r}: unknown exchange calendar "
             "(see exchange_calendars.get_calendar_names(), e.g. 'XNYS')"
-        ) from None
+        )
+    # The library's default span starts 20 years before today; backtests may reach further back.
+    # It ends a year after today, as far as it projects holidays.
+    try:
+        return exchange_calendars.get_calendar(name, start=_CALENDAR_START)
+    except ValueError:  # this calendar's holidays are recorded only from a later year
+        return exchange_calendars.get_calendar(name)
 
 
 @dataclass(frozen=True)
