@@ -93,6 +93,15 @@ class ExitRecommendation:
 
 
 REQUIRED_COLUMNS = ("strategy", "open_date", "mfe", "mae", "pnl", "mfe_time", "mae_time")
+# Columns the analyzer adds to each trade.
+PER_TRADE_METRICS = (
+    "capture_ratio",
+    "entry_efficiency",
+    "exit_efficiency",
+    "total_efficiency",
+    "end_trade_drawdown",
+    "time_to_mfe",
+)
 
 
 class MFEMAEAnalyzer:

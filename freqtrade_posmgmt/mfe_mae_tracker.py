@@ -5,7 +5,7 @@ Unit: ratios of the entry price, side-aware, before fees and without leverage.
 ``mfe >= 0`` is the best move in the trade's favour, ``mae <= 0`` the worst move against it.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 
@@ -16,8 +16,8 @@ class MFEMetrics:
 
     :param mfe: Maximum favourable excursion, ratio of the entry price, >= 0.
     :param mae: Maximum adverse excursion, ratio of the entry price, <= 0.
-    :param mfe_price: Price at which ``mfe`` was reached (None while ``mfe`` is 0).
-    :param mae_price: Price at which ``mae`` was reached (None while ``mae`` is 0).
+    :param mfe_price: Price at which ``mfe`` was reached (None while not known).
+    :param mae_price: Price at which ``mae`` was reached (None while not known).
     :param mfe_time: When ``mfe`` was reached (UTC).
     :param mae_time: When ``mae`` was reached (UTC).
     """
@@ -40,6 +40,7 @@ class MFEMetrics:
                 raise ValueError(f"{name}={moment}: naive datetime; must be timezone-aware (UTC)")
 
 
+@dataclass
 class MFEMAETracker:
     """
     Keeps the running MFE/MAE of open positions in memory, keyed by any position id.
@@ -48,11 +49,15 @@ class MFEMAETracker:
         a new extreme.
     """
 
-    def __init__(self, precision: int = 8) -> None:
-        if precision < 1:
-            raise ValueError(f"precision={precision}: must be >= 1")
-        self.precision = precision
-        self._metrics: dict[object, MFEMetrics] = {}
+    precision: int = 8
+    _metrics: dict[object, MFEMetrics] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        whole = isinstance(self.precision, int) and not isinstance(self.precision, bool)
+        if not (whole and self.precision >= 1):
+            raise ValueError(f"precision={self.precision!r}: must be an integer >= 1")
 
     def calculate_mfe_mae(
         self, entry_price: float, high: float, low: float, is_short: bool

@@ -66,6 +66,10 @@ def test_bad_values_raise_clear_errors():
         tracker.calculate_mfe_mae(1.0, 1.0, 2.0, False)
     with pytest.raises(ValueError, match="naive datetime"):
         tracker.update_position_metrics(1, 100.0, False, 101.0, 99.0, datetime(2025, 1, 1))
+    with pytest.raises(ValueError, match="precision=0: must be an integer >= 1"):
+        MFEMAETracker(precision=0)
+    with pytest.raises(ValueError, match="precision=2.5: must be an integer >= 1"):
+        MFEMAETracker(precision=2.5)
     with pytest.raises(ValueError, match="mfe=-0.1: must be >= 0"):
         MFEMetrics(mfe=-0.1)
     with pytest.raises(ValueError, match="mae=0.1: must be <= 0"):

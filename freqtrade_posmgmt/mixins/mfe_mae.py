@@ -1,0 +1,104 @@
+"""
+Live MFE/MAE recording into Freqtrade's per-trade custom data.
+
+Usage::
+
+    class MyStrategy(MFEMAEMixin, IStrategy):
+        ...
+
+Each open trade gets the custom data keys ``pm_mfe`` and ``pm_mae`` (floats, ratios of the first
+entry price, side-aware, before fees and leverage: ``pm_mfe >= 0``, ``pm_mae <= 0``) and
+``pm_mfe_time`` / ``pm_mae_time`` (ISO 8601 UTC strings), written only when an extreme changes.
+Read them with ``trade.get_custom_data("pm_mfe")``. Dry-run and live only: in backtesting and
+hyperopt nothing runs per candle, and ``freqtrade-posmgmt analyze`` measures the excursions from
+the candles instead. Switch off with ``mfe_mae_tracker = None`` or
+``"posmgmt": {"mfe_mae": {"enabled": false}}`` in config.json.
+"""
+
+import dataclasses
+from datetime import datetime
+
+from freqtrade.enums import RunMode
+from freqtrade.persistence import Trade
+
+from freqtrade_posmgmt.mfe_mae_tracker import MFEMAETracker, MFEMetrics
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
+
+KEYS = ("pm_mfe", "pm_mae", "pm_mfe_time", "pm_mae_time")
+
+
+class MFEMAEMixin(PolicyMixin):
+    """
+    Record each open trade's maximum favourable and adverse excursion, and when it happened.
+
+    The extremes come from the trade's ``max_rate`` / ``min_rate``, which Freqtrade updates from
+    every rate it sees; they are read once per bot loop (``bot_loop_start``), so a new extreme's
+    time is at most one loop (``process_throttle_secs``) late. Recorded values survive restarts:
+    a restarted bot carries on from them.
+    """
+
+    mfe_mae_tracker: MFEMAETracker | None = PARAMETERS
+
+    def pm_refresh(self) -> None:
+        super().pm_refresh()
+        tracker = self.pm_policy("mfe_mae", self.mfe_mae_tracker, MFEMAETracker)
+        # A copy, so that no two strategy instances share the recorded extremes.
+        self.pm_mfe_mae = None if tracker is None else dataclasses.replace(tracker)
+        self._pm_mfe_mae_trades: set[int] = set()
+        if tracker is not None and self.config.get("runmode") in (RunMode.LIVE, RunMode.DRY_RUN):
+            self.pm_use_callbacks(MFEMAEMixin)
+
+    def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
+        self._pm_record_excursions(current_time)
+        super().bot_loop_start(current_time=current_time, **kwargs)
+
+    @guarded(None)
+    def _pm_record_excursions(self, current_time: datetime) -> None:
+        tracker = self.pm_mfe_mae
+        if tracker is None:
+            return
+        open_ids = set()
+        for trade in Trade.get_trades_proxy(is_open=True):
+            entries = trade.select_filled_orders(trade.entry_side)
+            if not entries or trade.max_rate is None or trade.min_rate is None:
+                continue
+            open_ids.add(trade.id)
+            known = tracker.get_position_metrics(trade.id)
+            fresh = False
+            if known is None:
+                saved = _saved_metrics(trade)
+                fresh = saved is None
+                # No excursion yet: both extremes are 0, reached at the entry.
+                opened = trade.open_date_utc
+                known = saved or MFEMetrics(mfe_time=opened, mae_time=opened)
+                tracker.set_position_metrics(trade.id, known)
+            updated = tracker.update_position_metrics(
+                trade.id,
+                entries[0].safe_price,
+                trade.is_short,
+                trade.max_rate,
+                trade.min_rate,
+                current_time,
+            )
+            if fresh or updated.mfe != known.mfe:
+                trade.set_custom_data("pm_mfe", float(updated.mfe))
+                trade.set_custom_data("pm_mfe_time", updated.mfe_time.isoformat())
+            if fresh or updated.mae != known.mae:
+                trade.set_custom_data("pm_mae", float(updated.mae))
+                trade.set_custom_data("pm_mae_time", updated.mae_time.isoformat())
+        for closed in self._pm_mfe_mae_trades - open_ids:
+            tracker.clear(closed)
+        self._pm_mfe_mae_trades = open_ids
+
+
+def _saved_metrics(trade: Trade) -> MFEMetrics | None:
+    """The extremes recorded before a restart, None if there are none."""
+    saved = {key: trade.get_custom_data(key) for key in KEYS}
+    if any(value is None for value in saved.values()):
+        return None
+    return MFEMetrics(
+        mfe=saved["pm_mfe"],
+        mae=saved["pm_mae"],
+        mfe_time=datetime.fromisoformat(saved["pm_mfe_time"]),
+        mae_time=datetime.fromisoformat(saved["pm_mae_time"]),
+    )

@@ -1,0 +1,187 @@
+"""``freqtrade-posmgmt analyze`` on real exported backtest results."""
+
+import json
+from pathlib import Path
+
+import pytest
+from freqtrade.optimize.optimize_reports import store_backtest_results
+
+from freqtrade_posmgmt.report import main
+from tests.backtest_harness import SPOT_DATA, copy_user_data, derive_futures_data, run_backtest
+from tests.integration.test_mfe_mae import PAIRS, ExampleShort, ScaleInAndOut
+
+TIMERANGE = "20250101-20250401"
+ERROR = "freqtrade-posmgmt analyze: error: "
+
+
+def export(result, directory: Path, stamp: str = "2025-06-01_00-00-00", trades=None) -> Path:
+    """Store a harness result the way ``freqtrade backtesting --export trades`` does."""
+    directory.mkdir(exist_ok=True)
+    stats = dict(result.stats)
+    if trades is not None:
+        stats["trades"] = trades
+    name = stats["strategy_name"]
+    metadata = {
+        "run_id": stamp,
+        "backtest_start_time": 0,
+        "timeframe": result.config["timeframe"],
+        "timeframe_detail": None,
+        "backtest_start_ts": stats["backtest_start_ts"],
+        "backtest_end_ts": stats["backtest_end_ts"],
+    }
+    return store_backtest_results(
+        {"exportdirectory": directory, "original_config": result.config["original_config"]},
+        {"strategy": {name: stats}, "strategy_comparison": [], "metadata": {name: metadata}},
+        stamp,
+    )
+
+
+@pytest.fixture(scope="module")
+def spot_result():
+    return run_backtest(ScaleInAndOut, pairs=PAIRS, timerange=TIMERANGE)
+
+
+@pytest.fixture
+def userdir(tmp_path):
+    return copy_user_data(tmp_path)
+
+
+@pytest.fixture
+def exported(spot_result, userdir):
+    return export(spot_result, userdir / "backtest_results")
+
+
+def run(capsys, *argv):
+    status = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_report_tables_json_and_html(spot_result, userdir, exported, capsys):
+    json_path, html_path = userdir / "mfe.json", userdir / "mfe.html"
+    status, out, err = run(capsys, "--userdir", userdir, "--json", json_path, "--html", html_path)
+    assert (status, err) == (0, "")
+    for heading in (
+        "Per strategy",
+        "per exit reason",
+        "per partial-exit tag",
+        "take_half",
+        "Edge ratio",
+        "stop keeping 90% of winners",
+        "trailing stop",
+        "target reached by 50% of trades",
+        "best stop + target",
+    ):
+        assert heading in out
+
+    document = json.loads(json_path.read_text())
+    closed = [trade for trade in spot_result.trades if not trade.is_open]
+    assert len(document["trades"]) == len(closed)
+    for trade in document["trades"]:
+        assert trade["mfe"] >= 0 >= trade["mae"]
+        assert trade["position_mae"] <= trade["pnl"] <= trade["position_mfe"]
+        assert trade["open_date"].endswith("Z") and trade["mfe_time"].endswith("Z")
+        assert trade["open_date"] <= trade["mfe_time"] <= trade["close_date"]
+        if trade["fills"] == 2:
+            assert trade["position_mfe"] == pytest.approx(trade["mfe"])
+    assert any(trade["partial_exit_tags"] == ["take_half"] for trade in document["trades"])
+    summary = document["summary"]["strategies"]["ScaleInAndOut"]
+    assert summary["metrics"]["trades"] == len(closed)
+    assert set(summary["by_partial_exit_tag"]) == {"take_half"}
+    assert [row["bars"] for row in summary["edge_ratio"]][:3] == [1, 2, 3]
+    optimal = summary["optimal_exit"]
+    assert optimal["expectancy"] >= optimal["baseline_expectancy"]
+
+    html = html_path.read_text()
+    assert html.startswith("<!doctype html>") and len(html) > 1_000_000
+    # Self-contained: plotly.js is inline, nothing is fetched.
+    assert "<script src=" not in html
+    assert "MAE vs result (Sweeney)" in html and "Edge ratio e(n)" in html
+
+
+def test_latest_result_and_html_next_to_it_by_default(spot_result, userdir, exported, capsys):
+    older = export(spot_result, userdir / "backtest_results", stamp="2025-05-01_00-00-00")
+    # store_backtest_results points .last_result.json at the file it wrote last: point it back.
+    (userdir / "backtest_results" / ".last_result.json").write_text(
+        json.dumps({"latest_backtest": exported.name})
+    )
+    status, out, _ = run(capsys, "--userdir", userdir, "--html")
+    assert status == 0
+    assert exported.name in out and older.name not in out
+    assert exported.with_name(f"{exported.stem}_mfe_mae.html").is_file()
+
+
+def test_short_futures_result(userdir, tmp_path, capsys):
+    result = run_backtest(ExampleShort, pairs=PAIRS, timerange=TIMERANGE, trading_mode="futures")
+    exported = export(result, tmp_path)
+    datadir = tmp_path / "data"
+    datadir.mkdir()
+    for candles in SPOT_DATA.glob("*-1h.feather"):
+        (datadir / candles.name).symlink_to(candles)
+    derive_futures_data([f"{pair}:USDT" for pair in PAIRS], ["1h"], datadir)
+    json_path = tmp_path / "short.json"
+    status, _, err = run(
+        capsys, exported, "--userdir", userdir, "--datadir", datadir, "--json", json_path
+    )
+    assert (status, err) == (0, "")
+    trades = json.loads(json_path.read_text())["trades"]
+    shorts = [trade for trade in trades if trade["is_short"]]
+    assert len(shorts) >= 10
+    assert all(trade["mfe"] >= 0 >= trade["mae"] for trade in shorts)
+
+
+def assert_one_line_error(status, out, err, fragment):
+    assert status == 2
+    assert err.startswith(ERROR) and err.count("\n") == 1, err
+    assert fragment in err
+    assert "Traceback" not in err + out
+
+
+def test_missing_result(userdir, capsys):
+    status, out, err = run(capsys, userdir / "nope.zip", "--userdir", userdir)
+    assert_one_line_error(status, out, err, "nope.zip does not exist")
+
+
+def test_no_result_in_the_backtest_directory(userdir, capsys):
+    status, out, err = run(capsys, "--userdir", userdir)
+    assert_one_line_error(status, out, err, "backtest_results")
+
+
+@pytest.mark.parametrize("content", [b"not a zip at all", b"PK\x03\x04 truncated"])
+def test_corrupt_zip(userdir, capsys, content):
+    corrupt = userdir / "broken.zip"
+    corrupt.write_bytes(content)
+    status, out, err = run(capsys, corrupt, "--userdir", userdir)
+    assert_one_line_error(status, out, err, "is not a readable Freqtrade backtest result")
+
+
+def test_corrupt_json(userdir, capsys):
+    corrupt = userdir / "broken.json"
+    corrupt.write_text('{"strategy": {"S": {"trades": [')
+    status, out, err = run(capsys, corrupt, "--userdir", userdir)
+    assert_one_line_error(status, out, err, "is not a readable Freqtrade backtest result")
+
+
+def test_pairs_without_candles(userdir, exported, tmp_path, capsys):
+    empty = tmp_path / "empty_data"
+    empty.mkdir()
+    status, out, err = run(capsys, exported, "--userdir", userdir, "--datadir", empty)
+    assert_one_line_error(status, out, err, "has no 1h spot candles in")
+
+
+def test_empty_result(spot_result, userdir, capsys):
+    exported = export(spot_result, userdir / "backtest_results", trades=[])
+    status, out, err = run(capsys, exported, "--userdir", userdir)
+    assert_one_line_error(status, out, err, "the backtest made no trades")
+
+
+def test_unwritable_output(userdir, exported, capsys):
+    status, out, err = run(
+        capsys, exported, "--userdir", userdir, "--json", userdir / "missing_dir" / "x.json"
+    )
+    assert_one_line_error(status, out, err, "cannot write")
+
+
+def test_missing_config(exported, tmp_path, capsys):
+    status, out, err = run(capsys, exported, "-c", tmp_path / "absent.json")
+    assert_one_line_error(status, out, err, "absent.json does not exist")
