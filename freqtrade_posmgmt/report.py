@@ -53,6 +53,7 @@ EDGE_BARS = 48
 EDGE_SHOWN = (1, 2, 4, 8, 12, 24, 48)
 # Trailing distances replayed on the candles for the trailing recommendation.
 TRAILING_DISTANCES = np.geomspace(0.0025, 0.25, 41)
+RECOMMENDATION_ORDER = ("stop", "trailing", "target")
 UNIT_NOTE = (
     "ratios of the entry price (of the peak stake after adds/partial exits), "
     "before fees and leverage"
@@ -341,11 +342,11 @@ def analyse_result(result_file: Path, config: dict[str, Any]) -> Analysis:
         optimal = strategy.identify_optimal_exit_points()
         trailing = trailing_stop_expectancy(candles, group, TRAILING_DISTANCES)
         best = trailing.idxmax()
-        found = strategy.recommendations()
-        found.insert(
-            1,
+        found = [
+            *strategy.recommendations(),
             ExitRecommendation("trailing stop (replayed)", "trailing", best, trailing[best]),
-        )
+        ]
+        found.sort(key=lambda item: RECOMMENDATION_ORDER.index(item.kind))
         analyses[name] = StrategyAnalysis(
             strategy, edge_ratio(main_candles, group, EDGE_BARS), found, optimal
         )
