@@ -35,7 +35,10 @@ def _ns(values: pd.Series | pd.Index, name: str) -> np.ndarray:
 
 
 def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
-    return pd.to_datetime(ns, utc=True)
+    # A view, not pd.to_datetime: that converts element by element.
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("datetime64[ns]")).tz_localize(
+        "UTC"
+    )
 
 
 class _RangeArg:
@@ -127,14 +130,17 @@ def average_true_range(
 def _group_extreme(
     group: np.ndarray, value: np.ndarray, time: np.ndarray, groups: int, largest: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per group, the largest (or smallest) value and the earliest time it occurred."""
-    order = np.lexsort((time, -value if largest else value, group))
-    first = order[np.r_[True, group[order][1:] != group[order][:-1]]]
-    result_value = np.empty(groups)
-    result_time = np.empty(groups, dtype=np.int64)
-    result_value[group[first]] = value[first]
-    result_time[group[first]] = time[first]
-    return result_value, result_time
+    """Per group (0..groups-1, each present), the largest (or smallest) value and the earliest
+    time it occurred."""
+    order = np.argsort(group, kind="stable")
+    value, time = value[order], time[order]
+    starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+    extreme = (np.maximum if largest else np.minimum).reduceat(value, starts)
+    sizes = np.diff(np.r_[starts, len(value)])
+    at_extreme = value == np.repeat(extreme, sizes)
+    latest = np.iinfo(np.int64).max
+    first_time = np.minimum.reduceat(np.where(at_extreme, time, latest), starts)
+    return extreme, first_time
 
 
 def _position_path(
@@ -254,10 +260,11 @@ def trade_excursions(
     missing = [column for column in FILL_COLUMNS if column not in fills.columns]
     if missing:
         raise ValueError(f"fills: missing columns {missing}; need {list(FILL_COLUMNS)}")
-    unknown = sorted(set(fills["pair"]) - set(candles_by_pair))
+    fills = fills.sort_values(["pair", "trade_id", "date"], kind="stable")
+    pair_codes, pair_names = pd.factorize(fills["pair"])
+    unknown = sorted(set(pair_names) - set(candles_by_pair))
     if unknown:
         raise ValueError(f"no candles for pair(s) {', '.join(unknown)}")
-    fills = fills.sort_values(["pair", "trade_id", "date"], kind="stable")
     codes, trade_ids = pd.factorize(fills["trade_id"])
     date = _ns(fills["date"], "fills.date")
     is_entry = fills["is_entry"].to_numpy(dtype=bool)
@@ -270,7 +277,7 @@ def trade_excursions(
         bad = trade_ids[codes[starts[~is_entry[starts]][0]]]
         raise ValueError(f"fills of trade {bad}: the first fill must be an entry")
     ends = np.r_[starts[1:], len(codes)] - 1
-    pair = fills["pair"].to_numpy()[starts]
+    pair = pair_codes[starts]
     short = fills["is_short"].to_numpy(dtype=bool)[starts]
 
     columns: dict[str, list[np.ndarray]] = {}
@@ -278,7 +285,7 @@ def trade_excursions(
     pair_starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
     for first, last in zip(pair_starts, np.r_[pair_starts[1:], len(pair)], strict=True):
         rows = slice(starts[first], ends[last - 1] + 1)
-        candles = candles_by_pair[pair[first]]
+        candles = candles_by_pair[pair_names[pair[first]]]
         position = _position_path(
             candles,
             codes[rows] - first,
@@ -330,7 +337,7 @@ def trade_excursions(
     for key in result.columns:
         if key.endswith(("_date", "_time")):
             result[key] = _utc(result[key].to_numpy())
-    result.insert(0, "pair", pair)
+    result.insert(0, "pair", np.asarray(pair_names, dtype=object)[pair])
     result.insert(1, "is_short", short)
     result.index = pd.Index(trade_ids, name="trade_id")
     return result.sort_index()
@@ -411,9 +418,9 @@ def trailing_stop_expectancy(
     for pair, pair_trades in trades.groupby("pair", sort=True):
         candles = candles_by_pair[pair]
         start = candles.index_at(_ns(pair_trades["open_date"], "trades.open_date"))
-        stop = candles.index_at(_ns(pair_trades["close_date"], "trades.close_date"))
+        end = candles.index_at(_ns(pair_trades["close_date"], "trades.close_date"))
         pnl = pair_trades["pnl"].to_numpy(dtype=np.float64)
-        length = np.maximum(stop - start, 0)
+        length = np.maximum(end - start, 0)
         has_path = length > 0
         totals += pnl[~has_path].sum()
         start, length, pnl = start[has_path], length[has_path], pnl[has_path]
@@ -436,17 +443,16 @@ def trailing_stop_expectancy(
         peak = pd.Series(best).groupby(trade).cummax().to_numpy()
         peak_before = np.maximum(np.r_[0.0, peak[:-1]], 0.0)
         peak_before[first_row] = 0.0
-        never = len(trade)
+        # In gains, a stop d behind the best price sits at peak - d * scale (long: the best
+        # price is entry * (1 + peak); short: the lowest is entry * (1 - peak)). A candle
+        # reaches it when d <= (peak - worst) / scale: the distance it would trigger.
+        scale = np.where(is_short, 1 - peak_before, 1 + peak_before)
+        triggers = pd.Series((peak_before - worst) / scale).groupby(trade).cummax().to_numpy()
         for column, distance in enumerate(distances):
-            # Long: stop = best price * (1 - d); short: stop = lowest price * (1 + d).
-            level = np.where(
-                is_short,
-                1 - (1 - peak_before) * (1 + distance),
-                (1 + peak_before) * (1 - distance) - 1,
-            )
-            hit_row = np.where(worst <= level, np.arange(len(trade)), never)
-            first_hit = np.minimum.reduceat(hit_row, first_row)
-            hit = first_hit < never
-            exit_gain = np.minimum(opening, level)[first_hit[hit]]
+            # Running maxima only grow: the candles before the first hit are those below d.
+            offset = np.add.reduceat(triggers < distance, first_row, dtype=np.int64)
+            hit = offset < length
+            row = first_row[hit] + offset[hit]
+            exit_gain = np.minimum(opening[row], peak_before[row] - distance * scale[row])
             totals[column] += exit_gain.sum() + pnl[~hit].sum()
     return pd.Series(totals / max(len(trades), 1), index=pd.Index(distances, name="distance"))

@@ -331,7 +331,7 @@ def analyse_result(result_file: Path, config: dict[str, Any]) -> Analysis:
         ],
         axis=1,
     )
-    analyzer = MFEMAEAnalyzer(_position_view(trades))
+    analyzer = MFEMAEAnalyzer(position_view(trades))
     for column in PER_TRADE_METRICS:
         trades[column] = analyzer.trades[column].to_numpy()
     trades["partial_exit_tags"] = _partial_tags(raw)
@@ -355,7 +355,7 @@ def analyse_result(result_file: Path, config: dict[str, Any]) -> Analysis:
     return Analysis(result_file, timeframe, trades, partial, analyses)
 
 
-def _position_view(trades: pd.DataFrame) -> pd.DataFrame:
+def position_view(trades: pd.DataFrame) -> pd.DataFrame:
     """
     The analyzer's input: metrics judge the position's own money, so the position-aware
     excursion (for a single-entry trade the same as the price excursion).
@@ -423,7 +423,7 @@ def print_report(analysis: Analysis, console: Console) -> None:
         f"{trades['pair'].nunique()} pairs, {analysis.timeframe} candles. "
         f"Unit: {UNIT_NOTE}."
     )
-    everything = MFEMAEAnalyzer(_position_view(trades))
+    everything = MFEMAEAnalyzer(position_view(trades))
     console.print(_metrics_table("Per strategy", everything.summary("strategy"), "Strategy"))
     for name, strategy in analysis.strategies.items():
         console.print(

@@ -287,3 +287,50 @@ def test_single_entry_price_and_position_excursions_agree(data):
     assert trade["position_mae"] == pytest.approx(trade["mae"], abs=1e-12)
     assert trade["mfe"] >= 0 >= trade["mae"]
     assert opened <= (trade["mfe_time"] - START) / pd.Timedelta(hours=1) <= closed
+
+
+def replay_trailing(candles: pd.DataFrame, opened: int, closed: int, short: bool, pnl, distance):
+    """One trade's trailing stop, candle by candle, in prices."""
+    entry = candles["open"][opened]
+    best = entry
+    for n in range(opened, closed):
+        candle = candles.iloc[n]
+        if short:
+            stop = best * (1 + distance)
+            if candle["high"] >= stop:
+                return (entry - max(candle["open"], stop)) / entry
+            best = min(best, candle["low"])
+        else:
+            stop = best * (1 - distance)
+            if candle["low"] <= stop:
+                return (min(candle["open"], stop) - entry) / entry
+            best = max(best, candle["high"])
+    return pnl
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_trailing_replay_matches_a_candle_by_candle_loop(data):
+    candles = data.draw(price_paths())
+    size = len(candles)
+    trades = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        opened = data.draw(st.integers(0, size - 1))
+        closed = data.draw(st.integers(opened, size - 1))
+        trades.append((opened, closed, data.draw(st.booleans()), data.draw(st.floats(-0.1, 0.1))))
+    frame = pd.DataFrame(
+        {
+            "pair": PAIR,
+            "open_date": [hour(opened) for opened, *_ in trades],
+            "close_date": [hour(closed) for _, closed, *_ in trades],
+            "open_rate": [candles["open"][opened] for opened, *_ in trades],
+            "is_short": [short for *_, short, _ in trades],
+            "pnl": [pnl for *_, pnl in trades],
+        }
+    )
+    # Not round numbers: a candle touching a stop exactly is a float tie either way.
+    distances = [0.0051234, 0.0203456, 0.0607891]
+    result = trailing_stop_expectancy({PAIR: PairCandles(candles)}, frame, distances)
+    for distance in distances:
+        expected = np.mean([replay_trailing(candles, *trade, distance) for trade in trades])
+        assert result[distance] == pytest.approx(expected, abs=1e-12)
