@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 _MIXINS = {
     "PolicyMixin": "freqtrade_posmgmt.mixins._base",
+    "TimeExitMixin": "freqtrade_posmgmt.mixins.time_exits",
+    "MFEMAEMixin": "freqtrade_posmgmt.mixins.mfe_mae",
 }
 
 
@@ -22,4 +24,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["PolicyMixin", "__version__"]
+__all__ = ["MFEMAEMixin", "PolicyMixin", "TimeExitMixin", "__version__"]

@@ -2,7 +2,8 @@
 ``freqtrade-posmgmt``: Freqtrade's own command line, runnable with no network.
 
 - ``freqtrade-posmgmt offline [--markets PATH] <freqtrade subcommand> [args...]``
-- ``freqtrade-posmgmt demo``: backtest the example strategy on the shipped data.
+- ``freqtrade-posmgmt demo``: backtest the example strategy on the shipped data, then analyse it.
+- ``freqtrade-posmgmt analyze [RESULT] [--html PATH] [--json PATH]``: the MFE/MAE report.
 """
 
 import argparse
@@ -17,6 +18,7 @@ from freqtrade.enums import CandleType, RunMode
 from freqtrade.exceptions import FreqtradeException
 from freqtrade.main import main as freqtrade_main
 
+from freqtrade_posmgmt import report
 from freqtrade_posmgmt.offline import (
     DEFAULT_MARKETS,
     OfflineError,
@@ -42,6 +44,8 @@ DEMO_ARGS = [
     "--export",
     "trades",
 ]
+# The latest result is the one the demo just wrote; the HTML goes next to it.
+DEMO_REPORT_ARGS = ["--userdir", "user_data", "--config", "user_data/config.json", "--html"]
 
 
 def check_offline_inputs(freqtrade_args: list[str], markets: dict) -> None:
@@ -116,11 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     offline.add_argument("freqtrade_args", nargs=argparse.REMAINDER)
     demo = commands.add_parser("demo", help="backtest the example strategy on the shipped data")
     demo.add_argument("--markets", type=Path, default=DEFAULT_MARKETS)
+    analyze = commands.add_parser(
+        "analyze", help="MFE/MAE analysis of a backtest result", add_help=False
+    )
+    analyze.add_argument("analyze_args", nargs=argparse.REMAINDER)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command == "analyze":
+        sys.exit(report.main(args.analyze_args))
     freqtrade_args = DEMO_ARGS if args.command == "demo" else args.freqtrade_args
     try:
         status = run_offline(args.markets, freqtrade_args)
@@ -128,4 +138,6 @@ def main(argv: list[str] | None = None) -> None:
         logging.shutdown()
         print(f"freqtrade-posmgmt: error: {e}", file=sys.stderr)
         status = 2
+    if args.command == "demo" and status == 0:
+        status = report.main(DEMO_REPORT_ARGS)
     sys.exit(status)

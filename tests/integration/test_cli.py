@@ -53,6 +53,22 @@ def test_offline_backtesting_prints_freqtrade_report(workdir):
     assert list((workdir / "user_data" / "backtest_results").glob("*.zip"))
 
 
+def test_demo_backtests_and_analyses_the_shipped_data(workdir):
+    proc = run_cli("demo", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "STRATEGY SUMMARY" in proc.stdout
+    assert "MFE/MAE analysis of backtest-result-" in proc.stdout
+    (html,) = (workdir / "user_data" / "backtest_results").glob("*_mfe_mae.html")
+    assert "plotly" in html.read_text()
+
+
+def test_analyze_without_a_result_says_so_in_one_line(workdir):
+    proc = run_cli("analyze", "nothing-here.zip", "--userdir", "user_data", cwd=workdir)
+    assert proc.returncode == 2
+    assert "nothing-here.zip" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_offline_hyperopt_runs_twenty_epochs_on_two_workers(workdir):
     proc = run_cli(
         "offline", "hyperopt", "-c", "user_data/config.json", "--userdir", "user_data",
