@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,11 +52,14 @@ class Target:
         return f"{self.numerator} / {self.denominator}{bound}"
 
 
-def run_once(variant: Variant) -> tuple[float, float, int]:
-    """One backtest in a child process: (wall seconds, peak RSS MiB, trade count)."""
+def run_child(module: str, *args: str) -> tuple[Any, float]:
+    """
+    Run ``python -m module args...`` in a child process: the JSON of its last output line and its
+    peak RSS in MiB (a child's peak starts from its parent's size: keep the parent small).
+    """
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'user_data' / 'strategies'}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.benchmarks.bench", "--child", json.dumps(variant.__dict__)],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -65,9 +69,16 @@ def run_once(variant: Variant) -> tuple[float, float, int]:
     _, status, usage = os.wait4(proc.pid, 0)
     output = proc.stdout.read() if proc.stdout else ""
     if status != 0:
-        raise RuntimeError(f"variant {variant.name} failed (status {status})")
-    wall, trades = json.loads(output.strip().splitlines()[-1])
-    return wall, usage.ru_maxrss / 1024, trades
+        raise RuntimeError(f"benchmark child {module} {args} failed (status {status})")
+    return json.loads(output.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+
+
+def run_once(variant: Variant) -> tuple[float, float, int]:
+    """One backtest in a child process: (wall seconds, peak RSS MiB, trade count)."""
+    (wall, trades), peak = run_child(
+        "tests.benchmarks.bench", "--child", json.dumps(variant.__dict__)
+    )
+    return wall, peak, trades
 
 
 def child(spec: str) -> None:

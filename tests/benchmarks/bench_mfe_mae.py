@@ -10,13 +10,13 @@ MFE/MAE analysis speed and memory, each measurement in its own process (peak RSS
 """
 
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tests.benchmarks import bench
 
 REPO = Path(__file__).resolve().parents[2]
 ROUNDS = 3
@@ -113,21 +113,7 @@ def child_synthetic() -> None:
 
 
 def run_child(*args: str) -> tuple[dict, float]:
-    """One measurement in a child process: its printed result and its peak RSS in MiB."""
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'user_data' / 'strategies'}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.benchmarks.bench_mfe_mae", *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    output = proc.stdout.read() if proc.stdout else ""
-    if status != 0:
-        raise RuntimeError(f"bench child {args} failed (status {status})")
-    return json.loads(output.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+    return bench.run_child("tests.benchmarks.bench_mfe_mae", *args)
 
 
 def child_prepare(directory: str) -> None:
