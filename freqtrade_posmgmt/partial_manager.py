@@ -3,8 +3,7 @@ Partial exits (a take-profit ladder) and scale-ins (adds to winners, DCA on draw
 
 Framework-free policy: it decides, Freqtrade (through ``PartialExitMixin``) executes.
 A ``position`` is either a :class:`PositionState` or any object shaped like Freqtrade's
-``Trade`` (``amount``, ``leverage``, ``entry_side``, ``orders``, ``stake_amount``,
-``calc_profit_ratio``, ``calc_close_rate_for_roi``).
+``Trade`` (read by :meth:`PositionState.from_trade`).
 
 Which levels already fired is read from the tags of a trade's filled orders
 (``pm_tp1``, ``pm_add1``, merged ``pm_tp1+tp2``), so decisions survive a bot restart.
@@ -13,8 +12,8 @@ Which levels already fired is read from the tags of a trade's filled orders
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 TAG_PREFIX = "pm_"
@@ -92,7 +91,8 @@ def levels_in_tag(tag: str | None, kind: str) -> frozenset[int]:
 @dataclass(frozen=True)
 class PositionState:
     """
-    A position outside Freqtrade (simulations, tests), with the facts the policy needs.
+    The facts about a position the policy decides on. Build one by hand for simulations, or
+    read a Freqtrade trade with :meth:`from_trade`.
 
     :param entry_price: average entry price (Freqtrade's ``trade.open_rate``).
     :param side: ``"long"`` or ``"short"``.
@@ -102,9 +102,13 @@ class PositionState:
     :param original_stake: stake of the first entry; defaults to
         ``original_size * entry_price / leverage`` (right while nothing was added).
     :param leverage: leverage of the position (1 for spot).
-    :param fee: fee ratio paid on each side, like Freqtrade's ``fee_open`` / ``fee_close``.
+    :param fee: fee ratio paid on entries (Freqtrade's ``fee_open``).
+    :param exit_fee: fee ratio paid on exits (``fee_close``); defaults to ``fee``.
+    :param funding_fees: futures funding booked so far, received (> 0) or paid (< 0).
     :param partial_exits_taken: exit target numbers (1-based) that already filled.
     :param scale_ins_taken: scale-in level numbers (1-based) that already filled.
+    :param partly_exited: some exit filled, of this policy's or not; defaults to whether
+        ``partial_exits_taken`` is non-empty.
     """
 
     entry_price: float
@@ -115,8 +119,11 @@ class PositionState:
     original_stake: float | None = None
     leverage: float = 1.0
     fee: float = 0.0
+    exit_fee: float | None = None
+    funding_fees: float = 0.0
     partial_exits_taken: frozenset[int] = field(default_factory=frozenset)
     scale_ins_taken: frozenset[int] = field(default_factory=frozenset)
+    partly_exited: bool | None = None
 
     def __post_init__(self) -> None:
         if self.side not in ("long", "short"):
@@ -125,8 +132,12 @@ class PositionState:
             raise _fail("entry_price", self.entry_price, "must be a number > 0")
         if not (_is_number(self.leverage) and self.leverage >= 1):
             raise _fail("leverage", self.leverage, "must be a number >= 1")
-        if not (_is_number(self.fee) and 0 <= self.fee < 1):
-            raise _fail("fee", self.fee, "must be a number in [0, 1)")
+        exit_fee = self.fee if self.exit_fee is None else self.exit_fee
+        for name, fee in (("fee", self.fee), ("exit_fee", exit_fee)):
+            if not (_is_number(fee) and 0 <= fee < 1):
+                raise _fail(name, fee, "must be a number in [0, 1)")
+        if not (_is_number(self.funding_fees) and math.isfinite(self.funding_fees)):
+            raise _fail("funding_fees", self.funding_fees, "must be a finite number")
         if not (_is_number(self.original_size) and self.original_size > 0):
             raise _fail("original_size", self.original_size, "must be a number > 0")
         current = self.original_size if self.current_size is None else self.current_size
@@ -143,99 +154,93 @@ class PositionState:
         object.__setattr__(self, "current_size", float(current))
         object.__setattr__(self, "peak_size", float(peak))
         object.__setattr__(self, "original_stake", float(stake))
+        object.__setattr__(self, "exit_fee", float(exit_fee))
         for name in ("partial_exits_taken", "scale_ins_taken"):
             levels = getattr(self, name)
             if not all(_is_number(n) and float(n).is_integer() and n >= 1 for n in levels):
                 raise _fail(name, levels, "must hold level numbers >= 1")
             object.__setattr__(self, name, frozenset(int(n) for n in levels))
+        if self.partly_exited is None:
+            object.__setattr__(self, "partly_exited", bool(self.partial_exits_taken))
+        _flag("partly_exited", self.partly_exited)
+
+    @classmethod
+    def from_trade(cls, trade: Any) -> "PositionState":
+        """
+        Read a Freqtrade ``Trade`` (or anything shaped like it). Which levels fired comes from
+        the tags of its filled orders, so the result is the same after a bot restart.
+        :param trade: a trade with at least one filled entry.
+        """
+        entry_side = trade.entry_side
+        leverage = trade.leverage or 1.0
+        held = peak = first_size = first_stake = 0.0
+        targets: set[int] = set()
+        scale_ins: set[int] = set()
+        exited = False
+        for order in trade.orders:
+            if order.ft_is_open or not order.filled:
+                continue
+            amount = order.safe_amount_after_fee
+            if order.ft_order_side == entry_side:
+                if not first_size:
+                    first_size = amount
+                    first_stake = order.safe_filled * order.safe_price / leverage
+                held += amount
+                peak = max(peak, held)
+                scale_ins |= levels_in_tag(order.ft_order_tag, "add")
+            else:
+                held -= amount
+                exited = True
+                targets |= levels_in_tag(order.ft_order_tag, "tp")
+        return cls(
+            entry_price=trade.open_rate,
+            side="short" if trade.is_short else "long",
+            original_size=first_size,
+            current_size=trade.amount,
+            peak_size=max(peak, first_size, trade.amount),
+            original_stake=first_stake,
+            leverage=leverage,
+            fee=trade.fee_open or 0.0,
+            exit_fee=trade.fee_close or 0.0,
+            funding_fees=trade.funding_fees or 0.0,
+            partial_exits_taken=frozenset(targets),
+            scale_ins_taken=frozenset(scale_ins),
+            partly_exited=exited,
+        )
 
     @property
     def is_short(self) -> bool:
         return self.side == "short"
 
     def profit_at(self, price: float) -> float:
-        """Freqtrade's profit ratio at ``price``: fee-inclusive, leverage-scaled, from entry."""
+        """
+        Freqtrade's profit ratio at ``price`` (``trade.calc_profit_ratio``): both fees and the
+        funding included, leverage-scaled, from the average entry price.
+        """
+        if not self.current_size:
+            return 0.0
         sign = -1.0 if self.is_short else 1.0
-        open_value = self.entry_price * (1 + sign * self.fee)
-        close_value = price * (1 - sign * self.fee)
+        open_value = self.current_size * self.entry_price * (1 + sign * self.fee)
+        close_value = (
+            self.current_size * price * (1 - sign * self.exit_fee) + sign * self.funding_fees
+        )
         return sign * (close_value / open_value - 1) * self.leverage
 
     def breakeven_price(self) -> float:
-        """Price at which selling the rest earns back its entry price and both fees."""
+        """Price at which selling the rest earns back its entry, both fees and the funding."""
         sign = -1.0 if self.is_short else 1.0
-        return self.entry_price * (1 + sign * self.fee) / (1 - sign * self.fee)
+        size = self.current_size or self.original_size
+        open_value = size * self.entry_price * (1 + sign * self.fee)
+        return (open_value - sign * self.funding_fees) / (size * (1 - sign * self.exit_fee))
 
 
-@dataclass(frozen=True)
-class _Facts:
-    """What the policy reads from a position, whichever kind it is."""
-
-    amount: float
-    peak_amount: float
-    first_stake: float
-    targets_fired: frozenset[int]
-    scale_ins_fired: frozenset[int]
-    has_exited: bool
-    breakeven_price: Callable[[], float]
-
-
-def _profit(position: Any, price: float) -> float:
-    if isinstance(position, PositionState):
-        return position.profit_at(price)
-    return position.calc_profit_ratio(price)
+def _state(position: Any) -> PositionState:
+    return position if isinstance(position, PositionState) else PositionState.from_trade(position)
 
 
 def _crossed(profit: float, threshold: float) -> bool:
     """A positive scale-in threshold is reached from below, a negative one from above."""
     return profit >= threshold if threshold > 0 else profit <= threshold
-
-
-def _facts(position: Any) -> _Facts:
-    if isinstance(position, PositionState):
-        return _Facts(
-            amount=position.current_size,
-            peak_amount=position.peak_size,
-            first_stake=position.original_stake,
-            targets_fired=position.partial_exits_taken,
-            scale_ins_fired=position.scale_ins_taken,
-            has_exited=bool(position.partial_exits_taken),
-            breakeven_price=position.breakeven_price,
-        )
-    return _trade_facts(position)
-
-
-def _trade_facts(trade: Any) -> _Facts:
-    """Facts of a Freqtrade Trade, from its filled orders only (restart-safe)."""
-    entry_side = trade.entry_side
-    leverage = trade.leverage or 1.0
-    held = peak = 0.0
-    first_stake = 0.0
-    targets: set[int] = set()
-    scale_ins: set[int] = set()
-    has_exited = False
-    for order in trade.orders:
-        if order.ft_is_open or not order.filled:
-            continue
-        amount = order.safe_amount_after_fee
-        if order.ft_order_side == entry_side:
-            if not first_stake:
-                first_stake = order.safe_filled * order.safe_price / leverage
-            held += amount
-            peak = max(peak, held)
-            scale_ins |= levels_in_tag(order.ft_order_tag, "add")
-        else:
-            held -= amount
-            has_exited = True
-            targets |= levels_in_tag(order.ft_order_tag, "tp")
-    return _Facts(
-        amount=trade.amount,
-        peak_amount=max(peak, trade.amount),
-        first_stake=first_stake or trade.stake_amount,
-        targets_fired=frozenset(targets),
-        scale_ins_fired=frozenset(scale_ins),
-        has_exited=has_exited,
-        breakeven_price=lambda: trade.calc_close_rate_for_roi(0.0),
-    )
 
 
 @dataclass(frozen=True)
@@ -394,36 +399,35 @@ class PartialExitPolicy:
             is sold with the targets.
         :return: the exit to place, or None.
         """
-        profit = _profit(position, current_price) if current_profit is None else current_profit
+        state = _state(position)
+        profit = state.profit_at(current_price) if current_profit is None else current_profit
         # Targets ascend: below the first one nothing can be due, whatever already fired.
-        if not self.exit_targets or profit < self.exit_targets[0]:
-            return None
-        facts = _facts(position)
-        if facts.amount <= 0:
+        if not self.exit_targets or profit < self.exit_targets[0] or state.current_size <= 0:
             return None
         due = tuple(
             n
             for n, target in enumerate(self.exit_targets, start=1)
-            if n not in facts.targets_fired and profit >= target
+            if n not in state.partial_exits_taken and profit >= target
         )
         if not due:
             return None
-        fired = facts.targets_fired.union(due)
+        fired = state.partial_exits_taken.union(due)
         ladder_done = (
             sum(size for n, size in enumerate(self.exit_sizes, start=1) if n in fired)
             >= 1 - _EPSILON
         )
-        wanted = sum(self.exit_sizes[n - 1] for n in due) * facts.peak_amount
-        amount = facts.amount if ladder_done else min(wanted, facts.amount)
-        rest = facts.amount - amount
+        held = state.current_size
+        wanted = sum(self.exit_sizes[n - 1] for n in due) * state.peak_size
+        amount = held if ladder_done else min(wanted, held)
+        rest = held - amount
         rest_below_min = bool(min_stake) and 0 < rest * current_price < min_stake
         if rest_below_min:
-            amount = facts.amount
+            amount = held
         return PartialExit(
             levels=due,
             amount=amount,
             price=current_price,
-            sells_all=amount >= facts.amount,
+            sells_all=amount >= held,
             rest_below_min_stake=rest_below_min,
         )
 
@@ -448,14 +452,14 @@ class PartialExitPolicy:
         """
         if not self.scales_in:
             return None
-        profit = _profit(position, current_price) if current_profit is None else current_profit
+        state = _state(position)
+        profit = state.profit_at(current_price) if current_profit is None else current_profit
         if not any(_crossed(profit, t) for t in self.scale_in_thresholds):
             return None
-        facts = _facts(position)
-        allowance = self.max_scale_ins - len(facts.scale_ins_fired)
-        if facts.amount <= 0 or allowance <= 0:
+        allowance = self.max_scale_ins - len(state.scale_ins_taken)
+        if state.current_size <= 0 or allowance <= 0:
             return None
-        if facts.has_exited and not self.scale_in_after_exit:
+        if state.partly_exited and not self.scale_in_after_exit:
             return None
         if self.scale_in_min_candles:
             candles = (market_data or {}).get(CANDLES_SINCE_LAST_FILL)
@@ -471,14 +475,14 @@ class PartialExitPolicy:
             (
                 n
                 for n, threshold in enumerate(self.scale_in_thresholds, start=1)
-                if n not in facts.scale_ins_fired and _crossed(profit, threshold)
+                if n not in state.scale_ins_taken and _crossed(profit, threshold)
             ),
             key=lambda n: abs(self.scale_in_thresholds[n - 1]),
         )
         due = tuple(sorted(crossed[:allowance]))
         if not due:
             return None
-        stake = sum(self.scale_in_sizes[n - 1] for n in due) * facts.first_stake
+        stake = sum(self.scale_in_sizes[n - 1] for n in due) * state.original_stake
         return ScaleIn(levels=due, stake=stake, price=current_price)
 
     def breakeven_stop_price(self, position: Any) -> float | None:
@@ -488,10 +492,10 @@ class PartialExitPolicy:
         """
         if not self.breakeven_after_first_exit:
             return None
-        facts = _facts(position)
-        if not facts.targets_fired or facts.amount <= 0:
+        state = _state(position)
+        if not state.partial_exits_taken or state.current_size <= 0:
             return None
-        return facts.breakeven_price()
+        return state.breakeven_price()
 
     def apply_partial_exit(self, position: PositionState, action: PartialExit) -> PositionState:
         """
@@ -499,18 +503,11 @@ class PartialExitPolicy:
         :param position: the position before the exit.
         :param action: an exit returned by :meth:`check_partial_exits`.
         """
-        sold = min(action.amount, position.current_size)
-        return PositionState(
-            entry_price=position.entry_price,
-            side=position.side,
-            original_size=position.original_size,
-            current_size=position.current_size - sold,
-            peak_size=position.peak_size,
-            original_stake=position.original_stake,
-            leverage=position.leverage,
-            fee=position.fee,
+        return replace(
+            position,
+            current_size=position.current_size - min(action.amount, position.current_size),
             partial_exits_taken=position.partial_exits_taken.union(action.levels),
-            scale_ins_taken=position.scale_ins_taken,
+            partly_exited=True,
         )
 
     def apply_scale_in(self, position: PositionState, action: ScaleIn) -> PositionState:
@@ -521,16 +518,11 @@ class PartialExitPolicy:
         """
         added = action.stake * position.leverage / action.price
         size = position.current_size + added
-        entry = (position.current_size * position.entry_price + added * action.price) / size
-        return PositionState(
-            entry_price=entry,
-            side=position.side,
-            original_size=position.original_size,
+        return replace(
+            position,
+            entry_price=(position.current_size * position.entry_price + added * action.price)
+            / size,
             current_size=size,
             peak_size=max(position.peak_size, size),
-            original_stake=position.original_stake,
-            leverage=position.leverage,
-            fee=position.fee,
-            partial_exits_taken=position.partial_exits_taken,
             scale_ins_taken=position.scale_ins_taken.union(action.levels),
         )

@@ -177,6 +177,9 @@ def test_a_pure_dca_policy_needs_no_exit_targets():
         ({"current_size": -1.0}, "current_size=-1.0: must be a number >= 0"),
         ({"peak_size": 0.5}, "peak_size=0.5: must be >= original_size and current_size"),
         ({"partial_exits_taken": {0}}, "must hold level numbers >= 1"),
+        ({"exit_fee": -0.1}, "exit_fee=-0.1: must be a number in [0, 1)"),
+        ({"funding_fees": math.inf}, "funding_fees=inf: must be a finite number"),
+        ({"partly_exited": 1}, "partly_exited=1: must be true or false"),
     ],
 )
 def test_invalid_position_state_is_refused(overrides, message):
@@ -201,6 +204,30 @@ def test_position_state_profit_is_freqtrades_profit_ratio(is_short, leverage, pr
     )
     assert state.profit_at(price) == pytest.approx(book.trade.calc_profit_ratio(price), abs=1e-8)
     assert book.trade.calc_profit_ratio(state.breakeven_price()) == pytest.approx(0, abs=1e-8)
+
+
+@pytest.mark.parametrize("is_short", [False, True])
+@pytest.mark.parametrize("funding", [-1.5, 0.0, 0.8])
+def test_a_trade_read_from_its_orders_has_freqtrades_profit_and_breakeven(is_short, funding):
+    book = FakeOrderBook(is_short=is_short, leverage=3.0)
+    book.fill(book.trade.entry_side, 1.0, 94.0, "pm_add1")
+    book.fill(book.trade.exit_side, 1.5, 101.0, "pm_tp1+tp2")
+    book.trade.fee_close = 0.0015
+    book.trade.funding_fees = funding
+    state = PositionState.from_trade(book.trade)
+    assert state.side == ("short" if is_short else "long")
+    assert state.original_size == pytest.approx(3.0)
+    assert state.original_stake == pytest.approx(100.0)
+    assert state.peak_size == pytest.approx(4.0)
+    assert state.current_size == pytest.approx(2.5)
+    assert state.partial_exits_taken == {1, 2} and state.scale_ins_taken == {1}
+    assert state.partly_exited
+    for price in (90.0, 97.0, 104.0):
+        assert state.profit_at(price) == pytest.approx(
+            book.trade.calc_profit_ratio(price), abs=1e-8
+        )
+    breakeven = book.trade.calc_close_rate_for_roi(0.0)
+    assert state.breakeven_price() == pytest.approx(breakeven, rel=1e-12)
 
 
 def test_targets_are_measured_after_fees_not_by_the_raw_price_move():
