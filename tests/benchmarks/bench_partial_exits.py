@@ -21,7 +21,7 @@ from freqtrade.persistence import Trade
 
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
-from tests.benchmarks.bench import REPO, Target, Variant, main
+from tests.benchmarks.bench import REPO, Target, Variant, main, run_child
 
 # `make bench` runs this module with only the repo root on sys.path; its children have both.
 sys.path.append(str(REPO / "user_data" / "strategies"))
@@ -98,6 +98,7 @@ TARGETS = [
 
 
 def record_decisions() -> None:
+    """Child process: run the ladder once and store the orders it decided."""
     import logging
 
     from tests.backtest_harness import run_backtest
@@ -105,9 +106,13 @@ def record_decisions() -> None:
     logging.disable(logging.CRITICAL)
     run_backtest(RecordingLadder, config=CONFIG)
     DECISIONS.write_text(json.dumps(RecordingLadder.decisions))
-    logging.disable(logging.NOTSET)
+    print(json.dumps(len(RecordingLadder.decisions)))
 
 
 if __name__ == "__main__":
-    record_decisions()
-    main(VARIANTS, TARGETS)
+    if sys.argv[1:] == ["--record"]:
+        record_decisions()
+    else:
+        # In a child, so this process stays small: a child's peak RSS starts from its parent's.
+        run_child(MODULE, "--record")
+        main(VARIANTS, TARGETS)
