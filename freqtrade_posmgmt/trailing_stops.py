@@ -297,13 +297,16 @@ class TrailingStopPolicy:
                 # Freqtrade's own expression for trailing_stop_positive, bit for bit.
                 stops.append(best_rate * (1 - side * abs(self.trailing_distance_pct / leverage)))
 
-        locked = [locked for profit, locked in self.profit_locks if best_profit >= profit]
+        locked = None
         if self.breakeven_threshold is not None and best_profit >= self.breakeven_threshold:
-            locked.append(self.breakeven_buffer)
-        if locked:
+            locked = self.breakeven_buffer
+        for profit, lock in self.profit_locks:
+            if best_profit >= profit and (locked is None or lock > locked):
+                locked = lock
+        if locked is not None:
             stops.append(
                 rate_for_profit(
-                    max(locked),
+                    locked,
                     open_rate=open_rate,
                     is_short=is_short,
                     leverage=leverage,
