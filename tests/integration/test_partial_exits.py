@@ -75,11 +75,6 @@ class RecordingShortLadder(RecordingLadder):
     can_short = True
     seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]] = {}
 
-    def pm_refresh(self) -> None:
-        super().pm_refresh()
-        # Keep the harness's leverage() override: the base would otherwise bypass it as idle.
-        self.pm_use_callbacks(type(self))
-
 
 @pytest.fixture(scope="module")
 def spot():
