@@ -18,10 +18,13 @@ import pytest
 from example_strategy import ExampleStrategy
 from freqtrade.persistence import LocalTrade, Trade, init_db
 from freqtrade.resolvers import StrategyResolver
+from freqtrade.strategy import IStrategy
 
 from freqtrade_posmgmt.mixins._base import PolicyConfigError, PolicyMixin
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
+from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy, levels_in_tag
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import SPOT_DATA, USER_DATA, run_backtest, write_strategy_stub
 
 SPOT_POLICY = PartialExitPolicy(
@@ -32,6 +35,7 @@ SPOT_POLICY = PartialExitPolicy(
     max_scale_ins=2,
     breakeven_after_first_exit=True,
 )
+SPOT_PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT"]
 # Leverage 3 reaches the same profits on a third of the move; adds may follow exits here.
 FUTURES_POLICY = dataclasses.replace(SPOT_POLICY, scale_in_after_exit=True)
 
@@ -48,9 +52,10 @@ class Seen:
     stop_loss: float
 
 
-class RecordingLadder(PartialExitMixin, ExampleStrategy):
-    partial_exit_policy = SPOT_POLICY
-    seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]] = {}
+class Recording(IStrategy):
+    """Records what Freqtrade passes to adjust_trade_position before the mixins decide."""
+
+    seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]]
 
     def adjust_trade_position(self, trade, current_time, current_rate, current_profit, **kwargs):
         self.seen[(trade.pair, trade.open_date_utc, current_time)] = Seen(
@@ -70,9 +75,23 @@ class RecordingLadder(PartialExitMixin, ExampleStrategy):
         )
 
 
+class RecordingLadder(Recording, PartialExitMixin, ExampleStrategy):
+    partial_exit_policy = SPOT_POLICY
+    seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]] = {}
+
+
 class RecordingShortLadder(RecordingLadder):
     partial_exit_policy = FUTURES_POLICY
     can_short = True
+    seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]] = {}
+
+
+class RecordingWithTrailing(Recording, PartialExitMixin, TrailingStopMixin, ExampleStrategy):
+    partial_exit_policy = SPOT_POLICY
+    # A profit lock keeps the trail in custom_stoploss (not compiled to the built-in).
+    trailing_stop_policy = TrailingStopPolicy(
+        activation_threshold=0.02, trailing_distance_pct=0.015, profit_locks=[(0.03, 0.01)]
+    )
     seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]] = {}
 
 
@@ -81,7 +100,7 @@ def spot():
     # A small stake makes some targets leave less than the minimum stake.
     result = run_backtest(
         RecordingLadder,
-        pairs=["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT"],
+        pairs=SPOT_PAIRS,
         timerange="20250101-20250501",
         config={"stake_amount": 20, "max_open_trades": 5},
     )
@@ -267,6 +286,28 @@ def test_short_futures_with_leverage_3_follow_the_ladder(futures):
     assert len(short_exits) >= 5
     assert counts["merged"] >= 1
     assert counts["after_exit"] >= 1, "scale_in_after_exit lets adds follow exits"
+
+
+def test_stacked_with_the_trailing_mixin_the_tightest_stop_wins():
+    result = run_backtest(
+        RecordingWithTrailing,
+        pairs=SPOT_PAIRS,
+        timerange="20250101-20250501",
+        config={"stake_amount": 100},
+    )
+    seen = RecordingWithTrailing.seen
+    counts = check_trades(result, seen, SPOT_POLICY)  # breakeven holds under the trail
+    assert counts["exits"] >= 5 and counts["breakeven"] >= 5
+    trailed = 0
+    for trade in result.trades:
+        orders = filled(trade)
+        for (pair, opened, time), s in seen.items():
+            if (pair, opened) != (trade.pair, trade.open_date_utc):
+                continue
+            book = Book.of(trade, [o for o in orders if o.order_filled_utc < time])
+            trailed += bool(book.targets) and s.stop_loss > book.breakeven(trade) * 1.005
+    assert trailed, "where the trail is tighter than breakeven, the trail's stop is in force"
+    assert "trailing_stop_loss" in {t.exit_reason for t in result.trades}
 
 
 def test_breakeven_stop_closes_runners_at_no_loss(spot):
