@@ -13,8 +13,11 @@ __version__ = "0.1.0"
 
 _MIXINS = {
     "PolicyMixin": "freqtrade_posmgmt.mixins._base",
+    "TrailingStopMixin": "freqtrade_posmgmt.mixins.trailing_stops",
+    "PartialExitMixin": "freqtrade_posmgmt.mixins.partial_exits",
     "TimeExitMixin": "freqtrade_posmgmt.mixins.time_exits",
     "MFEMAEMixin": "freqtrade_posmgmt.mixins.mfe_mae",
+    "PositionManagementMixin": "freqtrade_posmgmt.mixins.position_management",
 }
 
 
@@ -24,4 +27,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["MFEMAEMixin", "PolicyMixin", "TimeExitMixin", "__version__"]
+__all__ = [
+    "MFEMAEMixin",
+    "PartialExitMixin",
+    "PolicyMixin",
+    "PositionManagementMixin",
+    "TimeExitMixin",
+    "TrailingStopMixin",
+    "__version__",
+]

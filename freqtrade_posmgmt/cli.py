@@ -2,7 +2,8 @@
 ``freqtrade-posmgmt``: Freqtrade's own command line, runnable with no network.
 
 - ``freqtrade-posmgmt offline [--markets PATH] <freqtrade subcommand> [args...]``
-- ``freqtrade-posmgmt demo``: backtest the example strategy on the shipped data, then analyse it.
+- ``freqtrade-posmgmt demo``: backtest the example strategy with and without position management
+  on the shipped data, then analyse both.
 - ``freqtrade-posmgmt analyze [RESULT] [--html PATH] [--json PATH]``: the MFE/MAE report.
 """
 
@@ -39,8 +40,9 @@ DEMO_ARGS = [
     "user_data/config.json",
     "--userdir",
     "user_data",
-    "--strategy",
+    "--strategy-list",
     "ExampleStrategy",
+    "ExampleManagedStrategy",
     "--export",
     "trades",
 ]
@@ -118,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     offline.add_argument("--markets", type=Path, default=DEFAULT_MARKETS)
     offline.add_argument("freqtrade_args", nargs=argparse.REMAINDER)
-    demo = commands.add_parser("demo", help="backtest the example strategy on the shipped data")
+    demo = commands.add_parser(
+        "demo", help="backtest the example strategy with and without position management"
+    )
     demo.add_argument("--markets", type=Path, default=DEFAULT_MARKETS)
     analyze = commands.add_parser(
         "analyze", help="MFE/MAE analysis of a backtest result", add_help=False

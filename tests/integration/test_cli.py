@@ -58,6 +58,8 @@ def test_demo_backtests_and_analyses_the_shipped_data(workdir):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "STRATEGY SUMMARY" in proc.stdout
     assert "MFE/MAE analysis of backtest-result-" in proc.stdout
+    assert proc.stdout.count("ExampleManagedStrategy") >= 3  # its backtest, summary, analysis
+    assert "partial" in proc.stdout.lower()
     (html,) = (workdir / "user_data" / "backtest_results").glob("*_mfe_mae.html")
     assert "plotly" in html.read_text()
 
