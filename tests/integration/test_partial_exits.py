@@ -390,6 +390,7 @@ def test_a_restarted_bot_makes_the_same_next_decisions(spot, tmp_path):
         assert decisions(restarted, reloaded, seen, times) == expected
     finally:
         Trade.session.remove()
+        init_db("sqlite://")  # leave an empty in-memory database, not this test's file
 
     # ... and those decisions are the ones the backtest executed.
     assert expected[:-1] == [None] * (len(times) - 1)
