@@ -1,0 +1,202 @@
+"""Mixins compose: any subset in any order, merge rules, and a switched-off capability costs nothing."""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from example_strategy import ExampleStrategy
+
+from freqtrade_posmgmt import (
+    PartialExitMixin,
+    PositionManagementMixin,
+    TimeExitMixin,
+    TrailingStopMixin,
+)
+from freqtrade_posmgmt.mixins._base import tightest_stop
+from freqtrade_posmgmt.partial_manager import PartialExitPolicy
+from freqtrade_posmgmt.time_exits import TimeExitPolicy
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
+from tests.backtest_harness import copy_user_data, run_backtest
+from tests.integration.test_cli import run_cli
+
+TIMERANGE = "20250101-20250501"
+TRAILING = TrailingStopPolicy(
+    activation_threshold=0.02, trailing_distance_pct=0.015, breakeven_threshold=0.01
+)
+LADDER = PartialExitPolicy(
+    exit_targets=[0.02, 0.04], exit_sizes=[0.3, 0.3], breakeven_after_first_exit=True
+)
+
+
+class TrailingThenPartial(TrailingStopMixin, PartialExitMixin, ExampleStrategy):
+    trailing_stop_policy = TRAILING
+    partial_exit_policy = LADDER
+
+
+class PartialThenTrailing(PartialExitMixin, TrailingStopMixin, ExampleStrategy):
+    trailing_stop_policy = TRAILING
+    partial_exit_policy = LADDER
+
+
+class TrailingOnly(TrailingStopMixin, ExampleStrategy):
+    trailing_stop_policy = TRAILING
+
+
+class PartialOnly(PartialExitMixin, ExampleStrategy):
+    partial_exit_policy = LADDER
+
+
+class AllOff(PositionManagementMixin, ExampleStrategy):
+    trailing_stop_policy = None
+    partial_exit_policy = None
+    time_exit_policy = None
+
+
+class NoWeekendEntries(TimeExitMixin, ExampleStrategy):
+    time_exit_policy = TimeExitPolicy(weekend_flat=True)
+
+
+class NoMondayEntries(NoWeekendEntries):
+    """The user's own veto on top of the mixin's: an entry needs both."""
+
+    def confirm_trade_entry(self, pair, order_type, amount, rate, time_in_force, current_time,
+                            entry_tag, side, **kwargs):  # fmt: skip
+        if current_time.isoweekday() == 1:
+            return False
+        return super().confirm_trade_entry(
+            pair, order_type, amount, rate, time_in_force, current_time, entry_tag, side, **kwargs
+        )
+
+
+class OwnHoldingExit(ExampleStrategy):
+    """A user's own exit that fires on the same candle as a 12-hour holding limit."""
+
+    def custom_exit(self, pair, trade, current_time, current_rate, current_profit, **kwargs):
+        if current_time - trade.open_date_utc >= timedelta(hours=12):
+            return "own_12h"
+        return None
+
+
+class TimeFirst(TimeExitMixin, OwnHoldingExit):
+    time_exit_policy = TimeExitPolicy(max_holding_hours=12)
+
+
+class OwnFirst(OwnHoldingExit, TimeExitMixin):
+    time_exit_policy = TimeExitPolicy(max_holding_hours=12)
+
+    def custom_exit(self, pair, trade, current_time, current_rate, current_profit, **kwargs):
+        return super().custom_exit(
+            pair, trade, current_time, current_rate, current_profit, **kwargs
+        ) or TimeExitMixin.custom_exit(
+            self, pair, trade, current_time, current_rate, current_profit, **kwargs
+        )
+
+
+def trade_facts(trades: list) -> list[tuple]:
+    return [
+        (
+            t.pair,
+            t.open_date,
+            t.close_date,
+            t.exit_reason,
+            round(t.close_profit_abs, 8),
+            [
+                (o.ft_order_side, o.order_filled_date, o.safe_amount, o.ft_order_tag)
+                for o in t.orders
+            ],
+        )
+        for t in trades
+    ]
+
+
+@pytest.fixture(scope="module")
+def stacked():
+    return run_backtest(TrailingThenPartial, timerange=TIMERANGE)
+
+
+def test_stacking_order_does_not_change_a_single_trade(stacked):
+    reordered = run_backtest(PartialThenTrailing, timerange=TIMERANGE)
+    assert trade_facts(stacked.trades) == trade_facts(reordered.trades)
+    assert any(len(t.orders) > 2 for t in stacked.trades), "the ladder must have fired"
+    assert any(t.exit_reason == "trailing_stop_loss" for t in stacked.trades)
+
+
+def test_stacked_stop_is_the_tightest_of_each_mixins_own(stacked):
+    config = {**stacked.config, "runmode": None}
+    both, trailing, partial = (
+        cls(config) for cls in (TrailingThenPartial, TrailingOnly, PartialOnly)
+    )
+    laddered = [t for t in stacked.trades if len(t.orders) > 2]
+    decided_by = {"trailing": 0, "partial": 0}
+    for trade in laddered:
+        for step in range(-5, 6):
+            rate = trade.open_rate * (1 + step / 100)
+            args = (trade.pair, trade, trade.close_date_utc, rate, 0.0, False)
+            ours, theirs = trailing.custom_stoploss(*args), partial.custom_stoploss(*args)
+            merged = both.custom_stoploss(*args)
+            assert merged == tightest_stop(ours, theirs)
+            if merged is not None and ours != theirs:
+                decided_by["trailing" if merged == ours else "partial"] += 1
+    assert min(decided_by.values()) > 0, decided_by
+
+
+def test_switched_off_mixins_change_nothing_and_cost_no_callbacks():
+    plain = run_backtest(ExampleStrategy, timerange=TIMERANGE)
+    off = run_backtest(AllOff, timerange=TIMERANGE)
+    assert trade_facts(off.trades) == trade_facts(plain.trades)
+    strategy = AllOff(off.config)
+    assert not strategy.use_custom_stoploss
+    assert not strategy.position_adjustment_enable
+    for name in ("custom_stoploss", "custom_exit", "adjust_trade_position", "confirm_trade_entry"):
+        assert getattr(strategy, name).__qualname__ == f"IStrategy.{name}"
+
+
+def test_an_entry_needs_every_veto_to_agree():
+    time_only = run_backtest(NoWeekendEntries, timerange=TIMERANGE)
+    both = run_backtest(NoMondayEntries, timerange=TIMERANGE)
+    assert {t.open_date_utc.isoweekday() for t in time_only.trades} >= {1}
+    assert {t.open_date_utc.isoweekday() for t in both.trades}.isdisjoint({1, 6, 7})
+    assert both.trades
+
+
+def test_the_first_exit_reason_in_the_stack_wins():
+    time_first = run_backtest(TimeFirst, timerange=TIMERANGE)
+    reasons = {t.exit_reason for t in time_first.trades}
+    assert "time_max_holding" in reasons and "own_12h" not in reasons
+    for trade in time_first.trades:
+        assert trade.close_date_utc - trade.open_date_utc <= timedelta(hours=12)
+    own_first = run_backtest(OwnFirst, timerange=TIMERANGE)
+    reasons = {t.exit_reason for t in own_first.trades}
+    assert "own_12h" in reasons and "time_max_holding" not in reasons
+
+
+HYPEROPTABLE = """
+from example_strategy import ExampleStrategy
+
+from freqtrade_posmgmt import PositionManagementMixin
+
+
+class HyperoptableManaged(PositionManagementMixin, ExampleStrategy):
+    pass
+"""
+
+
+def test_hyperopt_samples_every_position_management_space_on_two_workers(tmp_path: Path):
+    userdir = copy_user_data(tmp_path)
+    (userdir / "strategies" / "hyperoptable_managed.py").write_text(HYPEROPTABLE)
+    proc = run_cli(
+        "offline", "hyperopt", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "HyperoptableManaged", "--hyperopt-loss", "SharpeHyperOptLossDaily",
+        "--spaces", "pm_trailing", "pm_partial", "pm_time", "-e", "12", "-j", "2",
+        "--timerange", "20250101-20250301", "-p", "BTC/USDT", "ETH/USDT", "SOL/USDT",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (results,) = (userdir / "hyperopt_results").glob("*.fthypt")
+    epochs = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(epochs) == 12
+    sampled = {name for epoch in epochs for name in epoch["params_dict"]}
+    assert {"pm_trailing_activation", "pm_partial_target", "max_holding_hours"} <= sampled
+    # Each epoch's sampled values really drive its backtest: results differ between epochs.
+    assert len({e["results_metrics"]["profit_total_abs"] for e in epochs}) > 1
