@@ -76,12 +76,20 @@ class TrailingStopMixin(PolicyMixin):
         self._pm_atr_period = policy.atr_period if needs_atr else None
         if policy is None:
             return
-        # A trailing stop of the user's own stays in force; ours then runs beside it.
-        if policy.is_builtin_expressible() and not self.trailing_stop:
-            self.pm_enable("trailing_stop", True)
-            self.pm_enable("trailing_stop_positive", policy.trailing_distance_pct)
-            self.pm_enable("trailing_stop_positive_offset", policy.activation_threshold)
-            self.pm_enable("trailing_only_offset_is_reached", True)
+        builtin = {
+            "trailing_stop": True,
+            "trailing_stop_positive": policy.trailing_distance_pct,
+            "trailing_stop_positive_offset": policy.activation_threshold,
+            "trailing_only_offset_is_reached": True,
+        }
+        # A trailing stop of the user's own stays in force and ours runs beside it. Hyperopt
+        # writes our compiled values back as the strategy's own: those are not the user's.
+        users_own = self.trailing_stop and any(
+            getattr(self, name) != value for name, value in builtin.items()
+        )
+        if policy.is_builtin_expressible() and not users_own:
+            for name, value in builtin.items():
+                self.pm_enable(name, value)
             return
         self.pm_enable("use_custom_stoploss", True)
         self.pm_use_callbacks(TrailingStopMixin)

@@ -8,20 +8,24 @@ candles by the harness (futures and mark candles equal spot, funding rate zero).
 
 import json
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 import pandas as pd
 import pytest
 import talib
 from example_strategy import ExampleStrategy
-from freqtrade.enums import TradingMode
+from freqtrade.enums import RunMode, TradingMode
+from freqtrade.exchange import Exchange
 from freqtrade.exchange.exchange_utils import ROUND_UP, price_to_precision
-from freqtrade.persistence import LocalTrade
+from freqtrade.freqtradebot import FreqtradeBot
+from freqtrade.persistence import LocalTrade, Trade
 from freqtrade.resolvers import StrategyResolver
 
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.trailing_stops import ATR_COLUMN, TrailingStopMixin
+from freqtrade_posmgmt.offline import use_static_markets
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import SPOT_DATA, USER_DATA, run_backtest, write_strategy_stub
+from tests.backtest_harness import MARKETS, SPOT_DATA, USER_DATA, run_backtest, write_strategy_stub
 
 PARITY = {"stake_amount": 100, "max_open_trades": -1, "dry_run_wallet": 1_000_000}
 BTC_ETH = ["BTC/USDT", "ETH/USDT"]
@@ -320,6 +324,12 @@ class UserTrailing(TrailingStopMixin, builtin("UserTrailingBase", 0.04, 0.02)):
     trailing_stop_policy = TrailingStopPolicy()
 
 
+class CompiledBefore(TrailingStopMixin, builtin("CompiledBeforeBase", 0.02, 0.01)):
+    """What a hyperopt result file restores: our compiled values as the strategy's own."""
+
+    trailing_stop_policy = TrailingStopPolicy(activation_threshold=0.02, trailing_distance_pct=0.01)
+
+
 @pytest.fixture
 def load(tmp_path):
     """Load a strategy class the way Freqtrade does, with config.json overrides."""
@@ -412,6 +422,10 @@ def test_users_own_trailing_stop_stays_and_ours_runs_beside_it(load):
     assert "custom_stoploss" not in strategy.__dict__
 
 
+def test_compiled_values_written_back_by_hyperopt_are_not_a_users_trailing_stop(load):
+    assert uses_builtin(load(CompiledBefore), 0.02, 0.01)
+
+
 def test_atr_column_is_added_and_read_from_the_last_closed_candle(load):
     strategy = load(AtrBreakeven)
     frame = candles("BTC/USDT").iloc[:300].reset_index()
@@ -474,3 +488,64 @@ def test_a_failing_callback_makes_no_change(load, caplog):
     now = datetime.fromisoformat("2025-01-02T00:00:00+00:00")
     assert strategy.custom_stoploss("BTC/USDT", object(), now, 100.0, 0.0, after_fill=False) is None
     assert "_pm_trailing_stop failed" in caplog.text
+
+
+def test_stop_on_exchange_follows_the_policy(tmp_path):
+    """A dry-run bot (Freqtrade's own loop, exchange prices stubbed) moves the exchange stop."""
+    config = json.loads((USER_DATA / "config.json").read_text()) | {
+        "strategy": write_strategy_stub(AtrBreakeven, tmp_path, None),
+        "strategy_path": str(tmp_path),
+        "user_data_dir": tmp_path,
+        "datadir": str(SPOT_DATA),
+        "db_url": "sqlite://",
+        "runmode": RunMode.DRY_RUN,
+        "stake_amount": 100,
+        "order_types": {
+            "entry": "limit",
+            "exit": "limit",
+            "stoploss": "market",
+            "stoploss_on_exchange": True,
+            "stoploss_on_exchange_interval": 0,
+        },
+    }
+    use_static_markets(MARKETS)
+    price = 100_000.0
+
+    def order_book(pair, limit=None):
+        return {"symbol": pair, "bids": [[price, 10.0]], "asks": [[price, 10.0]]}
+
+    def ticker(pair, *args, **kwargs):
+        return {"symbol": pair, "bid": price, "ask": price, "last": price}
+
+    with (
+        patch.object(Exchange, "fetch_l2_order_book", side_effect=order_book),
+        patch.object(Exchange, "fetch_ticker", side_effect=ticker),
+        patch.object(Exchange, "get_fee", return_value=0.001),
+    ):
+        bot = FreqtradeBot(config)
+        try:
+            frame = candles("BTC/USDT").reset_index()
+            bot.strategy.advise_indicators(frame, {"pair": "BTC/USDT"})
+            assert bot.execute_entry("BTC/USDT", 100.0)
+            trade = Trade.get_open_trades()[0]
+
+            def exchange_stops(status: str) -> list[float]:
+                return [
+                    o.stop_price
+                    for o in trade.orders
+                    if o.ft_order_side == "stoploss" and o.status == status
+                ]
+
+            bot.exit_positions([trade])
+            assert exchange_stops("open") == [price * (1 + ExampleStrategy.stoploss)]
+
+            price = 106_000.0
+            bot.exit_positions([trade])  # custom_stoploss moves the trade's stop ...
+            bot.exit_positions([trade])  # ... and the bot replaces the order on the exchange
+            atr = talib.ATR(frame["high"], frame["low"], frame["close"], timeperiod=14).iloc[-1]
+            assert trade.stop_loss == pytest.approx(price - 2 * atr, abs=0.01)
+            assert exchange_stops("open") == [trade.stop_loss]
+            assert exchange_stops("canceled") == [94_000.0]
+        finally:
+            bot.cleanup()
+            Trade.session.remove()
