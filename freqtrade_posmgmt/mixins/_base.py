@@ -4,11 +4,13 @@ What every position-management mixin shares: policy resolution, feature switches
 A mixin resolves its policy in :meth:`PolicyMixin.pm_refresh`, asks for the Freqtrade features it
 needs with :meth:`PolicyMixin.pm_enable` and declares the callbacks it needs with
 :meth:`PolicyMixin.pm_use_callbacks`. Everything a switched-off capability would have turned on is
-left as the user set it, and its callback overrides are bypassed: Freqtrade deep-copies the trade
-for every call to a callback that a strategy overrides, so a mere pass-through already costs time.
+left as the user set it, and its callback overrides are bypassed. Chains made only of mixins are
+handed to Freqtrade as :class:`ReadOnlyCallback`, which spares the trade copy Freqtrade makes
+before every call of a callback that user code overrides.
 """
 
 import dataclasses
+import inspect
 import logging
 import math
 from collections.abc import Callable
@@ -101,6 +103,31 @@ def guarded(default: Any) -> Callable[[F], F]:
     return decorate
 
 
+class ReadOnlyCallback:
+    """
+    A callback chain made only of our mixins (or of IStrategy's defaults), as Freqtrade calls it.
+
+    Freqtrade deep-copies the trade before each call of a callback a strategy overrides, to
+    protect itself from strategies that modify it, and skips the copy for IStrategy's own
+    defaults, which it recognises by their qualified name. The mixins only read the trade, so a
+    chain of theirs carries IStrategy's name and calls ``owner``'s implementation directly.
+    """
+
+    def __init__(self, strategy: IStrategy, name: str, owner: type) -> None:
+        self.strategy = strategy
+        self.function = getattr(owner, name)
+        self.__name__ = name
+        self.__qualname__ = f"IStrategy.{name}"
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        # Freqtrade inspects custom_stoploss for its after_fill parameter.
+        return inspect.signature(self.function)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.function(self.strategy, *args, **kwargs)
+
+
 class PolicyMixin(IStrategy):
     """
     Base class of every position-management mixin. It subclasses ``IStrategy`` because
@@ -138,7 +165,7 @@ class PolicyMixin(IStrategy):
         self.pm_refresh()
         for name, value in self._pm_enabled.items():
             setattr(self, name, value)
-        self._pm_bypass_idle_callbacks()
+        self._pm_route_callbacks()
         self._pm_parameter_values = self._pm_current_parameter_values()
 
     def pm_policy(
@@ -193,15 +220,15 @@ class PolicyMixin(IStrategy):
         """Mark the callbacks ``mixin`` overrides as needed (its capability is on)."""
         self._pm_active_callbacks.update(name for name in CALLBACKS if name in vars(mixin))
 
-    def _pm_bypass_idle_callbacks(self) -> None:
+    def _pm_route_callbacks(self) -> None:
         for name in CALLBACKS:
             self.__dict__.pop(name, None)
-            if name in self._pm_active_callbacks:
-                continue
             definers = [cls for cls in type(self).__mro__ if name in vars(cls)]
             # A mixin is a class that defines pm_refresh; the user's own strategy classes do not.
-            if all("pm_refresh" in vars(cls) or cls is IStrategy for cls in definers):
-                setattr(self, name, getattr(IStrategy, name).__get__(self))
+            if not all("pm_refresh" in vars(cls) or cls is IStrategy for cls in definers):
+                continue  # user code is in the chain: Freqtrade keeps protecting its trade
+            owner = definers[0] if name in self._pm_active_callbacks else IStrategy
+            setattr(self, name, ReadOnlyCallback(self, name, owner))
 
     def _pm_current_parameter_values(self) -> tuple:
         return tuple(parameter.value for parameter in self._pm_parameters)

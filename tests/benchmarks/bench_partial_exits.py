@@ -51,7 +51,7 @@ class LadderWithBreakeven(LadderWithScaleIns):
 
 
 class RecordingLadder(LadderWithScaleIns):
-    decisions: dict = {}  # noqa: RUF012 - filled by one in-process run before the benchmark
+    decisions: dict = {}  # filled by one in-process run before the benchmark
 
     def adjust_trade_position(self, trade: Trade, current_time: datetime, **kwargs) -> object:
         decision = super().adjust_trade_position(trade=trade, current_time=current_time, **kwargs)

@@ -3,10 +3,12 @@
 import logging
 import math
 from dataclasses import dataclass
+from inspect import getfullargspec
 
 import pandas as pd
 import pytest
 from freqtrade.strategy import DecimalParameter, IStrategy
+from freqtrade.strategy.strategy_wrapper import strategy_safe_wrapper
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -134,14 +136,46 @@ def test_bad_config_fails_at_load_naming_field_and_rule(section, expected):
 
 def test_switched_off_capability_leaves_user_features_and_bypasses_callbacks():
     off = load(LevelOff)
-    # Freqtrade deep-copies the trade for overridden callbacks; IStrategy's own skip that.
-    assert off.custom_exit.__qualname__ == "IStrategy.custom_exit"
-    assert off.custom_stoploss.__qualname__ == "IStrategy.custom_stoploss"
+    assert off.custom_exit.function is IStrategy.custom_exit
+    assert off.custom_stoploss.function is IStrategy.custom_stoploss
     on = load(WithLevel)
-    assert on.custom_exit.__qualname__ == "LevelMixin.custom_exit"
+    assert on.custom_exit.function is LevelMixin.custom_exit
     own = load(OwnStoploss)
     assert own.use_custom_stoploss is True
     assert own.custom_exit.__qualname__ == "OwnStoploss.custom_exit"
+
+
+class RecordingMixin(PolicyMixin):
+    seen: list = []
+
+    def pm_refresh(self) -> None:
+        super().pm_refresh()
+        self.pm_use_callbacks(RecordingMixin)
+
+    def custom_exit(self, pair, trade, **kwargs):
+        RecordingMixin.seen.append(trade)
+
+
+class MixinOnly(RecordingMixin, Plain):
+    pass
+
+
+class UserOverride(RecordingMixin, Plain):
+    def custom_exit(self, pair, trade, **kwargs):
+        return super().custom_exit(pair, trade, **kwargs)
+
+
+def test_freqtrade_hands_mixins_the_trade_itself_and_user_code_a_copy():
+    trade = {"pair": "BTC/USDT"}
+    for strategy_class in (MixinOnly, UserOverride):
+        strategy = load(strategy_class)
+        strategy_safe_wrapper(strategy.custom_exit)(pair="BTC/USDT", trade=trade)
+    assert RecordingMixin.seen[0] is trade
+    assert RecordingMixin.seen[1] == trade and RecordingMixin.seen[1] is not trade
+
+
+def test_custom_stoploss_keeps_after_fill_in_its_signature():
+    assert "after_fill" in getfullargspec(load(WithLevel).custom_stoploss).args
 
 
 def test_merged_stop_is_the_tightest_and_terminates_before_istrategy_default():
