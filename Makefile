@@ -32,7 +32,8 @@ test: lint
 bench: $(STAMP)
 	@status=0; for script in tests/benchmarks/bench_*.py; do \
 		echo "== $$script"; \
-		$(BIN)/python -m tests.benchmarks.$$(basename $$script .py) || status=1; \
+		PYTHONPATH=.:user_data/strategies $(BIN)/python -m tests.benchmarks.$$(basename $$script .py) \
+			|| status=1; \
 	done; exit $$status
 
 lint: $(STAMP)

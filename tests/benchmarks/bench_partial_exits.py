@@ -17,15 +17,12 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from example_strategy import ExampleStrategy
 from freqtrade.persistence import Trade
 
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
-from tests.benchmarks.bench import REPO, Target, Variant, main, run_child
-
-# `make bench` runs this module with only the repo root on sys.path; its children have both.
-sys.path.append(str(REPO / "user_data" / "strategies"))
-from example_strategy import ExampleStrategy
+from tests.benchmarks.bench import Target, Variant, main, run_child
 
 DECISIONS = Path(tempfile.gettempdir()) / "posmgmt-bench-partial-exits-decisions.json"
 
