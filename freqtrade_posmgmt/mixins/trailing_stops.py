@@ -160,7 +160,7 @@ class TrailingStopMixin(PolicyMixin):
             best_rate=best_rate,
             # The stop in force, so that the after-fill call, which Freqtrade lets move the stop
             # either way, cannot loosen it either.
-            existing_stop=trade.stop_loss,
+            existing_stop=trade.stop_loss or None,
             atr=None
             if policy.atr_multiplier is None
             else self._pm_closed_candle_atr(pair, current_time),
@@ -174,10 +174,16 @@ class TrailingStopMixin(PolicyMixin):
 
     def _pm_closed_candle_atr(self, pair: str, current_time: datetime) -> float | None:
         """ATR of the last candle closed at ``current_time``: never the still-open one."""
-        candles = self._pm_atr_candles.get(pair)
-        if candles is None:
+        opens, atr = self._pm_atr_candles.get(pair, ((), ()))
+        if not opens:
             return None
-        opens, atr = candles
         closed_open = int(current_time.timestamp()) - self._pm_timeframe_seconds
-        index = bisect_right(opens, closed_open) - 1
+        # Freqtrade fills gaps, so the index follows from the time; search only where it does not
+        # (a gap after all, or a calendar timeframe such as 1M).
+        index = min((closed_open - opens[0]) // self._pm_timeframe_seconds, len(opens) - 1)
+        if index >= 0 and not (
+            opens[index] <= closed_open
+            and (index + 1 == len(opens) or opens[index + 1] > closed_open)
+        ):
+            index = bisect_right(opens, closed_open) - 1
         return atr[index] if index >= 0 else None

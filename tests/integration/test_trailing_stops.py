@@ -351,8 +351,18 @@ def uses_builtin(strategy, offset: float, distance: float) -> bool:
         and strategy.trailing_stop_positive_offset == offset
         and strategy.trailing_only_offset_is_reached is True
         and not strategy.use_custom_stoploss
-        and "custom_stoploss" in strategy.__dict__  # bypassed: IStrategy's, no callback cost
+        and not trails_in_custom_stoploss(strategy)
     )
+
+
+def trails_in_custom_stoploss(strategy) -> bool:
+    """Whether the strategy's custom_stoploss trails a trade in profit (IStrategy's returns
+    its stoploss, which Freqtrade would not even ask for without use_custom_stoploss)."""
+    trade = open_trade()
+    trade.adjust_min_max_rates(110.0, 110.0)
+    now = datetime.fromisoformat("2025-01-02T00:00:00+00:00")
+    ratio = strategy.custom_stoploss("BTC/USDT", trade, now, 110.0, 0.1, after_fill=False)
+    return ratio is not None and ratio > 0
 
 
 def test_parameters_give_the_seed_defaults_compiled_to_the_builtin(load):
@@ -400,7 +410,7 @@ def test_switched_off_costs_nothing(load):
     ):
         assert strategy.pm_trailing_policy is None
         assert not strategy.trailing_stop and not strategy.use_custom_stoploss
-        assert "custom_stoploss" in strategy.__dict__
+        assert not trails_in_custom_stoploss(strategy)
         assert ATR_COLUMN not in strategy.advise_indicators(
             candles("BTC/USDT").iloc[:50].reset_index(), {"pair": "BTC/USDT"}
         )
@@ -419,7 +429,7 @@ def test_users_own_trailing_stop_stays_and_ours_runs_beside_it(load):
     assert strategy.trailing_stop_positive == 0.02
     assert strategy.trailing_stop_positive_offset == 0.04
     assert strategy.use_custom_stoploss
-    assert "custom_stoploss" not in strategy.__dict__
+    assert trails_in_custom_stoploss(strategy)
 
 
 def test_compiled_values_written_back_by_hyperopt_are_not_a_users_trailing_stop(load):
@@ -439,6 +449,13 @@ def test_atr_column_is_added_and_read_from_the_last_closed_candle(load):
         assert strategy._pm_closed_candle_atr("BTC/USDT", now) == expected.iloc[candle - 1]
     assert strategy._pm_closed_candle_atr("BTC/USDT", frame["date"].iloc[0]) is None
     assert strategy._pm_closed_candle_atr("ETH/USDT", open_time) is None
+    # Live, the still-open candle is not in the dataframe: the last row is the last closed one.
+    later = frame["date"].iloc[-1].to_pydatetime() + timedelta(hours=1, minutes=20)
+    assert strategy._pm_closed_candle_atr("BTC/USDT", later) == expected.iloc[-1]
+    # A gap in the candles: still the last candle closed before the time.
+    gapped = strategy.advise_indicators(frame.drop(index=[150, 199]), {"pair": "BTC/USDT"})
+    last_closed = gapped.loc[gapped["date"] == frame["date"].iloc[198], ATR_COLUMN].item()
+    assert strategy._pm_closed_candle_atr("BTC/USDT", open_time) == last_closed
 
 
 def open_trade(is_short: bool = False, leverage: float = 1.0) -> LocalTrade:
