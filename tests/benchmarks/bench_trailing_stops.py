@@ -5,17 +5,11 @@ Freqtrade's built-in trailing stop against the built-in itself, and an ATR trail
 docs-style ATR stop that reads the analysed dataframe on every call.
 """
 
-import sys
+from example_strategy import ExampleStrategy
 
 from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.benchmarks.bench import REPO, Target, Variant, main
-
-# The benchmark's children have the strategy folder on their path; `make bench` runs this
-# module directly, without it.
-sys.path.append(str(REPO / "user_data" / "strategies"))
-from example_strategy import ExampleStrategy
-
+from tests.benchmarks.bench import Target, Variant, main
 from tests.benchmarks.strategies import TRAIL_DISTANCE, TRAIL_OFFSET
 
 
