@@ -21,6 +21,8 @@ from freqtrade.enums import RunMode
 from freqtrade.optimize.backtesting import Backtesting
 from freqtrade.optimize.optimize_reports import generate_backtest_stats
 from freqtrade.persistence import LocalTrade
+from freqtrade.resolvers import StrategyResolver
+from freqtrade.strategy import IStrategy
 
 from freqtrade_posmgmt.offline import load_markets, use_static_markets
 
@@ -115,6 +117,15 @@ def write_strategy_stub(strategy: type, strategies_dir: Path, leverage: float | 
         ]
     (strategies_dir / f"{strategy.__name__.lower()}_stub.py").write_text("\n".join(lines) + "\n")
     return strategy.__name__
+
+
+def load_strategy(strategy: type, directory: Path, overrides: dict | None = None) -> IStrategy:
+    """Load ``strategy`` the way Freqtrade does, with the repo's config.json plus ``overrides``."""
+    config = json.loads((USER_DATA / "config.json").read_text()) | (overrides or {})
+    config["strategy"] = write_strategy_stub(strategy, directory, None)
+    config["strategy_path"] = str(directory)
+    config["user_data_dir"] = directory
+    return StrategyResolver.load_strategy(config)
 
 
 def run_backtest(

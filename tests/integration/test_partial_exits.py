@@ -25,7 +25,7 @@ from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy, levels_in_tag
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import SPOT_DATA, USER_DATA, run_backtest, write_strategy_stub
+from tests.backtest_harness import SPOT_DATA, run_backtest, write_strategy_stub
 
 SPOT_POLICY = PartialExitPolicy(
     exit_targets=[0.015, 0.025, 0.04],
@@ -428,20 +428,6 @@ class LoosePeer(PolicyMixin):
 
 class Stacked(PartialExitMixin, LoosePeer, ExampleStrategy):
     partial_exit_policy = SPOT_POLICY
-
-
-@pytest.fixture
-def load(tmp_path):
-    """Load a strategy class the way Freqtrade does, with config.json overrides."""
-
-    def load_strategy(strategy: type, overrides: dict | None = None):
-        config = json.loads((USER_DATA / "config.json").read_text()) | (overrides or {})
-        config["strategy"] = write_strategy_stub(strategy, tmp_path, None)
-        config["strategy_path"] = str(tmp_path)
-        config["user_data_dir"] = tmp_path
-        return StrategyResolver.load_strategy(config)
-
-    return load_strategy
 
 
 def test_parameters_build_the_default_policy_in_space_pm_partial(load):

@@ -19,7 +19,6 @@ from freqtrade.exchange import Exchange
 from freqtrade.exchange.exchange_utils import ROUND_UP, price_to_precision
 from freqtrade.freqtradebot import FreqtradeBot
 from freqtrade.persistence import LocalTrade, Trade
-from freqtrade.resolvers import StrategyResolver
 
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.trailing_stops import ATR_COLUMN, TrailingStopMixin
@@ -328,20 +327,6 @@ class CompiledBefore(TrailingStopMixin, builtin("CompiledBeforeBase", 0.02, 0.01
     """What a hyperopt result file restores: our compiled values as the strategy's own."""
 
     trailing_stop_policy = TrailingStopPolicy(activation_threshold=0.02, trailing_distance_pct=0.01)
-
-
-@pytest.fixture
-def load(tmp_path):
-    """Load a strategy class the way Freqtrade does, with config.json overrides."""
-
-    def load_strategy(strategy: type, overrides: dict | None = None):
-        config = json.loads((USER_DATA / "config.json").read_text()) | (overrides or {})
-        config["strategy"] = write_strategy_stub(strategy, tmp_path, None)
-        config["strategy_path"] = str(tmp_path)
-        config["user_data_dir"] = tmp_path
-        return StrategyResolver.load_strategy(config)
-
-    return load_strategy
 
 
 def uses_builtin(strategy, offset: float, distance: float) -> bool:
