@@ -658,7 +658,9 @@ def write_html(analysis: Analysis, path: Path) -> None:
                 row=2,
                 col=col,
             )
-    for name, strategy in analysis.strategies.items():
+    # Each strategy's stop line gets its own corner for its label, so that labels do not overlap.
+    corners = ("bottom right", "top right", "bottom left", "top left")
+    for index, (name, strategy) in enumerate(analysis.strategies.items()):
         stop = next((item for item in strategy.recommendations if item.kind == "stop"), None)
         if stop is not None:
             figure.add_vline(
@@ -668,7 +670,7 @@ def write_html(analysis: Analysis, path: Path) -> None:
                 row=1,
                 col=1,
                 annotation_text=f"{name}: stop keeping 90% of winners",
-                annotation_position="bottom right",
+                annotation_position=corners[index % len(corners)],
             )
         figure.add_trace(
             go.Scatter(
