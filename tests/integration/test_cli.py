@@ -87,6 +87,36 @@ def test_offline_hyperopt_runs_twenty_epochs_on_two_workers(workdir):
     assert "Best result" in proc.stdout
 
 
+@pytest.mark.parametrize(
+    ("subcommand", "extra", "evidence"),
+    [
+        ("recursive-analysis", ["-p", "BTC/USDT", "--timerange", "20250101-20250301"],
+         "Recursive Analysis"),
+        ("lookahead-analysis", ["--timerange", "20250101-20250701",
+         "--minimum-trade-amount", "10", "--targeted-trade-amount", "20"], "has_bias"),
+    ],
+)  # fmt: skip
+def test_analysis_and_plot_commands_run_offline(workdir, subcommand, extra, evidence):
+    proc = run_cli(
+        "offline", subcommand, "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "ExampleStrategy", *extra, cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert evidence in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_plot_dataframe_runs_offline(workdir):
+    proc = run_cli(
+        "offline", "plot-dataframe", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "ExampleStrategy", "-p", "BTC/USDT", "--timerange", "20250101-20250201",
+        "--no-trades", cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    plot = workdir / "user_data" / "plot" / "freqtrade-plot-BTC_USDT-1h.html"
+    assert "BTC/USDT" in plot.read_text()
+
+
 def test_missing_markets_file(workdir):
     proc = run_cli(
         "offline", "--markets", "nowhere.json", "backtesting", "-c", "user_data/config.json",
