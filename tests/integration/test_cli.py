@@ -114,7 +114,8 @@ def test_plot_dataframe_runs_offline(workdir):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     plot = workdir / "user_data" / "plot" / "freqtrade-plot-BTC_USDT-1h.html"
-    assert "BTC/USDT" in plot.read_text()
+    html = plot.read_text()
+    assert '"name":"Price"' in html and '"name":"enter_long"' in html
 
 
 def test_missing_markets_file(workdir):
