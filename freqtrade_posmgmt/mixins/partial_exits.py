@@ -15,7 +15,7 @@ from datetime import datetime
 
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
-from freqtrade.strategy import DecimalParameter, stoploss_from_absolute
+from freqtrade.strategy import DecimalParameter
 
 from freqtrade_posmgmt.mixins._base import (
     PARAMETERS,
@@ -28,6 +28,7 @@ from freqtrade_posmgmt.partial_manager import (
     PartialExitPolicy,
     PositionState,
 )
+from freqtrade_posmgmt.trailing_stops import stoploss_ratio
 
 # Freqtrade's default reserve on minimum stakes (config key ``amount_reserve_percent``).
 DEFAULT_AMOUNT_RESERVE = 0.05
@@ -221,4 +222,4 @@ class PartialExitMixin(PolicyMixin):
         price = policy.breakeven_stop_price(self._pm_state(trade))
         if price is None:
             return None
-        return stoploss_from_absolute(price, current_rate, trade.is_short, trade.leverage)
+        return stoploss_ratio(price, current_rate, is_short=trade.is_short, leverage=trade.leverage)
