@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from example_strategy import ExampleStrategy
 from freqtrade.optimize.optimize_reports import store_backtest_results
 
 from freqtrade_posmgmt.report import main
@@ -128,6 +129,30 @@ def test_short_futures_result(userdir, tmp_path, capsys):
     shorts = [trade for trade in trades if trade["is_short"]]
     assert len(shorts) >= 10
     assert all(trade["mfe"] >= 0 >= trade["mae"] for trade in shorts)
+
+
+class TightStop(ExampleStrategy):
+    stoploss = -0.004
+
+
+def test_losing_trade_opened_and_closed_in_one_candle(userdir, tmp_path, capsys):
+    # This stake buys 0.5576 ETH at 1842.23 on 2025-05-07 01:00 and the stop closes it in that
+    # candle; 1842.23 * 0.5576 / 0.5576 is one ulp off, which once made the best point -1e-16.
+    result = run_backtest(
+        TightStop, pairs=["ETH/USDT"], timerange="20250505-20250508",
+        config={"stake_amount": 1027.28},
+    )  # fmt: skip
+    (trade,) = [t for t in result.trades if t.open_date == t.close_date and t.close_profit < 0]
+    price, amount = trade.orders[0].safe_price, trade.orders[0].safe_amount
+    assert amount * (price - price * amount / amount) < 0
+    json_path = tmp_path / "one_candle.json"
+    status, _, err = run(
+        capsys, export(result, tmp_path), "--userdir", userdir, "--json", json_path
+    )
+    assert (status, err) == (0, "")
+    trades = json.loads(json_path.read_text())["trades"]
+    (row,) = [t for t in trades if t["open_date"] == t["close_date"] and t["pnl"] < 0]
+    assert row["position_mfe"] == 0.0 and row["position_mae"] == row["pnl"] < 0
 
 
 def assert_one_line_error(status, out, err, fragment):
