@@ -83,10 +83,11 @@ class Analysis:
     strategies: dict[str, StrategyAnalysis]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="MFE/MAE analysis of a Freqtrade backtest result."
-    )
+DESCRIPTION = "MFE/MAE analysis of a Freqtrade backtest result."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The report's options, on its own parser or on the ``analyze`` subcommand's."""
     parser.add_argument(
         "result",
         nargs="?",
@@ -103,9 +104,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="write an HTML report (plotly); without PATH, next to the result",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write excursions and summary")
-    parser.add_argument("--userdir", "--user-data-dir", dest="user_data_dir", type=Path)
-    parser.add_argument("-c", "--config", action="append", type=Path, metavar="PATH")
-    parser.add_argument("-d", "--datadir", "--data-dir", dest="datadir", type=Path)
+    parser.add_argument(
+        "--userdir",
+        "--user-data-dir",
+        dest="user_data_dir",
+        type=Path,
+        metavar="PATH",
+        help="Freqtrade's user data directory (default: user_data)",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="Freqtrade config file(s) (default: <userdir>/config.json, else ./config.json)",
+    )
+    parser.add_argument(
+        "-d",
+        "--datadir",
+        "--data-dir",
+        dest="datadir",
+        type=Path,
+        metavar="PATH",
+        help="candle data directory (default: the config's)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    add_arguments(parser)
     return parser
 
 
@@ -115,7 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     :param argv: Arguments after ``analyze``.
     :return: Exit status: 0, or 2 after printing one line on bad input.
     """
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """
+    Run the report for parsed arguments (:func:`add_arguments`).
+    :return: Exit status: 0, or 2 after printing one line on bad input.
+    """
     # Piped output gets Freqtrade-report width instead of rich's 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 160)
     # Freqtrade's loaders log at INFO; the report is the output here.
