@@ -152,7 +152,21 @@ def order_recommendations(found: list[ExitRecommendation]) -> tuple[ExitRecommen
 
 
 def analyse(loaded: LoadedResult) -> Analysis:
-    """Compute everything the report shows, once."""
+    """Compute everything the report shows, once: each step adds its sections."""
+    trades, analyzers = _trades_and_analyzers(loaded)
+    sections: tuple[Section, ...] = (
+        TradeExcursions(trades),
+        *_metrics_tables(trades, analyzers),
+        _edge_ratios(loaded, trades),
+        *_exit_suggestions(loaded, analyzers),
+    )
+    return Analysis(loaded.result_file, loaded.timeframe, tuple(analyzers), sections)
+
+
+def _trades_and_analyzers(
+    loaded: LoadedResult,
+) -> tuple[pd.DataFrame, dict[str, MFEMAEAnalyzer]]:
+    """Every trade with both excursions and its metrics, and one analyzer per strategy."""
     raw = loaded.trades
     excursions = trade_excursions(loaded.fill_candles, loaded.fills).rename(
         columns=PRICE_EXCURSION_NAMES
@@ -162,72 +176,75 @@ def analyse(loaded: LoadedResult) -> Analysis:
         axis=1,
     )
     trades["partial_exit_tags"] = partial_exit_tags(raw)
-    names = tuple(sorted(trades["strategy"].unique()))
-    analyzers = {
-        name: MFEMAEAnalyzer(analyzer_input(group))
-        for name, group in trades.groupby("strategy", sort=True)
-    }
+    groups = dict(list(trades.groupby("strategy", sort=True)))
+    analyzers = {name: MFEMAEAnalyzer(analyzer_input(group)) for name, group in groups.items()}
     metrics = pd.concat(
         [
-            analyzer.trades[list(PER_TRADE_METRICS)].set_axis(
-                trades.index[trades["strategy"] == name]
-            )
+            analyzer.trades[list(PER_TRADE_METRICS)].set_axis(groups[name].index)
             for name, analyzer in analyzers.items()
         ]
     )
-    trades = trades.join(metrics)
+    return trades.join(metrics), analyzers
+
+
+def _metrics_tables(
+    trades: pd.DataFrame, analyzers: dict[str, MFEMAEAnalyzer]
+) -> list[MetricsTable]:
     per_strategy = pd.concat(
         [
             analyzer.summary(None).set_axis(pd.Index([name], name="strategy"))
             for name, analyzer in analyzers.items()
         ]
     )
-    sections: list[Section] = [
-        TradeExcursions(trades),
-        MetricsTable("per_strategy", "Per strategy", "Strategy", per_strategy),
-    ]
+    tables = [MetricsTable("per_strategy", "Per strategy", "Strategy", per_strategy)]
     for name, analyzer in analyzers.items():
-        sections.append(
+        by_reason = analyzer.summary("exit_reason")
+        by_tag = _per_partial_exit_tag(analyzer.trades, trades.loc[trades["strategy"] == name])
+        tables += [
             MetricsTable(
-                "by_exit_reason",
-                f"{name}: per exit reason",
-                "Exit reason",
-                analyzer.summary("exit_reason"),
-                name,
-            )
-        )
-        sections.append(
+                "by_exit_reason", f"{name}: per exit reason", "Exit reason", by_reason, name
+            ),
             MetricsTable(
                 "by_partial_exit_tag",
                 f"{name}: trades per partial-exit tag",
                 "Partial-exit tag",
-                _per_partial_exit_tag(analyzer.trades, trades.loc[trades["strategy"] == name]),
+                by_tag,
                 name,
-            )
-        )
-    sections.append(
-        EdgeRatios(
-            {
-                name: edge_ratio(loaded.candles, trades.loc[trades["strategy"] == name], EDGE_BARS)
-                for name in names
-            }
-        )
+            ),
+        ]
+    return tables
+
+
+def _edge_ratios(loaded: LoadedResult, trades: pd.DataFrame) -> EdgeRatios:
+    return EdgeRatios(
+        {
+            name: edge_ratio(loaded.candles, group, EDGE_BARS)
+            for name, group in trades.groupby("strategy", sort=True)
+        }
     )
+
+
+def _exit_suggestions(
+    loaded: LoadedResult, analyzers: dict[str, MFEMAEAnalyzer]
+) -> list[ExitSuggestions]:
+    found = []
     for name, analyzer in analyzers.items():
         trailing = trailing_stop_expectancy(
             loaded.fill_candles, analyzer.trades, TRAILING_DISTANCES
         )
         best = trailing.idxmax()
-        found = [
+        recommendations = [
             *analyzer.recommendations(),
             ExitRecommendation("trailing stop (replayed)", "trailing", best, trailing[best]),
         ]
-        sections.append(
+        found.append(
             ExitSuggestions(
-                name, order_recommendations(found), analyzer.identify_optimal_exit_points()
+                name,
+                order_recommendations(recommendations),
+                analyzer.identify_optimal_exit_points(),
             )
         )
-    return Analysis(loaded.result_file, loaded.timeframe, names, tuple(sections))
+    return found
 
 
 def _per_partial_exit_tag(analyzed: pd.DataFrame, trades: pd.DataFrame) -> pd.DataFrame:
