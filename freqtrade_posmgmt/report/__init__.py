@@ -92,11 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     return run(build_parser().parse_args(argv))
 
 
+def _result_after_html(args: argparse.Namespace) -> argparse.Namespace:
+    """``--html RESULT`` (the path is optional, so argparse gives it the result): read RESULT
+    and write the HTML next to it, rather than overwrite the result with HTML."""
+    if args.result is None and args.html and Path(args.html).suffix in (".zip", ".json"):
+        return argparse.Namespace(**{**vars(args), "result": Path(args.html), "html": ""})
+    return args
+
+
 def run(args: argparse.Namespace) -> int:
     """
     Run the report for parsed arguments (:func:`add_arguments`).
     :return: Exit status: 0, or 2 after printing one line on bad input.
     """
+    args = _result_after_html(args)
     # Piped output gets Freqtrade-report width instead of rich's 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 160)
     # Freqtrade's loaders log at INFO; the report is the output here.
