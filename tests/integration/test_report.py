@@ -215,6 +215,7 @@ def test_missing_config(exported, tmp_path, capsys):
 def test_html_option_before_the_result_reads_the_result(userdir, exported, capsys):
     # --html takes an optional path: "--html RESULT" must not overwrite the result with HTML.
     status, out, err = run(capsys, "--userdir", userdir, "--html", exported)
+    assert exported.name in out
     assert (status, err) == (0, "")
     assert exported.read_bytes()[:2] == b"PK"
     assert exported.with_name(f"{exported.stem}_mfe_mae.html").is_file()
