@@ -93,15 +93,12 @@ def _trades(section: TradeExcursions, analysis: Analysis) -> str:
         + " "
         + trades["exit_reason"].astype(str)
     )
-    # Shared bins across strategies and outcomes, so bars line up.
-    bins = {
-        column: {
-            "start": 0.0,
-            "end": trades[column].abs().max(),
-            "size": trades[column].abs().max() / HISTOGRAM_BINS or 1.0,
-        }
-        for column in ("position_mfe", "position_mae")
-    }
+    # Shared bins across strategies and outcomes, so bars line up; the last bin ends past the
+    # largest value, which a bin edge at the maximum would leave out.
+    bins = {}
+    for column in ("position_mfe", "position_mae"):
+        size = trades[column].abs().max() / HISTOGRAM_BINS or 1.0
+        bins[column] = {"start": 0.0, "end": trades[column].abs().max() + size, "size": size}
     for name, colour in colours(analysis).items():
         mine = trades["strategy"] == name
         for outcome, mask in (
