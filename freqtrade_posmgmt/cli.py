@@ -61,7 +61,8 @@ def run_offline(markets_path: Path | None, freqtrade_args: list[str]) -> int:
     except SystemExit as e:
         return _exit_status(e)
     if "func" in parsed:
-        config = load_config(parsed) if "config" in parsed else None
+        # No config (a subcommand that needs none, and none found): Freqtrade runs on defaults.
+        config = load_config(parsed) if parsed.get("config") else None
         markets = load_markets(markets_path or default_markets(parsed, config))
         if config is not None:
             check_offline_inputs(freqtrade_args[0], parsed, config, markets)
