@@ -17,12 +17,7 @@ from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter
 
-from freqtrade_posmgmt.mixins._base import (
-    PARAMETERS,
-    PolicyMixin,
-    guarded,
-    tightest_stop,
-)
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
 from freqtrade_posmgmt.partial_manager import (
     CANDLES_SINCE_LAST_FILL,
     PartialExitPolicy,
@@ -45,6 +40,7 @@ class PartialExitMixin(PolicyMixin):
     ``pm_add1``), so a restarted bot carries on where it stopped.
     """
 
+    pm_section = "partial_exits"
     partial_exit_policy: PartialExitPolicy | None = PARAMETERS
 
     pm_partial_target = DecimalParameter(0.01, 0.10, default=0.04, decimals=3, space="pm_partial")
@@ -127,7 +123,7 @@ class PartialExitMixin(PolicyMixin):
         after_fill: bool,
         **kwargs,
     ) -> float | None:
-        return tightest_stop(
+        return self.pm_merge_stops(
             self._pm_breakeven_stop(trade, current_rate),
             super().custom_stoploss(
                 pair=pair,
@@ -138,6 +134,9 @@ class PartialExitMixin(PolicyMixin):
                 after_fill=after_fill,
                 **kwargs,
             ),
+            trade,
+            current_rate,
+            after_fill,
         )
 
     @guarded(None)

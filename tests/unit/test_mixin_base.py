@@ -117,7 +117,17 @@ def test_config_overrides_class_attribute_field_by_field():
     assert load(LevelOff, {"level": {"level": 0.2}}).level == LevelPolicy(0.2)
     assert load(LevelFromClass, {"level": None}).level is None
     assert load(LevelFromClass, {"level": {"enabled": False}}).level is None
-    assert load(LevelFromClass, {"other": {"x": 1}}).level == LevelPolicy(0.3)
+    # A section of another of the package's capabilities is not this strategy's business.
+    assert load(LevelFromClass, {"dynamic_risk": {"x": 1}}).level == LevelPolicy(0.3)
+
+
+def test_a_mistyped_section_fails_at_load_naming_the_known_sections():
+    with pytest.raises(PolicyConfigError) as error:
+        load(LevelFromClass, {"levels": {"level": 0.2}})
+    assert str(error.value) == (
+        "posmgmt.levels: unknown section; known sections: correlation, dynamic_risk, level, "
+        "mfe_mae, partial_exits, time_exits, trailing_stop"
+    )
 
 
 @pytest.mark.parametrize(
