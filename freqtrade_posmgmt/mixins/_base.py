@@ -257,7 +257,7 @@ class PolicyMixin(IStrategy):
         if class_value is PARAMETERS:
             policy, source = from_parameters(), "Parameters"
         else:
-            policy, source = class_value, attribute
+            policy, source = class_value, attribute + (" = None" if class_value is None else "")
         overrides = self.config.get("posmgmt", {}).get(section, PARAMETERS)
         if overrides is PARAMETERS:
             return Resolution(policy, source, class_value is PARAMETERS)
@@ -321,14 +321,18 @@ class PolicyMixin(IStrategy):
                 continue
             spaces = {v.space for v in vars(cls).values() if isinstance(v, BaseParameter)}
             state = "is switched off" if resolution.policy is None else "takes its policy"
+            attribute = self._pm_policy_attribute(cls.pm_section)
+            fixes = []
+            if resolution.source.startswith("posmgmt.") and resolution.policy is None:
+                fixes.append(f"remove posmgmt.{cls.pm_section} from the config")
+            if getattr(self, attribute, PARAMETERS) is not PARAMETERS:
+                fixes.append(f"remove the class attribute {attribute}")
             for space in sorted(s for s in spaces if s):
                 if space in asked:
                     raise PolicyConfigError(
                         f"hyperopt space {space}: {cls.__name__} {state} from {resolution.source}, "
-                        f"so its Parameters change nothing; set "
-                        f"{self._pm_policy_attribute(cls.pm_section)} = PARAMETERS and remove "
-                        f"posmgmt.{cls.pm_section} from the config to tune it, or leave {space} "
-                        "out of --spaces"
+                        f"so its Parameters change nothing: {' and '.join(fixes)} to tune them, "
+                        f"or leave {space} out of --spaces"
                     )
                 if asked & {"all", "default"}:
                     logger.warning(
@@ -344,12 +348,15 @@ class PolicyMixin(IStrategy):
             resolution = self._pm_resolved.get(cls.pm_section)
             if resolution is None:
                 continue
+            source = resolution.source
+            if source == "Parameters" and not any(
+                isinstance(value, BaseParameter) for value in vars(cls).values()
+            ):
+                source = "defaults"
             if resolution.policy is None:
-                logger.info("%s: switched off by %s", cls.__name__, resolution.source)
+                logger.info("%s: switched off by %s", cls.__name__, source)
             else:
-                logger.info(
-                    "%s: policy from %s: %r", cls.__name__, resolution.source, resolution.policy
-                )
+                logger.info("%s: policy from %s: %r", cls.__name__, source, resolution.policy)
 
     def pm_enable(self, attribute: str, value: Any = True) -> None:
         """
