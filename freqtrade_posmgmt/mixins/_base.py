@@ -159,7 +159,28 @@ def guarded(default: Any) -> Callable[[F], F]:
     return decorate
 
 
-class ReadOnlyCallback:
+class DirectCallback:
+    """
+    A callback as Freqtrade calls it, routed straight to ``owner``'s implementation. Unlike a
+    bound method it pickles by reference, as hyperopt's workers (``-j 2``) need.
+    """
+
+    def __init__(self, strategy: IStrategy, name: str, owner: type) -> None:
+        self.strategy = strategy
+        self.function = getattr(owner, name)
+        self.__name__ = name
+        self.__qualname__ = self.function.__qualname__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        # Freqtrade inspects custom_stoploss for its after_fill parameter.
+        return inspect.signature(self.function)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.function(self.strategy, *args, **kwargs)
+
+
+class ReadOnlyCallback(DirectCallback):
     """
     A callback chain made only of our mixins (or of IStrategy's defaults), as Freqtrade calls it.
 
@@ -170,18 +191,8 @@ class ReadOnlyCallback:
     """
 
     def __init__(self, strategy: IStrategy, name: str, owner: type) -> None:
-        self.strategy = strategy
-        self.function = getattr(owner, name)
-        self.__name__ = name
+        super().__init__(strategy, name, owner)
         self.__qualname__ = f"IStrategy.{name}"
-
-    @property
-    def __signature__(self) -> inspect.Signature:
-        # Freqtrade inspects custom_stoploss for its after_fill parameter.
-        return inspect.signature(self.function)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.function(self.strategy, *args, **kwargs)
 
 
 class PolicyMixin(IStrategy):
@@ -387,7 +398,7 @@ class PolicyMixin(IStrategy):
                 setattr(self, name, ReadOnlyCallback(self, name, owner))
             elif not active and "pm_refresh" in vars(definers[0]):
                 # Switched off: Freqtrade calls the user's own code, exactly as without us.
-                setattr(self, name, vars(users[0])[name].__get__(self, type(self)))
+                setattr(self, name, DirectCallback(self, name, users[0]))
             # Otherwise the class's own chain runs, and Freqtrade hands user code a copy of the trade.
         # Freqtrade calls custom_stoploss after fills only if it takes after_fill (resolver).
         self._ft_stop_uses_after_fill = (

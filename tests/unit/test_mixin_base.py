@@ -264,7 +264,7 @@ def test_the_users_own_stop_is_reached_where_freqtrade_would_have_asked_it():
     off = load(LevelOffOverUserStop)
     assert off.use_custom_stoploss is True
     # Switched off, Freqtrade calls the user's own method, with its own signature.
-    assert off.custom_stoploss.__func__ is UserStop.custom_stoploss
+    assert off.custom_stoploss.function is UserStop.custom_stoploss
     assert off._ft_stop_uses_after_fill is False
 
 
