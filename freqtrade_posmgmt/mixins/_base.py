@@ -222,6 +222,9 @@ class PolicyMixin(IStrategy):
         ]
         self._pm_parameter_values: tuple | None = None
         self._pm_logged = False
+        posmgmt = config.get("posmgmt", {})
+        if not isinstance(posmgmt, dict):
+            raise PolicyConfigError(f"posmgmt={posmgmt!r}: must be an object of sections")
         self.pm_refresh_all()
         self._pm_check_sections()
         self._pm_check_hyperopt_spaces()
@@ -311,8 +314,6 @@ class PolicyMixin(IStrategy):
 
     def _pm_check_sections(self) -> None:
         posmgmt = self.config.get("posmgmt", {})
-        if not isinstance(posmgmt, dict):
-            raise PolicyConfigError(f"posmgmt={posmgmt!r}: must be an object of sections")
         known = POSMGMT_SECTIONS | set(self._pm_resolved)
         known |= {cls.pm_section for cls in self._pm_capabilities()}
         unknown = sorted(set(posmgmt) - known)
