@@ -59,7 +59,12 @@ class PartialExitMixin(PolicyMixin):
             return
         self._pm_rest_factor = self._pm_min_rest_factor()
         self.pm_enable("position_adjustment_enable", True)
-        self.pm_enable("max_entry_position_adjustment", self.pm_partial_policy.max_scale_ins)
+        cap = self.pm_partial_policy.max_scale_ins
+        if self._pm_user_features["position_adjustment_enable"]:
+            # The user's own scale-ins keep their own cap beside ours (-1: unlimited).
+            users = self._pm_user_features["max_entry_position_adjustment"]
+            cap = -1 if users < 0 else users + cap
+        self.pm_enable("max_entry_position_adjustment", cap)
         if self.pm_partial_policy.breakeven_after_first_exit:
             self.pm_enable("use_custom_stoploss", True)
         self.pm_use_callbacks(PartialExitMixin)

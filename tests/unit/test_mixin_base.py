@@ -331,3 +331,37 @@ def test_a_bad_policy_class_attribute_names_the_attribute_in_one_freqtrade_error
     assert str(error.value).endswith(
         "Bad.partial_exit_policy: exit_targets=[0.06, 0.03]: must be strictly ascending"
     )
+
+
+class UserDCA(Plain):
+    position_adjustment_enable = True
+    max_entry_position_adjustment = 2
+
+    def adjust_trade_position(self, trade, current_time, **kwargs):
+        return 10.0, "own_dca"
+
+
+def test_the_users_own_position_adjustment_keeps_running_beside_partial_exits():
+    from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
+    from freqtrade_posmgmt.partial_manager import PartialExitPolicy
+
+    policy = PartialExitPolicy(
+        exit_targets=[0.05],
+        exit_sizes=[0.5],
+        scale_in_thresholds=[-0.05],
+        scale_in_sizes=[0.5],
+        max_scale_ins=1,
+    )
+    own = type("OwnDCA", (PartialExitMixin, UserDCA), {"partial_exit_policy": policy})
+    unlimited = type("Unlimited", (own,), {"max_entry_position_adjustment": -1})
+    without = type("NoDCA", (PartialExitMixin, Plain), {"partial_exit_policy": policy})
+    assert load(own).max_entry_position_adjustment == 3  # the user's 2 and our 1
+    assert load(unlimited).max_entry_position_adjustment == -1
+    assert load(without).max_entry_position_adjustment == 1
+    args = {"current_time": None, "current_rate": 1.0, "current_profit": 0.0, "min_stake": None,
+            "max_stake": 100.0, "current_entry_rate": 1.0, "current_exit_rate": 1.0,
+            "current_entry_profit": 0.0, "current_exit_profit": 0.0}  # fmt: skip
+    # Our policy has nothing to do with this (mocked, open-order) trade: the user's own answers.
+    busy = type("Busy", (), {"has_open_orders": True})()
+    assert load(own).adjust_trade_position(trade=busy, **args) == (10.0, "own_dca")
+    assert load(without).adjust_trade_position(trade=busy, **args) is None
