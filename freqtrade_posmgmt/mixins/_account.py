@@ -129,6 +129,9 @@ class _Ledger:
         self.times: list[float] = []
         self.profits: list[float] = []
         self.points: list[EquityPoint] = []
+        # Each closed trade's close time (epoch seconds) and profit, in closing order.
+        self.close_times: list[float] = []
+        self.closes: list[tuple[datetime, float]] = []
         self.seen: tuple = ()
         self.count = 0
 
@@ -177,6 +180,9 @@ def _ledger(strategy: IStrategy) -> _Ledger:
         for trade in closed[ledger.count :]:
             for time, profit in exit_fills(trade):
                 ledger.add(time, profit)
+            closed_at = trade.close_date_utc or trade.open_date_utc
+            ledger.close_times.append(closed_at.timestamp())
+            ledger.closes.append((closed_at, float(trade.close_profit_abs or 0.0)))
         ledger.count = count
         ledger.seen = _trade_key(closed[-1])
     return ledger
@@ -232,6 +238,19 @@ def realised_equity_path(strategy: IStrategy, current_time: datetime) -> list[Eq
     before = decision_candle(strategy.timeframe, current_time).timestamp()
     ledger = _ledger(strategy)
     return [ledger.start] + ledger.points[: bisect_left(ledger.times, before)]
+
+
+def closed_trades(
+    strategy: IStrategy, current_time: datetime, since: datetime
+) -> list[tuple[datetime, float]]:
+    """
+    (close time, ``close_profit_abs``) of the trades closed from ``since`` up to, not including,
+    the decision candle of ``current_time``, in closing order.
+    """
+    before = decision_candle(strategy.timeframe, current_time).timestamp()
+    ledger = _ledger(strategy)
+    start = bisect_left(ledger.close_times, since.timestamp())
+    return ledger.closes[start : bisect_left(ledger.close_times, before)]
 
 
 # --- decisions, for the log and the report -------------------------------------------------------
