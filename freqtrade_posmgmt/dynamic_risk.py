@@ -190,6 +190,8 @@ def tier_in_force(
     :param trough: Lowest equity since ``peak`` (clamped into ``[.., equity]``).
     :return: (tier in force, deepest tier of the episode K, recovery steps s)
     """
+    if equity >= peak:
+        return 0, 0, 0  # a new peak ends the episode
     trough = min(trough, equity)
     deepest = tier(drawdown(trough, peak), thresholds)
     gain = (equity - trough) / trough if trough > 0 else 0.0
