@@ -1,0 +1,327 @@
+"""
+DynamicRiskMixin in real offline backtests on the shipped candles.
+
+The example strategy loses over the span, so drawdowns reach every tier. The checks rebuild the
+realised equity path from the closed trades alone, apply the recovery rule as the README states
+it, and assert that every entry's stake is the strategy's own stake times that factor.
+"""
+
+import json
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+import pandas as pd
+import pytest
+from example_strategy import ExampleStrategy
+from freqtrade.data.metrics import calculate_max_drawdown
+from freqtrade.persistence import LocalTrade, Trade, init_db
+from freqtrade.resolvers import StrategyResolver
+from freqtrade.strategy import IStrategy
+
+from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig, stake_for_risk
+from freqtrade_posmgmt.mixins._account import realised_equity_path
+from freqtrade_posmgmt.mixins._base import PolicyConfigError
+from freqtrade_posmgmt.mixins.dynamic_risk import DynamicRiskMixin
+from tests.backtest_harness import MARKETS, run_backtest, write_strategy_stub
+
+PAIRS = ["DOGE/USDT", "ADA/USDT", "LINK/USDT", "AVAX/USDT"]
+STAKE = 1000
+# Tighter than the defaults so that four pairs reach every tier, and recover in steps.
+POLICY = DynamicRiskConfig(
+    drawdown_thresholds=[0.03, 0.06, 0.09],
+    risk_reduction_factors=[0.75, 0.5, 0.25],
+    recovery_thresholds=[0.005, 0.015],
+    performance_adjustment_enabled=False,
+    volatility_adjustment_enabled=False,
+    tighten_stops=False,
+)
+START = 10000 * 0.99  # dry_run_wallet x tradable_balance_ratio: wallets.get_starting_balance()
+
+
+class Recording(IStrategy):
+    """Sits under the mixin: records the strategy's own stake and Freqtrade's limits."""
+
+    seen: ClassVar[dict]
+
+    def custom_stake_amount(
+        self, pair, current_time, current_rate, proposed_stake, min_stake, max_stake, **kwargs
+    ):
+        self.seen[(pair, current_time)] = (proposed_stake, min_stake, max_stake)
+        return proposed_stake
+
+
+class Sized(DynamicRiskMixin, Recording, ExampleStrategy):
+    dynamic_risk_policy = POLICY
+    seen: ClassVar[dict] = {}
+    factors: ClassVar[dict] = {}
+    strategy: ClassVar[IStrategy]
+
+    def custom_stake_amount(self, pair, current_time, **kwargs):
+        stake = super().custom_stake_amount(pair=pair, current_time=current_time, **kwargs)
+        self.factors[(pair, current_time)] = self.pm_risk_adjustments(pair, current_time)[0]
+        Sized.strategy = self
+        return stake
+
+
+class RiskPerTrade(Sized):
+    dynamic_risk_policy = DynamicRiskConfig(
+        drawdown_thresholds=POLICY.drawdown_thresholds,
+        risk_reduction_factors=POLICY.risk_reduction_factors,
+        recovery_thresholds=POLICY.recovery_thresholds,
+        performance_adjustment_enabled=False,
+        volatility_adjustment_enabled=False,
+        tighten_stops=False,
+        risk_per_trade=0.01,
+    )
+    seen: ClassVar[dict] = {}
+    factors: ClassVar[dict] = {}
+
+
+def rebuilt_path(trades: list[LocalTrade]) -> list[tuple[datetime, float]]:
+    """Realised equity after each close time, from the closed trades alone."""
+    closed = [t for t in trades if not t.is_open]
+    profits = pd.Series(
+        [t.close_profit_abs for t in closed], index=[t.close_date_utc for t in closed]
+    )
+    by_time = profits.groupby(level=0).sum().sort_index()
+    return list(zip(by_time.index, START + by_time.cumsum(), strict=True))
+
+
+def rule(path: list[tuple[datetime, float]], before: datetime, config: DynamicRiskConfig) -> dict:
+    """The README's rule, applied to the path of exits filled before ``before``."""
+    equities = [START] + [e for t, e in path if t < before]
+    equity = equities[-1]
+    peak = max(equities)
+    start = max(i for i, e in enumerate(equities) if e >= peak)
+    trough = min(equities[start:])
+
+    def tier(dd):
+        return sum(t <= dd for t in config.drawdown_thresholds)
+
+    now = tier((peak - equity) / peak)
+    deepest = tier((peak - trough) / peak)
+    steps = sum(r <= (equity - trough) / trough for r in config.recovery_thresholds)
+    level = max(now, deepest - steps)
+    factor = config.risk_reduction_factors[level - 1] if level else 1.0
+    return {
+        "drawdown": (peak - equity) / peak,
+        "equity": equity,
+        "now": now,
+        "deepest": deepest,
+        "steps": steps,
+        "level": level,
+        "factor": factor,
+    }
+
+
+def entry_stake(trade: LocalTrade) -> tuple[float, float]:
+    """The first entry's stake as filled, and the largest a lot step can take off it."""
+    order = next(o for o in trade.orders if o.ft_order_side == trade.entry_side)
+    step = MARKETS[trade.pair]["precision"]["amount"]
+    return order.safe_amount * order.safe_price / trade.leverage, step * order.safe_price
+
+
+@pytest.fixture(scope="module")
+def sized():
+    Sized.seen.clear()
+    Sized.factors.clear()
+    result = run_backtest(Sized, pairs=PAIRS, config={"stake_amount": STAKE})
+    return result, dict(Sized.seen), dict(Sized.factors), Sized.strategy
+
+
+def test_every_stake_is_the_strategys_own_times_the_rules_factor(sized):
+    result, seen, _, strategy = sized
+    path = rebuilt_path(result.trades)
+    levels = []
+    for trade in result.trades:
+        expected = rule(path, trade.open_date_utc, POLICY)
+        proposed, min_stake, max_stake = seen[(trade.pair, trade.open_date_utc)]
+        wanted = min(proposed * expected["factor"], max_stake)
+        stake, lot = entry_stake(trade)
+        assert wanted - lot - 1e-6 <= stake <= wanted + 1e-6, (trade.pair, trade.open_date_utc)
+        levels.append(expected)
+    tiers = {e["level"] for e in levels}
+    assert tiers == {0, 1, 2, 3}
+    # No snap-back: entries sized at a deeper tier than today's drawdown ...
+    assert any(e["level"] > e["now"] for e in levels)
+    # ... and recovery steps: a tier lifted by the gain from the trough.
+    assert any(0 < e["level"] < e["deepest"] and e["steps"] for e in levels)
+    # Every resize was recorded once for the report, with the stake it kept out.
+    resized = [t for t, e in zip(result.trades, levels, strict=True) if e["factor"] != 1]
+    decisions = {(d.pair, d.candle): d for d in strategy.pm_decisions}
+    assert len(decisions) == len(strategy.pm_decisions) >= len(resized)
+    for trade in resized:
+        decision = decisions[(trade.pair, trade.open_date_utc)]
+        assert decision.capability == "dynamic_risk"
+        assert decision.reason.startswith("drawdown_tier_")
+        assert decision.stake_not_deployed == pytest.approx(
+            STAKE - min(STAKE * rule(path, trade.open_date_utc, POLICY)["factor"], STAKE)
+        )
+
+
+def test_exits_of_the_decision_candle_do_not_size_its_entries(sized):
+    result, _, factors, _ = sized
+    closes = {t.close_date_utc for t in result.trades if not t.is_open}
+    same_candle = [t for t in result.trades if t.open_date_utc in closes]
+    assert same_candle  # the case occurs on the shipped data
+    path = rebuilt_path(result.trades)
+    differs = 0
+    for trade in same_candle:
+        with_them = rule(path, trade.open_date_utc + timedelta(seconds=1), POLICY)
+        without = rule(path, trade.open_date_utc, POLICY)
+        got = factors[(trade.pair, trade.open_date_utc)]
+        assert got.position_size_factor == without["factor"]
+        assert got.adjustment_details["drawdown"] == pytest.approx(without["drawdown"], abs=1e-12)
+        differs += with_them["drawdown"] != pytest.approx(without["drawdown"], abs=1e-12)
+    assert differs  # counting them would have given another drawdown
+
+
+def test_the_equity_path_agrees_with_freqtrades_calculate_max_drawdown(sized):
+    result, _, _, strategy = sized
+    closed = [t for t in result.trades if not t.is_open]
+    # As the backtest left them, to rebuild the path from (the harness's cleanup switched the
+    # database back on).
+    LocalTrade.bt_trades, Trade.use_db = closed, False
+    try:
+        end = max(t.close_date_utc for t in closed) + timedelta(hours=1)
+        path = realised_equity_path(strategy, end)
+    finally:
+        LocalTrade.bt_trades, Trade.use_db = [], True
+    frame = pd.DataFrame(
+        {"close_date": [t.close_date_utc for t in closed], "profit_abs": [t.close_profit_abs for t in closed]}
+    )
+    # Freqtrade sorts by close date unstably; exits of one candle are one moment here.
+    frame = frame.groupby("close_date", as_index=False).sum()
+    theirs = calculate_max_drawdown(frame, starting_balance=START, relative=True)
+    ours = max((p.peak - p.equity) / p.peak for p in path)
+    assert ours == pytest.approx(theirs.relative_account_drawdown, rel=1e-9)
+    last = path[-1]
+    assert (last.peak - last.equity) / last.peak == pytest.approx(
+        theirs.current_relative_account_drawdown, rel=1e-9
+    )
+    assert last.equity == pytest.approx(START + sum(t.close_profit_abs for t in closed))
+
+
+def test_risk_per_trade_stop_outs_lose_that_fraction_of_equity():
+    RiskPerTrade.seen.clear()
+    RiskPerTrade.factors.clear()
+    result = run_backtest(RiskPerTrade, pairs=PAIRS, config={"stake_amount": STAKE})
+    path = rebuilt_path(result.trades)
+    fee = result.trades[0].fee_open
+    stopped = checked = 0
+    for trade in result.trades:
+        expected = rule(path, trade.open_date_utc, RiskPerTrade.dynamic_risk_policy)
+        _, _, max_stake = RiskPerTrade.seen[(trade.pair, trade.open_date_utc)]
+        risked = 0.01 * expected["factor"] * expected["equity"]
+        wanted = stake_for_risk(
+            expected["equity"], 0.01, stoploss=-0.06, is_short=False, fee_open=fee, fee_close=fee
+        ) * expected["factor"]
+        stake, lot = entry_stake(trade)
+        assert min(wanted, max_stake) - lot - 1e-6 <= stake <= min(wanted, max_stake) + 1e-6
+        if trade.exit_reason != "stop_loss":
+            continue
+        stopped += 1
+        if wanted > max_stake:
+            continue  # capped by the wallet: it risked less
+        checked += 1
+        lost = -trade.close_profit_abs
+        if trade.close_rate == pytest.approx(trade.stop_loss, rel=1e-9):
+            # Lot and price-tick rounding only.
+            assert lost == pytest.approx(risked, rel=0.01), trade
+        else:
+            assert lost > risked  # the candle opened through the stop: the fill was worse
+    assert checked >= 10 and stopped >= checked
+
+
+# --- restart ------------------------------------------------------------------------------------
+
+
+def test_a_restarted_dry_run_bot_gives_the_same_next_factor(sized, tmp_path):
+    result, _, factors, _ = sized
+    path = rebuilt_path(result.trades)
+    # An entry mid-drawdown, held by the recovery rule above today's tier.
+    trade = next(
+        t
+        for t in result.trades
+        if (e := rule(path, t.open_date_utc, POLICY))["level"] > e["now"] >= 1
+    )
+    candle = trade.open_date_utc
+    db_url = f"sqlite:///{tmp_path / 'tradesv3.sqlite'}"
+    init_db(db_url)
+    for closed in result.trades:
+        if not closed.is_open and closed.close_date_utc < candle:
+            stored = Trade.from_json(json.dumps(closed.to_json()))
+            Trade.session.add(stored)
+    Trade.commit()
+    Trade.session.remove()
+    init_db(db_url)  # the restart: a new engine and session on the same file
+    try:
+        config = dict(result.config, strategy_path=str(tmp_path), runmode="dry_run")
+        config["strategy"] = write_strategy_stub(Sized, tmp_path, None)
+        restarted = StrategyResolver.load_strategy(config)
+        # Live, the decision comes some minutes into the candle.
+        got, _ = restarted.pm_risk_adjustments(trade.pair, candle + timedelta(minutes=7))
+        assert got.position_size_factor == factors[(trade.pair, candle)].position_size_factor
+        assert got.adjustment_details == factors[(trade.pair, candle)].adjustment_details
+    finally:
+        Trade.session.remove()
+        init_db("sqlite://")  # leave an empty in-memory database, not this test's file
+
+
+# --- wiring -------------------------------------------------------------------------------------
+
+
+class Plain(DynamicRiskMixin, ExampleStrategy):
+    pass
+
+
+class Off(DynamicRiskMixin, ExampleStrategy):
+    dynamic_risk_policy = None
+
+
+class Tightening(DynamicRiskMixin, ExampleStrategy):
+    dynamic_risk_policy = DynamicRiskConfig()
+
+
+def test_parameters_build_the_seeds_defaults_in_space_pm_risk(load):
+    strategy = load(Plain)
+    strategy.ft_load_hyper_params()
+    names = {name for name, _ in strategy.enumerate_parameters("pm_risk")}
+    assert names == {"pm_risk_drawdown", "pm_risk_floor", "pm_risk_recovery"}
+    policy = strategy.pm_risk_policy
+    assert policy.drawdown_thresholds == (0.05, 0.10, 0.15)
+    assert policy.risk_reduction_factors == (0.8, 0.6, 0.4)
+    assert policy.recovery_thresholds == (0.02, 0.05)
+    assert strategy.use_custom_stoploss  # the defaults can tighten
+    strategy.pm_risk_drawdown.value = 0.04  # what a hyperopt epoch samples
+    strategy.pm_refresh_all()
+    assert strategy.pm_risk_policy.drawdown_thresholds == (0.04, 0.08, 0.12)
+
+
+def test_switched_off_it_costs_nothing_and_switches_nothing_on(load):
+    for strategy in (
+        load(Off),
+        load(Plain, {"posmgmt": {"dynamic_risk": {"enabled": False}}}),
+        load(Plain, {"posmgmt": {"dynamic_risk": None}}),
+    ):
+        assert strategy.pm_risk_policy is None
+        assert not strategy.use_custom_stoploss
+        assert not strategy.position_adjustment_enable
+        for name in ("custom_stake_amount", "custom_stoploss", "adjust_trade_position"):
+            assert strategy.__dict__[name].function.__qualname__.startswith("IStrategy.")
+
+
+def test_no_stop_callback_when_the_policy_cannot_tighten(load):
+    strategy = load(Tightening, {"posmgmt": {"dynamic_risk": {"tighten_stops": False}}})
+    assert strategy.pm_risk_policy is not None
+    assert not strategy.use_custom_stoploss
+    assert load(Tightening).use_custom_stoploss
+
+
+def test_bad_config_fails_at_load_with_one_clear_line(load):
+    with pytest.raises(PolicyConfigError) as error:
+        load(Plain, {"posmgmt": {"dynamic_risk": {"risk_reduction_factors": [0.4, 0.6, 0.8]}}})
+    assert str(error.value) == (
+        "posmgmt.dynamic_risk: risk_reduction_factors=[0.4, 0.6, 0.8]: "
+        "must not increase from one item to the next"
+    )
