@@ -137,6 +137,7 @@ def test_every_stake_is_the_strategys_own_times_the_rules_factor(sized):
         expected = rule(path, trade.open_date_utc, POLICY)
         proposed, min_stake, max_stake = seen[(trade.pair, trade.open_date_utc)]
         wanted = min(proposed * expected["factor"], max_stake)
+        assert wanted >= min_stake  # below it the entry is refused, never raised to min_stake
         stake, lot = entry_stake(trade)
         assert wanted - lot - 1e-6 <= stake <= wanted + 1e-6, (trade.pair, trade.open_date_utc)
         levels.append(expected)
@@ -188,7 +189,10 @@ def test_the_equity_path_agrees_with_freqtrades_calculate_max_drawdown(sized):
     finally:
         LocalTrade.bt_trades, Trade.use_db = [], True
     frame = pd.DataFrame(
-        {"close_date": [t.close_date_utc for t in closed], "profit_abs": [t.close_profit_abs for t in closed]}
+        {
+            "close_date": [t.close_date_utc for t in closed],
+            "profit_abs": [t.close_profit_abs for t in closed],
+        }
     )
     # Freqtrade sorts by close date unstably; exits of one candle are one moment here.
     frame = frame.groupby("close_date", as_index=False).sum()
@@ -213,9 +217,17 @@ def test_risk_per_trade_stop_outs_lose_that_fraction_of_equity():
         expected = rule(path, trade.open_date_utc, RiskPerTrade.dynamic_risk_policy)
         _, _, max_stake = RiskPerTrade.seen[(trade.pair, trade.open_date_utc)]
         risked = 0.01 * expected["factor"] * expected["equity"]
-        wanted = stake_for_risk(
-            expected["equity"], 0.01, stoploss=-0.06, is_short=False, fee_open=fee, fee_close=fee
-        ) * expected["factor"]
+        wanted = (
+            stake_for_risk(
+                expected["equity"],
+                0.01,
+                stoploss=-0.06,
+                is_short=False,
+                fee_open=fee,
+                fee_close=fee,
+            )
+            * expected["factor"]
+        )
         stake, lot = entry_stake(trade)
         assert min(wanted, max_stake) - lot - 1e-6 <= stake <= min(wanted, max_stake) + 1e-6
         if trade.exit_reason != "stop_loss":

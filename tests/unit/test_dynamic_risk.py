@@ -1,5 +1,6 @@
 """DynamicRiskManager without Freqtrade's engine: the recovery rule, the components, validation, risk."""
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -77,7 +78,13 @@ def test_the_readme_worked_example():
 
 @pytest.mark.parametrize(
     ("equity", "peak", "expected"),
-    [(10000, 10000, 1.0), (9501, 10000, 1.0), (9500, 10000, 0.8), (8500, 10000, 0.4), (-5, 10, 0.4)],
+    [
+        (10000, 10000, 1.0),
+        (9501, 10000, 1.0),
+        (9500, 10000, 0.8),
+        (8500, 10000, 0.4),
+        (-5, 10, 0.4),
+    ],
 )
 def test_tiers_begin_at_their_thresholds(equity, peak, expected):
     adjustment = DynamicRiskManager(DRAWDOWN_ONLY).calculate_risk_adjustment(equity, peak)
@@ -85,7 +92,9 @@ def test_tiers_begin_at_their_thresholds(equity, peak, expected):
 
 
 def test_a_peak_of_zero_or_less_is_no_drawdown():
-    assert DynamicRiskManager(DRAWDOWN_ONLY).calculate_risk_adjustment(5, 0).position_size_factor == 1
+    assert (
+        DynamicRiskManager(DRAWDOWN_ONLY).calculate_risk_adjustment(5, 0).position_size_factor == 1
+    )
 
 
 paths = st.lists(st.floats(0.5, 1.6), min_size=2, max_size=40).map(
@@ -117,7 +126,7 @@ def test_monotone_on_the_way_down(losses):
     for loss in losses:
         path.append(path[-1] * (1 - loss))
     factors = factors_along(path)
-    assert all(b <= a for a, b in zip(factors, factors[1:], strict=False))
+    assert all(b <= a for a, b in itertools.pairwise(factors))
 
 
 @settings(max_examples=300, deadline=None)
@@ -249,7 +258,9 @@ def test_tightening_can_be_switched_off_and_then_the_policy_cannot_tighten():
     config = DynamicRiskConfig(tighten_stops=False)
     assert not config.can_tighten
     assert DynamicRiskConfig().can_tighten
-    assert DynamicRiskManager(config).calculate_risk_adjustment(8000, 10000).stop_loss_tightening == 1
+    assert (
+        DynamicRiskManager(config).calculate_risk_adjustment(8000, 10000).stop_loss_tightening == 1
+    )
     assert not DynamicRiskConfig(enabled=False).can_tighten
 
 
@@ -397,4 +408,6 @@ def test_profit_abs_is_freqtrades(open_rate, move, amount, fee, is_short, future
         fee_open=fee,
         fee_close=fee,
     )
-    assert math.isclose(ours, trade.calc_profit(rate, amount, open_rate), rel_tol=1e-9, abs_tol=1e-7)
+    assert math.isclose(
+        ours, trade.calc_profit(rate, amount, open_rate), rel_tol=1e-9, abs_tol=1e-7
+    )
