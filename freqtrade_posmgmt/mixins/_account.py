@@ -18,7 +18,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from freqtrade.exchange import timeframe_to_prev_date
+from freqtrade.exchange import timeframe_to_prev_date, timeframe_to_seconds
 from freqtrade.persistence import LocalTrade, Trade
 from freqtrade.strategy import IStrategy
 
@@ -29,24 +29,39 @@ logger = logging.getLogger(__name__)
 
 def decision_candle(timeframe: str, current_time: datetime) -> datetime:
     """
-    Open time of the candle being decided. In backtesting ``current_time`` already is that open
-    time; live it is "now", somewhere inside the candle.
+    Open time of the candle being decided, ``timeframe_to_prev_date(timeframe, current_time)``.
+    In backtesting ``current_time`` already is that open time; live it is "now", inside the
+    candle.
     """
-    return timeframe_to_prev_date(timeframe, current_time)
+    seconds = _FIXED_SECONDS.get(timeframe)
+    if seconds is None:
+        if timeframe[-1:] not in "smhd":
+            return timeframe_to_prev_date(timeframe, current_time)  # calendar: week, month, year
+        seconds = _FIXED_SECONDS[timeframe] = timeframe_to_seconds(timeframe)
+    # The same arithmetic as ccxt's round_timeframe, without its per-call parsing.
+    stamp = int(current_time.timestamp())
+    return datetime.fromtimestamp(stamp - stamp % seconds, UTC)
+
+
+_FIXED_SECONDS: dict[str, int] = {}
 
 
 def starting_balance(strategy: IStrategy) -> float:
     """
-    The balance drawdowns are measured from: ``wallets.get_starting_balance()`` (what Freqtrade's
-    Protections use), or, without wallets (a strategy loaded outside a bot), the same value
-    computed from the configuration as a dry-run wallet gives it.
+    The balance drawdowns are measured from, as ``wallets.get_starting_balance()`` gives it (what
+    Freqtrade's Protections use). Dry runs and backtests take it from the configuration: it is
+    constant there (``dry_run_wallet`` x ``tradable_balance_ratio``), and Freqtrade's own
+    computation sums every closed trade on each call.
     """
-    if strategy.wallets is not None:
-        return float(strategy.wallets.get_starting_balance())
     config = strategy.config
     if "available_capital" in config:
         return float(config["available_capital"])
-    return float(config["dry_run_wallet"]) * config.get("tradable_balance_ratio", 0.99)
+    if config.get("dry_run", True) or strategy.wallets is None:
+        wallet = config.get("dry_run_wallet", 0.0)
+        if isinstance(wallet, dict):
+            wallet = wallet.get(config["stake_currency"], 0.0)
+        return float(wallet) * config.get("tradable_balance_ratio", 0.99)
+    return float(strategy.wallets.get_starting_balance())
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,8 @@ class DynamicRiskMixin(PolicyMixin):
         self.pm_risk_policy = policy
         self.pm_risk_manager = None if policy is None else DynamicRiskManager(policy)
         self._pm_risk_tightens = policy is not None and policy.can_tighten
-        self._pm_risk_memo: dict[str, tuple[datetime, RiskAdjustments, EquityPoint]] = {}
+        self._pm_risk_memo: dict[str, tuple[datetime, RiskAdjustments, EquityPoint, tuple]] = {}
+        self._pm_risk_point_memo: tuple[datetime, EquityPoint] | None = None
         self._pm_risk_volatility: dict[str, tuple[float, float | None]] = {}
         self._pm_risk_fees: dict[str, float] = {}
         if policy is None:
@@ -218,21 +219,37 @@ class DynamicRiskMixin(PolicyMixin):
         if memo is not None and memo[0] == candle:
             return memo[1], memo[2]
         policy = self.pm_risk_policy
-        point = realised_point(self, current_time)
+        point = self._pm_risk_point(candle, current_time)
         trades = None
         if policy.performance_adjustment_enabled:
             since = candle - timedelta(days=policy.performance_window_days)
-            trades = [TradeOutcome(*t) for t in closed_trades(self, current_time, since)]
-        adjustments = self.pm_risk_manager.calculate_risk_adjustment(
-            point.equity,
-            point.peak,
-            trough_balance=point.trough,
-            recent_trades=trades,
-            as_of=candle,
-            volatility=self._pm_risk_pair_volatility(pair, candle),
-        )
-        self._pm_risk_memo[pair] = (candle, adjustments, point)
+            trades = closed_trades(self, current_time, since)
+        volatility = self._pm_risk_pair_volatility(pair, candle)
+        # The inputs change far less often than candles pass: decide only when they do.
+        inputs = (point, volatility, trades and (len(trades), trades[0], trades[-1]))
+        if memo is not None and memo[3] == inputs:
+            adjustments = memo[1]
+        else:
+            adjustments = self.pm_risk_manager.calculate_risk_adjustment(
+                point.equity,
+                point.peak,
+                trough_balance=point.trough,
+                recent_trades=None if trades is None else [TradeOutcome(*t) for t in trades],
+                as_of=candle,
+                volatility=volatility,
+            )
+        self._pm_risk_memo[pair] = (candle, adjustments, point, inputs)
         return adjustments, point
+
+    def _pm_risk_point(self, candle: datetime, current_time: datetime) -> EquityPoint:
+        """
+        The realised equity point of ``candle``, once per candle for all pairs: only fills before
+        the candle count, and those are all known when it opens.
+        """
+        memo = self._pm_risk_point_memo
+        if memo is None or memo[0] != candle:
+            memo = self._pm_risk_point_memo = (candle, realised_point(self, current_time))
+        return memo[1]
 
     def _pm_risk_pair_volatility(self, pair: str, candle: datetime) -> float | None:
         """Daily volatility of the pair's closes up to the last full UTC day before ``candle``."""
