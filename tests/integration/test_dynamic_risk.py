@@ -7,7 +7,8 @@ it, and assert that every entry's stake is the strategy's own stake times that f
 """
 
 import json
-from datetime import datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 import pandas as pd
@@ -22,6 +23,8 @@ from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig, stake_for_risk
 from freqtrade_posmgmt.mixins._account import realised_equity_path
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.dynamic_risk import DynamicRiskMixin
+from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
+from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from tests.backtest_harness import MARKETS, run_backtest, write_strategy_stub
 
 PAIRS = ["DOGE/USDT", "ADA/USDT", "LINK/USDT", "AVAX/USDT"]
@@ -337,3 +340,106 @@ def test_bad_config_fails_at_load_with_one_clear_line(load):
         "posmgmt.dynamic_risk: risk_reduction_factors=[0.4, 0.6, 0.8]: "
         "must not increase from one item to the next"
     )
+
+
+# --- stacked with partial exits and scale-ins --------------------------------------------------
+
+
+class AddRecorder(IStrategy):
+    """Sits between the two mixins: records the adds PartialExitMixin asks for."""
+
+    adds: ClassVar[dict]
+
+    def adjust_trade_position(self, trade, current_time, **kwargs):
+        decision = super().adjust_trade_position(trade=trade, current_time=current_time, **kwargs)
+        if decision is not None:
+            self.adds[(trade.pair, current_time)] = decision
+        return decision
+
+
+class WithPartials(DynamicRiskMixin, AddRecorder, PartialExitMixin, Recording, ExampleStrategy):
+    dynamic_risk_policy = POLICY
+    partial_exit_policy = PartialExitPolicy(
+        exit_targets=[0.02],
+        exit_sizes=[0.5],
+        scale_in_thresholds=[-0.03],
+        scale_in_sizes=[0.5],
+        max_scale_ins=1,
+    )
+    seen: ClassVar[dict] = {}
+    adds: ClassVar[dict] = {}
+
+
+def exit_profits(trade: LocalTrade) -> list[tuple[datetime, float]]:
+    """Each exit's realised profit, by Freqtrade's own recalculation of the trade cut after it."""
+    data = trade.to_json()
+    orders = [o for o in data["orders"] if o["filled"]]
+    out, before = [], 0.0
+    for i, order in enumerate(orders):
+        if order["ft_order_side"] == trade.entry_side:
+            continue
+        cut = LocalTrade.from_json(json.dumps(dict(data, orders=orders[: i + 1])))
+        cut.recalc_trade_from_orders()
+        filled = datetime.fromtimestamp(order["order_filled_timestamp"] / 1000, UTC)
+        out.append((filled, cut.realized_profit - before))
+        before = cut.realized_profit
+    return out
+
+
+def test_stacked_with_partial_exits_adds_are_scaled_and_partials_count_as_realised():
+    WithPartials.seen.clear()
+    WithPartials.adds.clear()
+    result = run_backtest(
+        WithPartials, pairs=PAIRS[:3], config={"stake_amount": STAKE}, timerange="20250101-"
+    )
+    fills = sorted(f for t in result.trades for f in exit_profits(t))
+    by_time = pd.Series([p for _, p in fills], index=[t for t, _ in fills]).groupby(level=0).sum()
+    path = list(zip(by_time.index, START + by_time.cumsum(), strict=True))
+    closed_only = rebuilt_path(result.trades)
+    partials_mattered = adds_checked = 0
+    for trade in result.trades:
+        entries = [o for o in trade.orders if o.ft_order_side == trade.entry_side and o.filled]
+        for i, order in enumerate(entries):
+            time = order.order_filled_utc
+            expected = rule(path, time, POLICY)
+            stake, lot = order.safe_amount * order.safe_price / trade.leverage, 0.0
+            lot = MARKETS[trade.pair]["precision"]["amount"] * order.safe_price
+            if i == 0:
+                proposed, _, max_stake = WithPartials.seen[(trade.pair, time)]
+                partials_mattered += rule(closed_only, time, POLICY)["equity"] != pytest.approx(
+                    expected["equity"]
+                )
+            else:
+                asked, _ = WithPartials.adds[(trade.pair, time)]
+                proposed, max_stake = asked, math.inf
+                adds_checked += expected["factor"] != 1
+            wanted = min(proposed * expected["factor"], max_stake)
+            assert wanted - lot - 1e-6 <= stake <= wanted + 1e-6, (trade.pair, time, i)
+    assert partials_mattered and adds_checked
+
+
+# --- stop tightening ---------------------------------------------------------------------------
+
+
+class Tightened(Sized):
+    dynamic_risk_policy = DynamicRiskConfig(
+        drawdown_thresholds=POLICY.drawdown_thresholds,
+        risk_reduction_factors=POLICY.risk_reduction_factors,
+        recovery_thresholds=POLICY.recovery_thresholds,
+        performance_adjustment_enabled=False,
+        volatility_adjustment_enabled=False,
+    )
+    seen: ClassVar[dict] = {}
+    factors: ClassVar[dict] = {}
+
+
+def test_deeper_tiers_tighten_the_stop_and_never_beyond_the_deepest():
+    result = run_backtest(Tightened, pairs=PAIRS, config={"stake_amount": STAKE})
+    distances = [1 - t.stop_loss / t.open_rate for t in result.trades]
+    tick = max(MARKETS[t.pair]["precision"]["price"] / t.open_rate for t in result.trades)
+    # Tier 2 tightens 1.2x, tier 3 1.4x: 0.06 becomes 0.05 and 0.0429.
+    for tightening in (1.0, 1.2, 1.4):
+        assert any(abs(d - 0.06 / tightening) <= tick for d in distances), tightening
+    assert min(distances) >= 0.06 / 1.4 - tick
+    stopped = [t for t in result.trades if t.exit_reason == "stop_loss"]
+    assert any(1 - t.close_rate / t.open_rate < 0.055 for t in stopped)

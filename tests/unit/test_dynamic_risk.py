@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from freqtrade.enums import TradingMode
+from freqtrade.exchange import timeframe_to_prev_date
 from freqtrade.persistence import LocalTrade
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from freqtrade_posmgmt.dynamic_risk import (
     stake_for_risk,
     tier_in_force,
 )
-from freqtrade_posmgmt.mixins._account import EquityPoint
+from freqtrade_posmgmt.mixins._account import EquityPoint, decision_candle
 from freqtrade_posmgmt.profit import profit_abs, stop_rate_for_ratio
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -411,3 +412,13 @@ def test_profit_abs_is_freqtrades(open_rate, move, amount, fee, is_short, future
     assert math.isclose(
         ours, trade.calc_profit(rate, amount, open_rate), rel_tol=1e-9, abs_tol=1e-7
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    timeframe=st.sampled_from(["1m", "5m", "15m", "1h", "4h", "1d", "1w", "1M"]),
+    moment=st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2030, 1, 1)),
+)
+def test_the_decision_candle_is_freqtrades_prev_date(timeframe, moment):
+    moment = moment.replace(tzinfo=UTC)
+    assert decision_candle(timeframe, moment) == timeframe_to_prev_date(timeframe, moment)
