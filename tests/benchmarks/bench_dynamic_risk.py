@@ -14,7 +14,9 @@ drawdown (Freqtrade's ``max_drawdown_account``) and total profit side by side.
 
 import json
 import sys
+from collections import Counter
 from datetime import datetime
+from typing import ClassVar
 
 from example_strategy import ExampleStrategy
 from freqtrade.persistence import Trade
@@ -67,6 +69,16 @@ class DynamicRiskDefaults(DynamicRiskMixin, ExampleStrategy):
     dynamic_risk_policy = DynamicRiskConfig()
 
 
+class ReportingSizing(DynamicRiskSizing):
+    """DynamicRiskSizing that keeps its decisions for the drawdown table."""
+
+    decisions: ClassVar[list] = []
+
+    def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
+        super().bot_loop_start(current_time=current_time, **kwargs)
+        ReportingSizing.decisions = self.__dict__.get("pm_decisions", [])
+
+
 MODULE = "tests.benchmarks.bench_dynamic_risk"
 VARIANTS = [
     Variant("noop_custom_stake_amount", f"{MODULE}:NoopStake"),
@@ -91,21 +103,23 @@ def drawdowns() -> None:
     rows = {}
     for name, strategy in (
         ("plain", NoopStake),
-        ("sized", DynamicRiskSizing),
+        ("sized", ReportingSizing),
         ("defaults", DynamicRiskDefaults),
     ):
         stats = run_backtest(strategy).stats
         rows[name] = [stats["max_drawdown_account"], stats["profit_total"], stats["total_trades"]]
-    print(json.dumps(rows))
+    reasons = Counter(d.reason for d in ReportingSizing.decisions)
+    print(json.dumps([rows, dict(sorted(reasons.items()))]))
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--drawdowns"]:
         drawdowns()
     else:
-        rows, _ = run_child(MODULE, "--drawdowns")
+        (rows, reasons), _ = run_child(MODULE, "--drawdowns")
         print(f"{'backtest':<24} {'max drawdown':>13} {'profit':>9} {'trades':>7}")
         for name, (drawdown, profit, trades) in rows.items():
             print(f"{name:<24} {drawdown:13.2%} {profit:9.2%} {trades:7d}")
+        print("resized entries of 'sized' by reason:", reasons)
         print()
         main(VARIANTS, TARGETS)
