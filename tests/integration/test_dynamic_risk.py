@@ -11,6 +11,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 import pytest
 from example_strategy import ExampleStrategy
@@ -25,7 +26,7 @@ from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.dynamic_risk import DynamicRiskMixin
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
-from tests.backtest_harness import MARKETS, run_backtest, write_strategy_stub
+from tests.backtest_harness import MARKETS, SPOT_DATA, run_backtest, write_strategy_stub
 
 PAIRS = ["DOGE/USDT", "ADA/USDT", "LINK/USDT", "AVAX/USDT"]
 STAKE = 1000
@@ -443,3 +444,54 @@ def test_deeper_tiers_tighten_the_stop_and_never_beyond_the_deepest():
     assert min(distances) >= 0.06 / 1.4 - tick
     stopped = [t for t in result.trades if t.exit_reason == "stop_loss"]
     assert any(1 - t.close_rate / t.open_rate < 0.055 for t in stopped)
+
+
+# --- performance and volatility, point in time --------------------------------------------------
+
+
+class EveryFactor(Sized):
+    dynamic_risk_policy = DynamicRiskConfig(
+        drawdown_thresholds=POLICY.drawdown_thresholds,
+        risk_reduction_factors=POLICY.risk_reduction_factors,
+        recovery_thresholds=POLICY.recovery_thresholds,
+        tighten_stops=False,
+    )
+    seen: ClassVar[dict] = {}
+    factors: ClassVar[dict] = {}
+
+
+def volatility_of(closes: pd.DataFrame, candle: datetime, days: int = 30) -> float:
+    """Std of daily log returns of the closes at each UTC day's end before the candle's day."""
+    day = candle.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_ends = closes[(closes["date"] < day) & (closes["date"].dt.hour == 23)]["close"]
+    return float(np.log(day_ends.tail(days + 1)).diff().dropna().std(ddof=1))
+
+
+def test_performance_and_volatility_factors_are_point_in_time():
+    result = run_backtest(EveryFactor, pairs=PAIRS[:2], config={"stake_amount": STAKE})
+    path = rebuilt_path(result.trades)
+    closed = [t for t in result.trades if not t.is_open]
+    candles = {p: pd.read_feather(SPOT_DATA / f"{p.replace('/', '_')}-1h.feather") for p in PAIRS}
+    reasons = set()
+    for trade in result.trades:
+        time = trade.open_date_utc
+        factor = rule(path, time, POLICY)["factor"]
+        window = [
+            t.close_profit_abs
+            for t in closed
+            if time - timedelta(days=30) <= t.close_date_utc < time
+        ]
+        if len(window) >= 10:
+            wins, losses = [p for p in window if p > 0], [-p for p in window if p < 0]
+            profit_factor = sum(wins) / sum(losses) if losses else math.inf
+            score = 0.6 * len(wins) / len(window) + 0.4 * min(profit_factor / 2, 1)
+            factor *= 0.6 if score < 0.3 else 1.2 if score > 0.7 else 1.0
+            reasons.add("poor" if score < 0.3 else "good" if score > 0.7 else "neutral")
+        volatility = volatility_of(candles[trade.pair], time)
+        factor *= 0.7 if volatility > 0.03 else 1.3 if volatility < 0.01 else 1.0
+        reasons.add("high" if volatility > 0.03 else "low" if volatility < 0.01 else "normal")
+        proposed, _, max_stake = EveryFactor.seen[(trade.pair, time)]
+        wanted = min(proposed * factor, max_stake)
+        stake, lot = entry_stake(trade)
+        assert wanted - lot - 1e-6 <= stake <= wanted + 1e-6, (trade.pair, time)
+    assert {"high", "normal"} <= reasons and {"poor", "good"} & reasons
