@@ -26,7 +26,14 @@ from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.dynamic_risk import DynamicRiskMixin
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
-from tests.backtest_harness import MARKETS, SPOT_DATA, run_backtest, write_strategy_stub
+from tests.backtest_harness import (
+    MARKETS,
+    SPOT_DATA,
+    copy_user_data,
+    run_backtest,
+    write_strategy_stub,
+)
+from tests.integration.test_cli import run_cli
 
 PAIRS = ["DOGE/USDT", "ADA/USDT", "LINK/USDT", "AVAX/USDT"]
 STAKE = 1000
@@ -495,3 +502,52 @@ def test_performance_and_volatility_factors_are_point_in_time():
         stake, lot = entry_stake(trade)
         assert wanted - lot - 1e-6 <= stake <= wanted + 1e-6, (trade.pair, time)
     assert {"high", "normal"} <= reasons and {"poor", "good"} & reasons
+
+
+# --- hyperopt -----------------------------------------------------------------------------------
+
+HYPEROPTABLE = """
+from example_strategy import ExampleStrategy
+
+from freqtrade_posmgmt import DynamicRiskMixin
+
+
+class HyperoptableRisk(DynamicRiskMixin, ExampleStrategy):
+    pass
+"""
+HYPEROPT_PAIRS = ["DOGE/USDT", "ADA/USDT", "LINK/USDT"]
+HYPEROPT_RANGE = "20250101-20250501"
+
+
+class FromEpoch(DynamicRiskMixin, ExampleStrategy):
+    params: ClassVar[dict] = {}
+
+    def pm_refresh(self) -> None:
+        for name, value in self.params.items():
+            getattr(self, name).value = value
+        super().pm_refresh()
+
+
+def test_each_hyperopt_epoch_sizes_like_its_own_backtest(tmp_path):
+    """Trade ids and the trade lists restart every epoch: nothing may leak from the last one."""
+    userdir = copy_user_data(tmp_path)
+    (userdir / "strategies" / "hyperoptable_risk.py").write_text(HYPEROPTABLE)
+    proc = run_cli(
+        "offline", "hyperopt", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "HyperoptableRisk", "--hyperopt-loss", "SharpeHyperOptLossDaily",
+        "--spaces", "pm_risk", "-e", "6", "-j", "2", "--timerange", HYPEROPT_RANGE,
+        "-p", *HYPEROPT_PAIRS,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (results,) = (userdir / "hyperopt_results").glob("*.fthypt")
+    epochs = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(epochs) == 6
+    profits = {e["results_metrics"]["profit_total_abs"] for e in epochs}
+    assert len(profits) > 1  # the sampled tiers really size the trades
+    for epoch in epochs[-2:]:  # run late in their worker, after other epochs
+        FromEpoch.params = {k: v for k, v in epoch["params_dict"].items() if k.startswith("pm_")}
+        alone = run_backtest(FromEpoch, pairs=HYPEROPT_PAIRS, timerange=HYPEROPT_RANGE)
+        assert alone.stats["profit_total_abs"] == pytest.approx(
+            epoch["results_metrics"]["profit_total_abs"], abs=1e-6
+        )
