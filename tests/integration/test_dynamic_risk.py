@@ -128,7 +128,7 @@ def rule(path: list[tuple[datetime, float]], before: datetime, config: DynamicRi
 def entry_stake(trade: LocalTrade) -> tuple[float, float]:
     """The first entry's stake as filled, and the largest a lot step can take off it."""
     order = next(o for o in trade.orders if o.ft_order_side == trade.entry_side)
-    step = MARKETS[trade.pair]["precision"]["amount"]
+    step = MARKETS[trade.pair.split(":")[0]]["precision"]["amount"]  # swaps share it
     return order.safe_amount * order.safe_price / trade.leverage, step * order.safe_price
 
 
@@ -217,23 +217,38 @@ def test_the_equity_path_agrees_with_freqtrades_calculate_max_drawdown(sized):
     assert last.equity == pytest.approx(START + sum(t.close_profit_abs for t in closed))
 
 
-def test_risk_per_trade_stop_outs_lose_that_fraction_of_equity():
-    RiskPerTrade.seen.clear()
-    RiskPerTrade.factors.clear()
-    result = run_backtest(RiskPerTrade, pairs=PAIRS, config={"stake_amount": STAKE})
+class RiskPerTradeShorts(RiskPerTrade):
+    can_short = True
+    seen: ClassVar[dict] = {}
+    factors: ClassVar[dict] = {}
+
+
+@pytest.mark.parametrize(
+    ("strategy", "run"),
+    [
+        (RiskPerTrade, {}),
+        (RiskPerTradeShorts, {"trading_mode": "futures", "leverage": 3.0}),
+    ],
+    ids=["spot", "futures-long-short-x3"],
+)
+def test_risk_per_trade_stop_outs_lose_that_fraction_of_equity(strategy, run):
+    strategy.seen.clear()
+    pairs = PAIRS if not run else PAIRS[:2]
+    result = run_backtest(strategy, pairs=pairs, config={"stake_amount": STAKE}, **run)
     path = rebuilt_path(result.trades)
     fee = result.trades[0].fee_open
     stopped = checked = 0
     for trade in result.trades:
-        expected = rule(path, trade.open_date_utc, RiskPerTrade.dynamic_risk_policy)
-        _, _, max_stake = RiskPerTrade.seen[(trade.pair, trade.open_date_utc)]
+        expected = rule(path, trade.open_date_utc, strategy.dynamic_risk_policy)
+        _, _, max_stake = strategy.seen[(trade.pair, trade.open_date_utc)]
         risked = 0.01 * expected["factor"] * expected["equity"]
         wanted = (
             stake_for_risk(
                 expected["equity"],
                 0.01,
                 stoploss=-0.06,
-                is_short=False,
+                is_short=trade.is_short,
+                leverage=trade.leverage,
                 fee_open=fee,
                 fee_close=fee,
             )
@@ -254,6 +269,9 @@ def test_risk_per_trade_stop_outs_lose_that_fraction_of_equity():
         else:
             assert lost > risked  # the candle opened through the stop: the fill was worse
     assert checked >= 10 and stopped >= checked
+    if run:
+        assert {t.is_short for t in result.trades} == {True, False}
+        assert {t.leverage for t in result.trades} == {3.0}
 
 
 # --- restart ------------------------------------------------------------------------------------
