@@ -278,8 +278,8 @@ class DynamicRiskMixin(PolicyMixin):
         side: str,
     ) -> float | None:
         policy = self.pm_risk_policy
-        if policy is None:
-            return None
+        if policy is None or not stake or stake <= 0:
+            return None  # a strategy's own "no trade" stands, even with risk per trade
         adjustments, point = self.pm_risk_adjustments(pair, current_time)
         factor = adjustments.position_size_factor
         base, reason = stake, adjustments.primary_reason

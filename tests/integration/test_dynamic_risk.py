@@ -194,11 +194,12 @@ def test_the_equity_path_agrees_with_freqtrades_calculate_max_drawdown(sized):
     # As the backtest left them, to rebuild the path from (the harness's cleanup switched the
     # database back on).
     LocalTrade.bt_trades, Trade.use_db = closed, False
+    LocalTrade.bt_total_profit = sum(t.close_profit_abs for t in closed)
     try:
         end = max(t.close_date_utc for t in closed) + timedelta(hours=1)
         path = realised_equity_path(strategy, end)
     finally:
-        LocalTrade.bt_trades, Trade.use_db = [], True
+        LocalTrade.bt_trades, Trade.use_db, LocalTrade.bt_total_profit = [], True, 0
     frame = pd.DataFrame(
         {
             "close_date": [t.close_date_utc for t in closed],
