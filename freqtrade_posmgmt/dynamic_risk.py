@@ -214,31 +214,62 @@ def performance_score(trades: Iterable[TradeOutcome]) -> tuple[float, int]:
     return 0.6 * win_rate + 0.4 * min(profit_factor / 2, 1.0), len(profits)
 
 
+def _closes_at(times: np.ndarray, closes: np.ndarray, boundaries: np.ndarray) -> np.ndarray:
+    """The close of the last candle opened before each boundary (NaN where there is none)."""
+    rows = np.searchsorted(times, boundaries, side="left") - 1
+    out = np.full(len(boundaries), np.nan)
+    known = rows >= 0
+    out[known] = closes[rows[known]]
+    return out
+
+
 def daily_volatility(
     times: np.ndarray, closes: np.ndarray, before: float, window_days: int
 ) -> float | None:
     """
-    Standard deviation of the daily log returns of a pair's closes over ``window_days``, from the
-    candles that opened strictly before ``before`` (point in time: closed candles only).
+    Standard deviation of a pair's daily log returns over ``window_days``, as of ``before``
+    (point in time: only candles opened strictly before it). The daily closes are those of the
+    last candle before ``before``, ``before - 1 day``, ... (with ``before`` a UTC day start: each
+    day's closing candle).
 
     :param times: Candle open times, epoch seconds, ascending.
     :param closes: Close of each candle.
-    :param before: Epoch seconds of the decision candle's open.
-    :param window_days: Days back from the last closed candle.
+    :param before: Epoch seconds of the last daily mark.
+    :param window_days: Daily returns taken.
     :return: The volatility, or None with fewer than two daily returns.
     """
-    end = int(np.searchsorted(times, before, side="left"))
-    if end < 2:
-        return None
-    last = times[end - 1]
-    targets = last - SECONDS_PER_DAY * np.arange(window_days, -1, -1)
-    # The last candle at or before each daily mark: robust to gaps in the data.
-    rows = np.searchsorted(times[:end], targets, side="right") - 1
-    rows = np.unique(rows[rows >= 0])
-    if len(rows) < 3:
-        return None
-    returns = np.diff(np.log(closes[rows]))
-    return float(np.std(returns, ddof=1))
+    marks = before - SECONDS_PER_DAY * np.arange(window_days, -1, -1, dtype=float)
+    returns = np.diff(np.log(_closes_at(times, closes, marks)))
+    returns = returns[~np.isnan(returns)]
+    return float(np.std(returns, ddof=1)) if len(returns) >= 2 else None
+
+
+def daily_volatility_series(
+    times: np.ndarray, closes: np.ndarray, window_days: int
+) -> tuple[float, np.ndarray]:
+    """
+    :func:`daily_volatility` as of every UTC day start after the first candle, at once: a
+    lookup per decision instead of a computation.
+
+    :return: (first day start, epoch seconds; the volatility as of it and each following day
+        start up to the one after the last candle, NaN where unknown)
+    """
+    if len(times) == 0:
+        return 0.0, np.empty(0)
+    first = float((times[0] // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY)
+    last = float((times[-1] // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY)
+    marks = np.arange(first, last + 1, SECONDS_PER_DAY, dtype=float)
+    returns = np.diff(np.log(_closes_at(times, closes, marks)), prepend=np.nan)
+    known = ~np.isnan(returns)
+    # Rolling sums over the last window_days returns, unknown ones left out.
+    sums = [np.cumsum(np.where(known, v, 0.0)) for v in (known, returns, returns**2)]
+    lag = min(window_days, len(marks))
+    count, total, squares = (v - np.concatenate([np.zeros(lag), v[: len(v) - lag]]) for v in sums)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = (squares - total**2 / count) / (count - 1)
+    volatility = np.sqrt(np.maximum(variance, 0.0))
+    volatility[count < 2] = np.nan
+    return first, volatility
 
 
 def stake_for_risk(

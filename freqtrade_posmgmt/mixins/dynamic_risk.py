@@ -24,7 +24,7 @@ from freqtrade_posmgmt.dynamic_risk import (
     DynamicRiskManager,
     RiskAdjustments,
     TradeOutcome,
-    daily_volatility,
+    daily_volatility_series,
     stake_for_risk,
 )
 from freqtrade_posmgmt.mixins._account import (
@@ -68,8 +68,8 @@ class DynamicRiskMixin(PolicyMixin):
     pm_risk_recovery = DecimalParameter(0.005, 0.05, default=0.02, decimals=3, space="pm_risk")
 
     def __init__(self, config: dict) -> None:
-        # Per pair: candle open times (epoch seconds) and closes, for the volatility.
-        self._pm_risk_candles: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # Per pair: the first UTC day start of its candles and the volatility as of each day start.
+        self._pm_risk_volatility: dict[str, tuple[float, np.ndarray]] = {}
         super().__init__(config)
 
     def pm_refresh(self) -> None:
@@ -84,7 +84,6 @@ class DynamicRiskMixin(PolicyMixin):
         self._pm_risk_tightens = policy is not None and policy.can_tighten
         self._pm_risk_memo: dict[str, tuple[datetime, RiskAdjustments, EquityPoint, tuple]] = {}
         self._pm_risk_point_memo: tuple[datetime, EquityPoint] | None = None
-        self._pm_risk_volatility: dict[str, tuple[float, float | None]] = {}
         self._pm_risk_fees: dict[str, float] = {}
         if policy is None:
             return
@@ -106,11 +105,12 @@ class DynamicRiskMixin(PolicyMixin):
         dataframe = super().advise_indicators(dataframe, metadata)
         policy = self.pm_risk_policy
         if policy is not None and policy.volatility_adjustment_enabled:
-            # Captured once per backtest (every candle live): numpy slices at decision time cost
-            # microseconds, a dataframe read per call costs far more.
+            # Once per backtest (every candle live), for every day at once: a decision then
+            # costs a lookup, not a dataframe read.
             opens = dataframe["date"].dt.as_unit("s").astype("int64").to_numpy()
-            self._pm_risk_candles[metadata["pair"]] = (opens, dataframe["close"].to_numpy(float))
-            self._pm_risk_volatility.pop(metadata["pair"], None)
+            self._pm_risk_volatility[metadata["pair"]] = daily_volatility_series(
+                opens, dataframe["close"].to_numpy(float), policy.volatility_window_days
+            )
         return dataframe
 
     # --- callbacks -------------------------------------------------------------------------------
@@ -255,16 +255,12 @@ class DynamicRiskMixin(PolicyMixin):
         """Daily volatility of the pair's closes up to the last full UTC day before ``candle``."""
         if not self.pm_risk_policy.volatility_adjustment_enabled:
             return None
+        first, volatility = self._pm_risk_volatility.get(pair, (0.0, ()))
         day = candle.timestamp() // SECONDS_PER_DAY * SECONDS_PER_DAY
-        cached = self._pm_risk_volatility.get(pair)
-        if cached is not None and cached[0] == day:
-            return cached[1]
-        times, closes = self._pm_risk_candles.get(pair, (np.empty(0), np.empty(0)))
-        volatility = daily_volatility(
-            times, closes, day, self.pm_risk_policy.volatility_window_days
-        )
-        self._pm_risk_volatility[pair] = (day, volatility)
-        return volatility
+        index = int((day - first) // SECONDS_PER_DAY)
+        if not 0 <= index < len(volatility) or np.isnan(volatility[index]):
+            return None
+        return float(volatility[index])
 
     @guarded(None)
     def _pm_risk_stake(

@@ -17,6 +17,7 @@ from freqtrade_posmgmt.dynamic_risk import (
     DynamicRiskManager,
     TradeOutcome,
     daily_volatility,
+    daily_volatility_series,
     stake_for_risk,
     tier_in_force,
 )
@@ -422,3 +423,26 @@ def test_profit_abs_is_freqtrades(open_rate, move, amount, fee, is_short, future
 def test_the_decision_candle_is_freqtrades_prev_date(timeframe, moment):
     moment = moment.replace(tzinfo=UTC)
     assert decision_candle(timeframe, moment) == timeframe_to_prev_date(timeframe, moment)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    days=st.integers(1, 80),
+    window=st.integers(2, 40),
+    missing=st.floats(0.0, 0.5),
+)
+def test_the_volatility_series_is_the_point_in_time_volatility_of_every_day(
+    seed, days, window, missing
+):
+    rng = np.random.default_rng(seed)
+    times = T0.timestamp() + 3600 * np.arange(24 * days) + 3600 * 5
+    times = times[rng.random(len(times)) >= missing]  # gaps in the data
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, len(times))))
+    first, series = daily_volatility_series(times, closes, window)
+    for i, value in enumerate(series):
+        point = daily_volatility(times, closes, first + i * 86400, window)
+        if point is None:
+            assert np.isnan(value)
+        else:
+            assert value == pytest.approx(point, rel=1e-9)
