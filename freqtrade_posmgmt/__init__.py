@@ -17,6 +17,7 @@ _MIXINS = {
     "PartialExitMixin": "freqtrade_posmgmt.mixins.partial_exits",
     "TimeExitMixin": "freqtrade_posmgmt.mixins.time_exits",
     "MFEMAEMixin": "freqtrade_posmgmt.mixins.mfe_mae",
+    "CorrelationMixin": "freqtrade_posmgmt.mixins.correlation",
     "PositionManagementMixin": "freqtrade_posmgmt.mixins.position_management",
 }
 
@@ -28,6 +29,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CorrelationMixin",
     "MFEMAEMixin",
     "PartialExitMixin",
     "PolicyMixin",

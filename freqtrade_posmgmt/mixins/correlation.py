@@ -1,0 +1,406 @@
+"""
+Correlation gating on Freqtrade's ``custom_stake_amount``, ``confirm_trade_entry`` and the adds
+of ``adjust_trade_position``.
+
+Usage::
+
+    class MyStrategy(CorrelationMixin, IStrategy):
+        correlation_policy = CorrelationConfig(max_correlated_exposure=0.25, basis="residual")
+
+or ``"posmgmt": {"correlation": {"max_correlated_exposure": 0.25}}`` in config.json.
+"""
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from freqtrade.enums import RunMode
+from freqtrade.exchange import timeframe_to_prev_date, timeframe_to_seconds
+from freqtrade.persistence import Trade
+from freqtrade.strategy import DecimalParameter, IntParameter
+from pandas import DataFrame
+
+from freqtrade_posmgmt.correlation_engine import CorrelationConfig, CorrelationEngine, EntryLimit
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
+
+logger = logging.getLogger(__name__)
+
+CAPABILITY = "correlation"
+_NS = 1_000_000_000
+
+
+# TEMPORARY stand-in for freqtrade_posmgmt.mixins._account (branch dynamic-risk), same
+# signatures; dropped when that module lands.
+def decision_candle(timeframe: str, current_time: datetime) -> datetime:
+    """Open time of the candle a decision at ``current_time`` belongs to."""
+    return timeframe_to_prev_date(timeframe, current_time)
+
+
+def realised_equity(strategy: Any, current_time: datetime) -> float:
+    """Starting balance + realised profit (partial exits too) of what closed before the candle."""
+    candle = decision_candle(strategy.timeframe, current_time)
+    closed = sum(
+        t.close_profit_abs or 0.0
+        for t in Trade.get_trades_proxy(is_open=False)
+        if t.close_date_utc < candle
+    )
+    partial = sum(t.realized_profit or 0.0 for t in Trade.get_trades_proxy(is_open=True))
+    return strategy.wallets.get_starting_balance() + closed + partial
+
+
+@dataclass(frozen=True)
+class PMDecision:
+    """One entry or add that position management refused or cut, for reports to count."""
+
+    capability: str
+    kind: str
+    """``"refused"`` or ``"cut"``."""
+    reason: str
+    pair: str
+    time: datetime
+    """The decision candle's open time."""
+    stake_not_deployed: float
+    """Stake (margin, stake currency) the strategy asked for and did not get."""
+    details: dict = field(default_factory=dict)
+
+
+class CorrelationMixin(PolicyMixin):
+    """
+    Cap the net notional of each group of correlated pairs at a fraction of equity.
+
+    Configure with the class attribute ``correlation_policy`` (a ``CorrelationConfig``, or None
+    to switch off), ``"posmgmt": {"correlation": {...}}`` in config.json, or, by default, the
+    hyperoptable Parameters in space ``pm_correlation``. Correlations are computed from the
+    candles of every whitelisted pair and of ``correlation_extra_pairs``, read through the
+    DataProvider strictly before the decision candle. Exposure is stake x leverage of open
+    trades (live, also of open entry orders); equity is the starting balance plus the profit
+    realised before the decision candle. Refusals and cuts are logged once per pair and candle
+    and appended to ``self.pm_decisions`` (:class:`PMDecision`, reset at each backtest). An
+    error inside the check refuses the entry: the cap fails closed.
+    """
+
+    correlation_policy: CorrelationConfig | None = PARAMETERS
+    correlation_extra_pairs: tuple[str, ...] = ()
+    """Pairs not traded whose candles join the correlations (and the residual basis' mean)."""
+
+    pm_correlation_threshold = DecimalParameter(
+        0.5, 0.95, default=0.7, decimals=2, space="pm_correlation"
+    )
+    pm_correlation_cap = DecimalParameter(
+        0.05, 0.5, default=0.15, decimals=2, space="pm_correlation"
+    )
+    pm_correlation_window = IntParameter(3, 60, default=30, space="pm_correlation")
+
+    def pm_refresh(self) -> None:
+        super().pm_refresh()
+        self.pm_correlation = self.pm_policy(
+            "correlation", self.correlation_policy, self._pm_correlation_from_parameters
+        )
+        self.pm_decisions: list[PMDecision] = []
+        self._pm_corr_candles: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+        self._pm_corr_logged: dict[str, datetime] = {}
+        self._pm_corr_leverage: dict[str, float] = {}
+        if self.pm_correlation is None:
+            return
+        self._pm_corr_engine = CorrelationEngine(self.pm_correlation)
+        self._pm_corr_step = timeframe_to_seconds(self.timeframe) * _NS
+        try:
+            self._pm_corr_window = self.pm_correlation.window_candles(self._pm_corr_step // _NS)
+        except ValueError as e:
+            raise PolicyConfigError(f"posmgmt.correlation: {e}") from e
+        self._pm_warn_cap_below_stake()
+        self.pm_use_callbacks(CorrelationMixin)
+
+    def _pm_correlation_from_parameters(self) -> CorrelationConfig:
+        return CorrelationConfig(
+            correlation_window_days=self.pm_correlation_window.value,
+            correlation_threshold=self.pm_correlation_threshold.value,
+            max_correlated_exposure=self.pm_correlation_cap.value,
+        )
+
+    def _pm_warn_cap_below_stake(self) -> None:
+        """A cap below one normal stake cuts the second correlated entry always: say so."""
+        wallet = self.config.get("dry_run_wallet")
+        if not isinstance(wallet, int | float):
+            return  # live balance: unknown at load
+        stake = self.config.get("stake_amount")
+        max_open = self.config.get("max_open_trades", -1)
+        if stake == "unlimited":
+            if not max_open or max_open < 0:
+                return
+            stake = wallet * self.config.get("tradable_balance_ratio", 0.99) / max_open
+            how = f"{wallet} x tradable_balance_ratio / max_open_trades={max_open}"
+        elif isinstance(stake, int | float):
+            how = "stake_amount"
+        else:
+            return
+        cap = self.pm_correlation.max_correlated_exposure * wallet
+        warned = (cap, stake)
+        if cap < stake and self.__dict__.get("_pm_corr_warned") != warned:
+            self._pm_corr_warned = warned
+            logger.warning(
+                "posmgmt.correlation: cap %.2f x equity %.2f = %.2f %s is below one normal stake "
+                "of %.2f (%s): no correlated pair can join a full position",
+                self.pm_correlation.max_correlated_exposure,
+                wallet,
+                cap,
+                self.config.get("stake_currency", ""),
+                stake,
+                how,
+            )
+
+    def informative_pairs(self) -> list[tuple[str, str]]:
+        pairs = super().informative_pairs()
+        if self.pm_correlation is not None and self.dp is not None:
+            pairs += [(p, self.timeframe) for p in self._pm_corr_universe()]
+        return pairs
+
+    def ft_advise_signals(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        # Each backtest and hyperopt epoch passes here first: read its candles afresh.
+        dataframe = super().ft_advise_signals(dataframe, metadata)
+        if self.pm_correlation is not None and not self._pm_corr_live():
+            self._pm_corr_candles = None
+            self.pm_decisions = []
+            self._pm_corr_logged = {}
+        return dataframe
+
+    # -- callbacks -----------------------------------------------------------------------
+
+    def custom_stake_amount(
+        self,
+        pair: str,
+        current_time: datetime,
+        current_rate: float,
+        proposed_stake: float,
+        min_stake: float | None,
+        max_stake: float,
+        leverage: float,
+        entry_tag: str | None,
+        side: str,
+        **kwargs,
+    ) -> float:
+        stake = super().custom_stake_amount(
+            pair=pair,
+            current_time=current_time,
+            current_rate=current_rate,
+            proposed_stake=proposed_stake,
+            min_stake=min_stake,
+            max_stake=max_stake,
+            leverage=leverage,
+            entry_tag=entry_tag,
+            side=side,
+            **kwargs,
+        )
+        if self.pm_correlation is None or not stake or stake <= 0:
+            return stake
+        self._pm_corr_leverage[pair] = leverage  # confirm_trade_entry is not told the leverage
+        return self._pm_corr_cut(pair, side == "short", current_time, stake, leverage, min_stake)
+
+    def confirm_trade_entry(
+        self,
+        pair: str,
+        order_type: str,
+        amount: float,
+        rate: float,
+        time_in_force: str,
+        current_time: datetime,
+        entry_tag: str | None,
+        side: str,
+        **kwargs,
+    ) -> bool:
+        confirmed = super().confirm_trade_entry(
+            pair=pair,
+            order_type=order_type,
+            amount=amount,
+            rate=rate,
+            time_in_force=time_in_force,
+            current_time=current_time,
+            entry_tag=entry_tag,
+            side=side,
+            **kwargs,
+        )
+        if not confirmed or self.pm_correlation is None:
+            return confirmed
+        # Re-check the final order: entries confirmed earlier on this candle count now.
+        leverage = self._pm_corr_leverage.get(pair, 1.0)
+        stake = amount * rate / leverage
+        return (
+            self._pm_corr_cut(pair, side == "short", current_time, stake, leverage, 0.0, True) > 0
+        )
+
+    def adjust_trade_position(
+        self,
+        trade: Trade,
+        current_time: datetime,
+        current_rate: float,
+        current_profit: float,
+        min_stake: float | None,
+        max_stake: float,
+        current_entry_rate: float,
+        current_exit_rate: float,
+        current_entry_profit: float,
+        current_exit_profit: float,
+        **kwargs,
+    ) -> float | tuple[float | None, str | None] | None:
+        result = super().adjust_trade_position(
+            trade=trade,
+            current_time=current_time,
+            current_rate=current_rate,
+            current_profit=current_profit,
+            min_stake=min_stake,
+            max_stake=max_stake,
+            current_entry_rate=current_entry_rate,
+            current_exit_rate=current_exit_rate,
+            current_entry_profit=current_entry_profit,
+            current_exit_profit=current_exit_profit,
+            **kwargs,
+        )
+        stake, tag = result if isinstance(result, tuple) else (result, None)
+        # Reductions (negative) and "no change" are never blocked.
+        if self.pm_correlation is None or stake is None or stake <= 0:
+            return result
+        cut = self._pm_corr_cut(
+            trade.pair, trade.is_short, current_time, stake, trade.leverage, min_stake
+        )
+        if cut == stake:
+            return result
+        if cut <= 0:
+            return None
+        return (cut, tag) if isinstance(result, tuple) else cut
+
+    # -- the decision --------------------------------------------------------------------
+
+    def _pm_corr_cut(
+        self,
+        pair: str,
+        is_short: bool,
+        current_time: datetime,
+        stake: float,
+        leverage: float,
+        min_stake: float | None,
+        final: bool = False,
+    ) -> float:
+        """
+        ``stake`` (margin at ``leverage``) cut to what the group's cap leaves; 0 to refuse.
+        With ``final`` (``confirm_trade_entry``, the order's final amount and rate) what breaks
+        the cap is refused rather than cut. Any error refuses: the cap fails closed.
+        """
+        try:
+            candle = decision_candle(self.timeframe, current_time)
+            limit, equity = self._pm_corr_limit(
+                pair, is_short, candle, current_time, stake * leverage
+            )
+            if not limit.is_cut:
+                return stake
+            cut = abs(limit.adjusted_size) / leverage
+            if final or cut <= 0 or cut < (min_stake or 0.0):
+                kind, kept = "refused", 0.0
+            else:
+                kind, kept = "cut", cut
+            names = {symbol_key(p): p for p in self._pm_corr_universe()}
+            group = tuple(names.get(s, s) for s in limit.group)
+            reason = (
+                f"group {', '.join(group)} net exposure {limit.net:.2f} of cap "
+                f"{limit.cap:.2f} ({self.pm_correlation.max_correlated_exposure} x equity "
+                f"{equity:.2f}) leaves {limit.room:.2f} of notional"
+            )
+            details = {
+                "group": group,
+                "net": limit.net,
+                "cap": limit.cap,
+                "equity": equity,
+                "room": limit.room,
+                "requested": stake * leverage,
+                "correlations": dict(limit.correlations),
+            }
+            self._pm_corr_record(pair, candle, kind, reason, stake - kept, details)
+            return kept
+        except Exception as e:  # noqa: BLE001 - the cap fails closed, with one line saying why
+            logger.error(
+                "%s entry at %s refused: correlation check failed: %r", pair, current_time, e
+            )
+            self.pm_decisions.append(
+                PMDecision(CAPABILITY, "refused", f"check failed: {e!r}", pair, current_time, stake)
+            )
+            return 0.0
+
+    def _pm_corr_limit(
+        self, pair: str, is_short: bool, candle: datetime, current_time: datetime, notional: float
+    ) -> tuple[EntryLimit, float]:
+        positions: dict[str, float] = {}
+        for trade in Trade.get_trades_proxy(is_open=True):
+            exposure = _notional(trade)
+            positions[trade.pair] = positions.get(trade.pair, 0.0) + (
+                -exposure if trade.is_short else exposure
+            )
+        size = -notional if is_short else notional
+        engine = self._pm_corr_engine
+        if not any(p != pair and v for p, v in positions.items()):
+            # Nothing else held: no group can form, no candle needs reading.
+            return engine.entry_limit(pair, size, positions, {}), math.nan
+        equity = realised_equity(self, current_time)
+        candles = self._pm_corr_read_candles()
+        universe = list(candles)
+        symbols = [p for p in dict.fromkeys([pair, *positions]) if p in candles]
+        end = int(candle.timestamp()) * _NS
+        returns = engine.window_returns(
+            candles, symbols, universe, end, self._pm_corr_step, self._pm_corr_window
+        )
+        return engine.entry_limit(pair, size, positions, returns, scale=equity), equity
+
+    def _pm_corr_record(
+        self, pair: str, candle: datetime, kind: str, reason: str, lost: float, details: dict
+    ) -> None:
+        if self._pm_corr_logged.get(pair) == candle:
+            return
+        self._pm_corr_logged[pair] = candle
+        logger.info("%s entry at %s %s by correlation cap: %s", pair, candle, kind, reason)
+        self.pm_decisions.append(PMDecision(CAPABILITY, kind, reason, pair, candle, lost, details))
+
+    # -- candles -------------------------------------------------------------------------
+
+    def _pm_corr_live(self) -> bool:
+        return self.dp is not None and self.dp.runmode in (RunMode.DRY_RUN, RunMode.LIVE)
+
+    def _pm_corr_universe(self) -> list[str]:
+        return list(dict.fromkeys([*self.dp.current_whitelist(), *self.correlation_extra_pairs]))
+
+    def _pm_corr_read_candles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """
+        Every universe pair's candle open times (ns) and closes. Backtests read the whole
+        history once (the engine cuts it before each decision candle); live reads it afresh.
+        """
+        if self._pm_corr_candles is not None:
+            return self._pm_corr_candles
+        live = self._pm_corr_live()
+        candles = {}
+        for pair in self._pm_corr_universe():
+            frame = (
+                self.dp.get_pair_dataframe(pair, self.timeframe)
+                if live
+                else self.dp.historic_ohlcv(pair, self.timeframe)
+            )
+            if len(frame):
+                dates = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+                candles[pair] = dates, frame["close"].to_numpy(dtype=float)
+        if not live:
+            self._pm_corr_candles = candles
+        return candles
+
+    def __getstate__(self) -> dict:
+        # Hyperopt pickles the strategy to each worker: leave the candles behind.
+        return {**super().__getstate__(), "_pm_corr_candles": None}
+
+
+def _notional(trade: Trade) -> float:
+    """Stake x leverage of an open trade, plus its open entry orders (live) once it has filled."""
+    notional = trade.stake_amount * trade.leverage
+    if trade.nr_of_successful_entries == 0:
+        return notional  # the requested stake of an entry not filled yet
+    for order in trade.open_orders:
+        if order.ft_order_side == trade.entry_side:
+            notional += order.safe_remaining * order.safe_price
+    return notional
