@@ -23,7 +23,12 @@ from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter, IntParameter
 from pandas import DataFrame
 
-from freqtrade_posmgmt.correlation_engine import CorrelationConfig, CorrelationEngine, EntryLimit
+from freqtrade_posmgmt.correlation_engine import (
+    CorrelationConfig,
+    CorrelationEngine,
+    EntryLimit,
+    symbol_key,
+)
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
 
 logger = logging.getLogger(__name__)
