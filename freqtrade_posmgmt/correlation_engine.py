@@ -167,6 +167,11 @@ def aligned_returns(
     for symbol in symbols:
         dates, closes = candles[symbol]
         lo, hi = np.searchsorted(dates, [start, end], side="left")
+        if hi - lo == window + 1 and dates[lo] == start:
+            # No gap (the usual case): the slice is the grid.
+            window_closes = closes[lo:hi]
+            out[symbol] = window_closes[1:] / window_closes[:-1] - 1.0
+            continue
         grid = np.full(window + 1, np.nan)
         offsets = (dates[lo:hi] - start) // step
         grid[offsets] = closes[lo:hi]
@@ -318,15 +323,20 @@ class CorrelationEngine:
         """
         keyed = _keyed(returns)
         computed: dict[tuple[str, str], float] = {}
+        standard = _standardised(keyed, self.config.sample_min_size)
 
         def rho_many(a: str, others: list[str]) -> list[float]:
             present = [b for b in others if b in keyed]
             if a in keyed and present:
-                values = correlations(
-                    keyed[a],
-                    np.column_stack([keyed[b] for b in present]),
-                    self.config.sample_min_size,
-                )
+                if standard is not None:
+                    columns, z = standard
+                    values = (z[:, columns[a]] @ z)[[columns[b] for b in present]]
+                else:
+                    values = correlations(
+                        keyed[a],
+                        np.column_stack([keyed[b] for b in present]),
+                        self.config.sample_min_size,
+                    )
                 computed.update(zip(((a, b) for b in present), values.tolist(), strict=True))
             return [computed.get((a, b), math.nan) for b in others]
 
@@ -441,6 +451,24 @@ class CorrelationEngine:
             frontier.extend(joined)
             remaining = [n for n in remaining if n not in reached]
         return reached
+
+
+def _standardised(
+    returns: Mapping[str, np.ndarray], sample_min_size: int
+) -> tuple[dict[str, int], np.ndarray] | None:
+    """
+    Without gaps, every pair has the same rows: standardise each column once, and a
+    correlation is then one dot product. None when some return is missing (or too few rows).
+    """
+    if not returns:
+        return None
+    stacked = np.column_stack(list(returns.values()))
+    if len(stacked) < sample_min_size or np.isnan(stacked).any():
+        return None
+    centred = stacked - stacked.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = centred / np.sqrt((centred * centred).sum(axis=0))
+    return {s: i for i, s in enumerate(returns)}, z
 
 
 def _keyed(mapping: Mapping[str, float]) -> dict[str, float]:

@@ -12,13 +12,11 @@ or ``"posmgmt": {"correlation": {"max_correlated_exposure": 0.25}}`` in config.j
 
 import logging
 import math
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 from freqtrade.enums import RunMode
-from freqtrade.exchange import timeframe_to_prev_date, timeframe_to_seconds
+from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter, IntParameter
 from pandas import DataFrame
@@ -29,47 +27,19 @@ from freqtrade_posmgmt.correlation_engine import (
     EntryLimit,
     symbol_key,
 )
+from freqtrade_posmgmt.mixins._account import (
+    Decision,
+    decision_candle,
+    realised_equity,
+    record_decision,
+    starting_balance,
+)
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
 
 logger = logging.getLogger(__name__)
 
 CAPABILITY = "correlation"
 _NS = 1_000_000_000
-
-
-# TEMPORARY stand-in for freqtrade_posmgmt.mixins._account (branch dynamic-risk), same
-# signatures; dropped when that module lands.
-def decision_candle(timeframe: str, current_time: datetime) -> datetime:
-    """Open time of the candle a decision at ``current_time`` belongs to."""
-    return timeframe_to_prev_date(timeframe, current_time)
-
-
-def realised_equity(strategy: Any, current_time: datetime) -> float:
-    """Starting balance + realised profit (partial exits too) of what closed before the candle."""
-    candle = decision_candle(strategy.timeframe, current_time)
-    closed = sum(
-        t.close_profit_abs or 0.0
-        for t in Trade.get_trades_proxy(is_open=False)
-        if t.close_date_utc < candle
-    )
-    partial = sum(t.realized_profit or 0.0 for t in Trade.get_trades_proxy(is_open=True))
-    return strategy.wallets.get_starting_balance() + closed + partial
-
-
-@dataclass(frozen=True)
-class PMDecision:
-    """One entry or add that position management refused or cut, for reports to count."""
-
-    capability: str
-    kind: str
-    """``"refused"`` or ``"cut"``."""
-    reason: str
-    pair: str
-    time: datetime
-    """The decision candle's open time."""
-    stake_not_deployed: float
-    """Stake (margin, stake currency) the strategy asked for and did not get."""
-    details: dict = field(default_factory=dict)
 
 
 class CorrelationMixin(PolicyMixin):
@@ -83,8 +53,10 @@ class CorrelationMixin(PolicyMixin):
     DataProvider strictly before the decision candle. Exposure is stake x leverage of open
     trades (live, also of open entry orders); equity is the starting balance plus the profit
     realised before the decision candle. Refusals and cuts are logged once per pair and candle
-    and appended to ``self.pm_decisions`` (:class:`PMDecision`, reset at each backtest). An
-    error inside the check refuses the entry: the cap fails closed.
+    and appended to ``self.pm_decisions`` (``_account.Decision``, capability
+    ``"correlation"``, kind ``"refused"`` or ``"cut"``); the numbers behind each (group, net,
+    cap, equity, room, correlations) are in ``self.pm_correlation_details[(pair, candle)]``.
+    An error inside the check refuses the entry: the cap fails closed.
     """
 
     correlation_policy: CorrelationConfig | None = PARAMETERS
@@ -104,9 +76,8 @@ class CorrelationMixin(PolicyMixin):
         self.pm_correlation = self.pm_policy(
             "correlation", self.correlation_policy, self._pm_correlation_from_parameters
         )
-        self.pm_decisions: list[PMDecision] = []
+        self.pm_correlation_details: dict[tuple[str, datetime], dict] = {}
         self._pm_corr_candles: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
-        self._pm_corr_logged: dict[str, datetime] = {}
         self._pm_corr_leverage: dict[str, float] = {}
         if self.pm_correlation is None:
             return
@@ -128,21 +99,21 @@ class CorrelationMixin(PolicyMixin):
 
     def _pm_warn_cap_below_stake(self) -> None:
         """A cap below one normal stake cuts the second correlated entry always: say so."""
-        wallet = self.config.get("dry_run_wallet")
-        if not isinstance(wallet, int | float):
-            return  # live balance: unknown at load
+        if not self.config.get("dry_run", True):
+            return  # a live balance is unknown at load
+        equity = starting_balance(self)
         stake = self.config.get("stake_amount")
         max_open = self.config.get("max_open_trades", -1)
         if stake == "unlimited":
             if not max_open or max_open < 0:
                 return
-            stake = wallet * self.config.get("tradable_balance_ratio", 0.99) / max_open
-            how = f"{wallet} x tradable_balance_ratio / max_open_trades={max_open}"
+            stake = equity / max_open
+            how = f"stake_amount unlimited: {equity:.2f} / max_open_trades={max_open}"
         elif isinstance(stake, int | float):
             how = "stake_amount"
         else:
             return
-        cap = self.pm_correlation.max_correlated_exposure * wallet
+        cap = self.pm_correlation.max_correlated_exposure * equity
         warned = (cap, stake)
         if cap < stake and self.__dict__.get("_pm_corr_warned") != warned:
             self._pm_corr_warned = warned
@@ -150,7 +121,7 @@ class CorrelationMixin(PolicyMixin):
                 "posmgmt.correlation: cap %.2f x equity %.2f = %.2f %s is below one normal stake "
                 "of %.2f (%s): no correlated pair can join a full position",
                 self.pm_correlation.max_correlated_exposure,
-                wallet,
+                equity,
                 cap,
                 self.config.get("stake_currency", ""),
                 stake,
@@ -168,8 +139,7 @@ class CorrelationMixin(PolicyMixin):
         dataframe = super().ft_advise_signals(dataframe, metadata)
         if self.pm_correlation is not None and not self._pm_corr_live():
             self._pm_corr_candles = None
-            self.pm_decisions = []
-            self._pm_corr_logged = {}
+            self.pm_correlation_details = {}
         return dataframe
 
     # -- callbacks -----------------------------------------------------------------------
@@ -321,14 +291,14 @@ class CorrelationMixin(PolicyMixin):
                 "requested": stake * leverage,
                 "correlations": dict(limit.correlations),
             }
-            self._pm_corr_record(pair, candle, kind, reason, stake - kept, details)
+            record_decision(self, Decision(CAPABILITY, kind, reason, stake - kept, pair, candle))
+            self.pm_correlation_details.setdefault((pair, candle), details)
             return kept
         except Exception as e:  # noqa: BLE001 - the cap fails closed, with one line saying why
-            logger.error(
-                "%s entry at %s refused: correlation check failed: %r", pair, current_time, e
-            )
-            self.pm_decisions.append(
-                PMDecision(CAPABILITY, "refused", f"check failed: {e!r}", pair, current_time, stake)
+            reason = f"correlation check failed: {e!r}"
+            logger.error("%s entry at %s refused: %s", pair, current_time, reason)
+            self.__dict__.setdefault("pm_decisions", []).append(
+                Decision(CAPABILITY, "refused", reason, stake, pair, current_time)
             )
             return 0.0
 
@@ -355,15 +325,6 @@ class CorrelationMixin(PolicyMixin):
             candles, symbols, universe, end, self._pm_corr_step, self._pm_corr_window
         )
         return engine.entry_limit(pair, size, positions, returns, scale=equity), equity
-
-    def _pm_corr_record(
-        self, pair: str, candle: datetime, kind: str, reason: str, lost: float, details: dict
-    ) -> None:
-        if self._pm_corr_logged.get(pair) == candle:
-            return
-        self._pm_corr_logged[pair] = candle
-        logger.info("%s entry at %s %s by correlation cap: %s", pair, candle, kind, reason)
-        self.pm_decisions.append(PMDecision(CAPABILITY, kind, reason, pair, candle, lost, details))
 
     # -- candles -------------------------------------------------------------------------
 

@@ -76,9 +76,7 @@ def test_the_seeds_overshoot_is_fixed_a_cut_fills_exactly_to_the_cap():
     engine = engine_with(cap=0.10)
     factor = engine.compute_size_reduction_factor({"BTCUSDT": 0.06}, None, "ETHUSDT", 0.08)
     assert factor == pytest.approx(0.5)
-    assert engine.check_entry_allowed("ETHUSDT", 0.08, {"BTCUSDT": 0.06})[1] == pytest.approx(
-        0.04
-    )
+    assert engine.check_entry_allowed("ETHUSDT", 0.08, {"BTCUSDT": 0.06})[1] == pytest.approx(0.04)
 
 
 def test_symbols_in_either_form_are_the_same_pair():
@@ -116,7 +114,7 @@ def test_negative_and_missing_correlation_never_group():
 def test_groups_chain_only_through_pairs_held():
     engine = matrix_engine({("A", "B"): 0.9, ("B", "C"): 0.9, ("A", "C"): 0.1}, cap=0.1)
     assert engine.check_entry_allowed("A", 0.1, {"C": 0.1}) == (True, 0.1)
-    allowed, size = engine.check_entry_allowed("A", 0.1, {"B": 0.02, "C": 0.05})
+    _, size = engine.check_entry_allowed("A", 0.1, {"B": 0.02, "C": 0.05})
     assert size == pytest.approx(0.03)
     assert engine.get_correlated_exposure({"B": 0.02, "C": 0.05}, [["B", "C"]]) == {
         ("B", "C"): 0.07
@@ -172,9 +170,7 @@ def test_no_future_row_ever_changes_a_decision(cut, junk_seed, basis):
     now = INDEX[cut]
     rng = np.random.default_rng(junk_seed)
     # Same past, different future: rows from `now` on replaced by noise, or removed.
-    altered = {
-        s: v.where(v.index < now, rng.uniform(1, 1000, len(v))) for s, v in series.items()
-    }
+    altered = {s: v.where(v.index < now, rng.uniform(1, 1000, len(v))) for s, v in series.items()}
     cut_off = {s: v[v.index < now] for s, v in series.items()}
     config = CorrelationConfig(correlation_window_days=5, basis=basis)
     matrices = []
