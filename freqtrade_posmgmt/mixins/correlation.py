@@ -15,7 +15,9 @@ import math
 from datetime import datetime
 
 import numpy as np
-from freqtrade.enums import RunMode
+from freqtrade.configuration import TimeRange
+from freqtrade.data.history import load_pair_history
+from freqtrade.enums import CandleType, RunMode
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter, IntParameter
@@ -49,8 +51,8 @@ class CorrelationMixin(PolicyMixin):
     Configure with the class attribute ``correlation_policy`` (a ``CorrelationConfig``, or None
     to switch off), ``"posmgmt": {"correlation": {...}}`` in config.json, or, by default, the
     hyperoptable Parameters in space ``pm_correlation``. Correlations are computed from the
-    candles of every whitelisted pair and of ``correlation_extra_pairs``, read through the
-    DataProvider strictly before the decision candle. Exposure is stake x leverage of open
+    candles of every whitelisted pair and of ``correlation_extra_pairs`` (the DataProvider's
+    live, the candle files in backtests), cut strictly before the decision candle. Exposure is stake x leverage of open
     trades (live, also of open entry orders); equity is the starting balance plus the profit
     realised before the decision candle. Refusals and cuts are logged once per pair and candle
     and appended to ``self.pm_decisions`` (``_account.Decision``, capability
@@ -336,8 +338,9 @@ class CorrelationMixin(PolicyMixin):
 
     def _pm_corr_read_candles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """
-        Every universe pair's candle open times (ns) and closes. Backtests read the whole
-        history once (the engine cuts it before each decision candle); live reads it afresh.
+        Every universe pair's candle open times (ns) and closes. Backtests read their whole
+        history once (the engine cuts it before each decision candle); live reads the
+        DataProvider's candles afresh.
         """
         if self._pm_corr_candles is not None:
             return self._pm_corr_candles
@@ -347,7 +350,7 @@ class CorrelationMixin(PolicyMixin):
             frame = (
                 self.dp.get_pair_dataframe(pair, self.timeframe)
                 if live
-                else self.dp.historic_ohlcv(pair, self.timeframe)
+                else self._pm_corr_history(pair)
             )
             if len(frame):
                 dates = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -355,6 +358,25 @@ class CorrelationMixin(PolicyMixin):
         if not live:
             self._pm_corr_candles = candles
         return candles
+
+    def _pm_corr_history(self, pair: str) -> DataFrame:
+        """
+        A backtest's candles of ``pair``, loaded as the DataProvider loads them but reaching a
+        whole window before the timerange starts, so that a decision does not depend on where
+        the backtest began.
+        """
+        timerange = TimeRange.parse_timerange(self.config.get("timerange"))
+        if timerange.starttype:
+            reach = max(self._pm_corr_window + 1, self.config.get("startup_candle_count", 0))
+            timerange.subtract_start(self._pm_corr_step // _NS * reach)
+        return load_pair_history(
+            pair=pair,
+            timeframe=self.timeframe,
+            datadir=self.config["datadir"],
+            timerange=timerange,
+            data_format=self.config.get("dataformat_ohlcv", "feather"),
+            candle_type=self.config.get("candle_type_def", CandleType.SPOT),
+        )
 
     def __getstate__(self) -> dict:
         # Hyperopt pickles the strategy to each worker: leave the candles behind.
