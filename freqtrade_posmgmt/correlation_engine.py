@@ -25,7 +25,7 @@ Conventions:
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -145,6 +145,13 @@ class EntryLimit:
     @property
     def is_cut(self) -> bool:
         return abs(self.adjusted_size) < abs(self.size)
+
+    def resized(self, size: float) -> "EntryLimit":
+        """The same group, net and cap for another requested size (of the same side)."""
+        limit = replace(self, size=size, adjusted_size=size)
+        if abs(size) <= limit.room * (1 + _SIZE_TOLERANCE):
+            return limit
+        return replace(limit, adjusted_size=math.copysign(limit.room, size))
 
 
 def aligned_returns(
@@ -423,10 +430,7 @@ class CorrelationEngine:
             return EntryLimit(key, size, size, (), 0.0, cap, computed)
         members = tuple(sorted(s for s in group if s in held))
         net = sum(held[s] for s in members)
-        limit = EntryLimit(key, size, size, members, net, cap, computed)
-        if abs(size) <= limit.room * (1 + _SIZE_TOLERANCE):
-            return limit
-        return EntryLimit(key, size, math.copysign(limit.room, size), members, net, cap, computed)
+        return EntryLimit(key, size, size, members, net, cap, computed).resized(size)
 
     def _component(
         self,

@@ -13,6 +13,8 @@ or ``"posmgmt": {"correlation": {"max_correlated_exposure": 0.25}}`` in config.j
 import logging
 import math
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from freqtrade.configuration import TimeRange
@@ -80,7 +82,9 @@ class CorrelationMixin(PolicyMixin):
         )
         self.pm_correlation_details: dict[tuple[str, datetime], dict] = {}
         self._pm_corr_candles: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+        self._pm_corr_frames: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._pm_corr_leverage: dict[str, float] = {}
+        self._pm_corr_last: tuple[tuple, EntryLimit] | None = None
         if self.pm_correlation is None:
             return
         self._pm_corr_engine = CorrelationEngine(self.pm_correlation)
@@ -137,11 +141,14 @@ class CorrelationMixin(PolicyMixin):
         return pairs
 
     def ft_advise_signals(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        # Each backtest and hyperopt epoch passes here first: read its candles afresh.
         dataframe = super().ft_advise_signals(dataframe, metadata)
         if self.pm_correlation is not None and not self._pm_corr_live():
-            self._pm_corr_candles = None
-            self.pm_correlation_details = {}
+            # Each backtest and hyperopt epoch passes every pair here before its first candle.
+            if self._pm_corr_candles is not None:
+                self._pm_corr_candles = None
+                self._pm_corr_frames = {}
+                self.pm_correlation_details = {}
+            self._pm_corr_frames[metadata["pair"]] = _dates_and_closes(dataframe)
         return dataframe
 
     # -- callbacks -----------------------------------------------------------------------
@@ -319,6 +326,10 @@ class CorrelationMixin(PolicyMixin):
             # Nothing else held: no group can form, no candle needs reading.
             return engine.entry_limit(pair, size, positions, {}), math.nan
         equity = realised_equity(self, current_time)
+        # confirm_trade_entry asks again right after custom_stake_amount: same group, same net.
+        key = (pair, candle, is_short, tuple(positions.items()), equity)
+        if self._pm_corr_last is not None and self._pm_corr_last[0] == key:
+            return self._pm_corr_last[1].resized(size), equity
         candles = self._pm_corr_read_candles()
         universe = list(candles)
         symbols = [p for p in dict.fromkeys([pair, *positions]) if p in candles]
@@ -326,7 +337,9 @@ class CorrelationMixin(PolicyMixin):
         returns = engine.window_returns(
             candles, symbols, universe, end, self._pm_corr_step, self._pm_corr_window
         )
-        return engine.entry_limit(pair, size, positions, returns, scale=equity), equity
+        limit = engine.entry_limit(pair, size, positions, returns, scale=equity)
+        self._pm_corr_last = key, limit
+        return limit, equity
 
     # -- candles -------------------------------------------------------------------------
 
@@ -344,43 +357,38 @@ class CorrelationMixin(PolicyMixin):
         """
         if self._pm_corr_candles is not None:
             return self._pm_corr_candles
-        live = self._pm_corr_live()
+        if self._pm_corr_live():
+            live = {}
+            for pair in self._pm_corr_universe():
+                arrays = _dates_and_closes(self.dp.get_pair_dataframe(pair, self.timeframe))
+                if len(arrays[0]):
+                    live[pair] = arrays
+            return live
+        timerange = self.config.get("timerange")
         candles = {}
         for pair in self._pm_corr_universe():
-            frame = (
-                self.dp.get_pair_dataframe(pair, self.timeframe)
-                if live
-                else self._pm_corr_history(pair)
-            )
-            if len(frame):
-                dates = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-                candles[pair] = dates, frame["close"].to_numpy(dtype=float)
-        if not live:
-            self._pm_corr_candles = candles
+            # The analysed frame has the whole history unless a timerange cut its start.
+            captured = None if timerange else self._pm_corr_frames.get(pair)
+            if captured is None:
+                captured = _backtest_history(
+                    pair,
+                    self.timeframe,
+                    str(self.config["datadir"]),
+                    timerange,
+                    self._pm_corr_step
+                    // _NS
+                    * max(self._pm_corr_window + 1, self.config.get("startup_candle_count", 0)),
+                    self.config.get("dataformat_ohlcv", "feather"),
+                    self.config.get("candle_type_def", CandleType.SPOT),
+                )
+            if len(captured[0]):
+                candles[pair] = captured
+        self._pm_corr_candles = candles
         return candles
-
-    def _pm_corr_history(self, pair: str) -> DataFrame:
-        """
-        A backtest's candles of ``pair``, loaded as the DataProvider loads them but reaching a
-        whole window before the timerange starts, so that a decision does not depend on where
-        the backtest began.
-        """
-        timerange = TimeRange.parse_timerange(self.config.get("timerange"))
-        if timerange.starttype:
-            reach = max(self._pm_corr_window + 1, self.config.get("startup_candle_count", 0))
-            timerange.subtract_start(self._pm_corr_step // _NS * reach)
-        return load_pair_history(
-            pair=pair,
-            timeframe=self.timeframe,
-            datadir=self.config["datadir"],
-            timerange=timerange,
-            data_format=self.config.get("dataformat_ohlcv", "feather"),
-            candle_type=self.config.get("candle_type_def", CandleType.SPOT),
-        )
 
     def __getstate__(self) -> dict:
         # Hyperopt pickles the strategy to each worker: leave the candles behind.
-        return {**super().__getstate__(), "_pm_corr_candles": None}
+        return {**super().__getstate__(), "_pm_corr_candles": None, "_pm_corr_frames": {}}
 
 
 def _notional(trade: Trade) -> float:
@@ -392,3 +400,37 @@ def _notional(trade: Trade) -> float:
         if order.ft_order_side == trade.entry_side:
             notional += order.safe_remaining * order.safe_price
     return notional
+
+
+def _dates_and_closes(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    dates = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return dates, frame["close"].to_numpy(dtype=float)
+
+
+@lru_cache(maxsize=64)
+def _backtest_history(
+    pair: str,
+    timeframe: str,
+    datadir: str,
+    timerange: str | None,
+    reach_seconds: int,
+    data_format: str,
+    candle_type: CandleType,
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    A backtest's candles of ``pair``, loaded as the DataProvider loads them but reaching
+    ``reach_seconds`` before the timerange starts, so that a decision does not depend on where
+    the backtest began. Kept per process: hyperopt epochs read the same files.
+    """
+    parsed = TimeRange.parse_timerange(timerange)
+    if parsed.starttype:
+        parsed.subtract_start(reach_seconds)
+    frame = load_pair_history(
+        pair=pair,
+        timeframe=timeframe,
+        datadir=Path(datadir),
+        timerange=parsed,
+        data_format=data_format,
+        candle_type=candle_type,
+    )
+    return _dates_and_closes(frame)

@@ -65,6 +65,17 @@ class CappedAdds(Remembered, CorrelationMixin, PartialExitMixin, ExampleStrategy
     )
 
 
+class Doubling:
+    """A mixin stacked above the gate that doubles the stake after it: only the re-check stops it."""
+
+    def custom_stake_amount(self, *args, **kwargs) -> float:
+        return 2 * super().custom_stake_amount(*args, **kwargs)
+
+
+class CappedThenDoubled(Remembered, Doubling, CorrelationMixin, ExampleStrategy):
+    correlation_policy = CorrelationConfig(max_correlated_exposure=0.05)
+
+
 class Broken(Remembered, CorrelationMixin, ExampleStrategy):
     correlation_policy = CorrelationConfig(max_correlated_exposure=0.5)
 
@@ -274,6 +285,15 @@ def test_futures_shorts_at_3x_a_short_beside_a_correlated_long_is_not_cut():
     assert not cut_pairs & {(trade.pair, when) for when, trade, _ in hedges}
     assert all(trade.stake_amount == pytest.approx(1000, rel=1e-3) for _, trade, _ in hedges)
     assert any(t.is_short for t in result.trades) and any(not t.is_short for t in result.trades)
+
+
+def test_confirm_trade_entry_vetoes_a_final_order_that_breaks_the_cap():
+    result = run_backtest(CappedThenDoubled, timerange="20250101-20250401", config=CONFIG)
+    # Cap 4950: a third correlated entry is cut to what is left, then doubled past it; only
+    # confirm_trade_entry's re-check of the final amount keeps it out.
+    grouped = check_every_entry_within_cap(result.trades, 0.05)
+    assert any(trade.stake_amount > 1900 for _, trade, *_ in grouped)
+    assert any(d.kind == "cut" for d in STRATEGIES["CappedThenDoubled"].pm_decisions)
 
 
 def test_adds_are_cut_by_the_same_rule():
