@@ -14,6 +14,7 @@ candle and appends it to ``strategy.pm_decisions`` so a report can count them.
 """
 
 import logging
+import math
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -149,6 +150,8 @@ class _Ledger:
         self.closes: list[tuple[datetime, float]] = []
         self.seen: tuple = ()
         self.count = 0
+        self.total = 0.0
+        """Sum of the closed trades' ``close_profit_abs``."""
 
     def add(self, time: float, profit: float) -> None:
         index = bisect_left(self.times, time)
@@ -189,16 +192,30 @@ def _ledger(strategy: IStrategy) -> _Ledger:
         or count < ledger.count
         or (ledger.count and _trade_key(closed[ledger.count - 1]) != ledger.seen)
     ):
-        ledger = _Ledger(start)
-        strategy.__dict__["_pm_ledger"] = ledger
-    if count > ledger.count:
+        ledger = _extended(_Ledger(start), closed)
+    else:
+        ledger = _extended(ledger, closed)
+    # In backtesting Freqtrade keeps the closed trades' total: a ledger of another epoch's
+    # history that happened to end in an identical trade would not match it.
+    if not Trade.use_db and not math.isclose(
+        ledger.total, LocalTrade.bt_total_profit, rel_tol=1e-9, abs_tol=1e-6
+    ):
+        ledger = _extended(_Ledger(start), closed)
+    strategy.__dict__["_pm_ledger"] = ledger
+    return ledger
+
+
+def _extended(ledger: _Ledger, closed: list[LocalTrade]) -> _Ledger:
+    """``ledger`` with the trades of ``closed`` it has not seen yet."""
+    if len(closed) > ledger.count:
         for trade in closed[ledger.count :]:
             for time, profit in exit_fills(trade):
                 ledger.add(time, profit)
             closed_at = trade.close_date_utc or trade.open_date_utc
             ledger.close_times.append(closed_at.timestamp())
             ledger.closes.append((closed_at, float(trade.close_profit_abs or 0.0)))
-        ledger.count = count
+            ledger.total += trade.close_profit_abs or 0.0
+        ledger.count = len(closed)
         ledger.seen = _trade_key(closed[-1])
     return ledger
 
