@@ -5,6 +5,8 @@
 - ``freqtrade-posmgmt demo``: backtest the example strategy with and without position management
   on the shipped data, then analyse both.
 - ``freqtrade-posmgmt analyze [RESULT] [--html PATH] [--json PATH]``: the MFE/MAE report.
+- ``freqtrade-posmgmt [offline] hyperopt --storage URL --study-name NAME [args...]``: Freqtrade's
+  hyperopt on one Optuna study shared by many hosts (see distributed_hyperopt).
 """
 
 import argparse
@@ -19,7 +21,7 @@ from freqtrade.enums import CandleType, RunMode
 from freqtrade.exceptions import FreqtradeException
 from freqtrade.main import main as freqtrade_main
 
-from freqtrade_posmgmt import report
+from freqtrade_posmgmt import distributed_hyperopt, report
 from freqtrade_posmgmt.offline import (
     DEFAULT_MARKETS,
     OfflineError,
@@ -128,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
         "analyze", help="MFE/MAE analysis of a backtest result", add_help=False
     )
     analyze.add_argument("analyze_args", nargs=argparse.REMAINDER)
+    hyperopt = commands.add_parser(
+        "hyperopt", help="Freqtrade's hyperopt on a shared Optuna study", add_help=False
+    )
+    hyperopt.add_argument("hyperopt_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -135,10 +141,13 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "analyze":
         sys.exit(report.main(args.analyze_args))
+    if args.command == "hyperopt":
+        sys.exit(distributed_hyperopt.main(args.hyperopt_args))
     freqtrade_args = DEMO_ARGS if args.command == "demo" else args.freqtrade_args
     try:
+        freqtrade_args = distributed_hyperopt.prepare(freqtrade_args)
         status = run_offline(args.markets, freqtrade_args)
-    except OfflineError as e:
+    except (OfflineError, distributed_hyperopt.SharedStudyError) as e:
         logging.shutdown()
         print(f"freqtrade-posmgmt: error: {e}", file=sys.stderr)
         status = 2
