@@ -138,11 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hyperopt"]:  # All of the rest is Freqtrade's, options included.
+        sys.exit(distributed_hyperopt.main(argv[1:]))
     args = build_parser().parse_args(argv)
     if args.command == "analyze":
         sys.exit(report.main(args.analyze_args))
-    if args.command == "hyperopt":
-        sys.exit(distributed_hyperopt.main(args.hyperopt_args))
     freqtrade_args = DEMO_ARGS if args.command == "demo" else args.freqtrade_args
     try:
         freqtrade_args = distributed_hyperopt.prepare(freqtrade_args)
