@@ -23,6 +23,8 @@ to, that one study. Freqtrade still evaluates every epoch (its backtest, its los
 import atexit
 import copy
 import logging
+import os
+import socket
 import sys
 import threading
 import time
@@ -59,6 +61,9 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL = 5
 GRACE_PERIOD = 20
 EPOCH_ATTR = "freqtrade_epoch"
+# Which process evaluates a trial, for whoever watches the study.
+WORKER_ATTR = "freqtrade_worker"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 SIGNATURE_ATTR = "freqtrade"
 JSON_MODE = rapidjson.NM_NATIVE | rapidjson.NM_NAN
 # What makes two runs' epochs comparable; checked before anything is written to the study.
@@ -241,6 +246,7 @@ class SharedStudy(optuna.Study):
         plain = {k: plain_distribution(d) for k, d in (fixed_distributions or {}).items()}
         trial = super().ask(plain)
         self._storage.record_heartbeat(trial._trial_id)
+        self._storage.set_trial_user_attr(trial._trial_id, WORKER_ATTR, WORKER)
         self._in_flight[trial._trial_id] = trial
         return trial
 

@@ -6,6 +6,7 @@ real hyperopt processes on the shipped data against a private PostgreSQL server.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +36,28 @@ from freqtrade_posmgmt import TrailingStopMixin
 class TrailingHyperoptStrategy(TrailingStopMixin, ExampleStrategy):
     pass
 """
+# Four parameter sets in all: more epochs than that are asked for, so duplicates must be skipped.
+TINY_SPACE_FILE = """\
+from example_strategy import ExampleStrategy
+from freqtrade.strategy import DecimalParameter
+
+from freqtrade_posmgmt import TrailingStopMixin
+
+
+class TrailingHyperoptStrategy(TrailingStopMixin, ExampleStrategy):
+    pm_trailing_activation = DecimalParameter(
+        0.01, 0.02, default=0.01, decimals=2, space="pm_trailing"
+    )
+    pm_trailing_distance = DecimalParameter(
+        0.005, 0.006, default=0.005, decimals=3, space="pm_trailing"
+    )
+    pm_trailing_atr_multiplier = DecimalParameter(
+        0.0, 5.0, default=0.0, decimals=1, space="pm_trailing", optimize=False
+    )
+    pm_trailing_breakeven = DecimalParameter(
+        0.0, 0.1, default=0.0, decimals=2, space="pm_trailing", optimize=False
+    )
+"""
 
 
 class TrailingHyperoptStrategy(TrailingStopMixin, ExampleStrategy):
@@ -52,10 +75,10 @@ def postgres():
         pytest.skip(f"PostgreSQL cannot be started here, shared-study tests skipped: {e}")
 
 
-def make_worker(tmp_path: Path, name: str) -> Path:
+def make_worker(tmp_path: Path, name: str, strategy: str = STRATEGY_FILE) -> Path:
     """A host's own user_data folder (Freqtrade allows one hyperopt per user_data folder)."""
     userdir = copy_user_data(tmp_path / name)
-    (userdir / "strategies" / "trailing_hyperopt_strategy.py").write_text(STRATEGY_FILE)
+    (userdir / "strategies" / "trailing_hyperopt_strategy.py").write_text(strategy)
     return userdir
 
 
@@ -167,15 +190,43 @@ def test_two_workers_share_one_study(postgres, tmp_path, monkeypatch):
     assert key(reported_params(hosts[last][0])) == key(study.best_trial.params)
 
 
+def test_workers_never_evaluate_a_parameter_set_twice(postgres, tmp_path):
+    storage = create_database(postgres, "tiny_space")
+    procs = [
+        start(hyperopt_args(make_worker(tmp_path, name, TINY_SPACE_FILE), storage, 4), tmp_path)
+        for name in ("a", "b")
+    ]
+    for proc in procs:
+        finish(proc)
+    trials = optuna.load_study(study_name="pm-study", storage=storage).get_trials()
+    complete = [key(t.params) for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == len(set(complete)) <= 4
+    skipped = [t for t in trials if t.state != TrialState.COMPLETE]
+    assert skipped  # 8 epochs asked for, at most 4 evaluated.
+    assert {t.state for t in skipped} == {TrialState.FAIL}
+    assert {t.user_attrs["freqtrade_skipped"] for t in skipped} == {"duplicate parameters"}
+
+
+def running_trials_of(storage: str, worker: str) -> list:
+    try:
+        study = optuna.load_study(study_name="pm-study", storage=storage)
+    except KeyError:  # Not created yet.
+        return []
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return [t for t in running if t.user_attrs.get("freqtrade_worker") == worker]
+
+
 def test_a_killed_worker_leaves_the_study_usable(postgres, tmp_path):
     storage = create_database(postgres, "killed_worker")
     dying, survivor = make_worker(tmp_path, "dying"), make_worker(tmp_path, "survivor")
     victim = start(hyperopt_args(dying, storage, 200), tmp_path)
-    other = start(hyperopt_args(survivor, storage, 6), tmp_path)
+    other = start(hyperopt_args(survivor, storage, 10), tmp_path)
+    worker = f"{socket.gethostname()}:{victim.pid}"
     deadline = time.monotonic() + 300
-    while not epochs_of(dying) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(0.5)  # Into its next epoch: a trial of the victim is RUNNING.
+    while not (running_trials_of(storage, worker) and epochs_of(dying)):
+        assert time.monotonic() < deadline and victim.poll() is None
+        time.sleep(0.05)
+    assert other.poll() is None  # The survivor is mid-run too.
     os.killpg(victim.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     victim.communicate()
@@ -190,14 +241,16 @@ def test_a_killed_worker_leaves_the_study_usable(postgres, tmp_path):
     study = optuna.load_study(study_name="pm-study", storage=storage)
     trials = study.get_trials()
     states = [t.state for t in trials]
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert [t.user_attrs["freqtrade_worker"] for t in failed] == [worker]
     assert TrialState.RUNNING not in states
-    assert states.count(TrialState.FAIL) >= 1  # The trial the dead worker was evaluating.
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert len(complete) == evaluated_before_death + 6 + 3
-    assert len(epochs_of(survivor)) == 6
+    assert len(complete) == evaluated_before_death + 10 + 3
+    assert len(epochs_of(survivor)) == 10
     assert len(epochs_of(dying)) == evaluated_before_death + 3
-    assert all("freqtrade_epoch" not in t.user_attrs for t in trials if t.state == TrialState.FAIL)
-    assert max(t.number for t in complete) > max(t.number for t in trials if t.state.name == "FAIL")
+    assert "freqtrade_epoch" not in failed[0].user_attrs
+    assert failed[0].value is None  # Not a result: the study's best is over complete trials.
+    assert max(t.number for t in complete) > failed[0].number
     assert key(reported_params(dying)) == key(study.best_trial.params)
 
 
@@ -280,4 +333,3 @@ def test_incomplete_study_options_are_one_line(tmp_path, args, words):
     proc = run_cli(*args, cwd=tmp_path)
     assert_one_line_error(proc, *words)
     assert not list(tmp_path.iterdir())
-
