@@ -244,7 +244,10 @@ class SharedStudy(optuna.Study):
 
     def ask(self, fixed_distributions: dict[str, BaseDistribution] | None = None) -> Trial:
         plain = {k: plain_distribution(d) for k, d in (fixed_distributions or {}).items()}
-        trial = super().ask(plain)
+        with warnings.catch_warnings():
+            # Optuna meant its heartbeat for Study.optimize; here it serves ask and tell.
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
+            trial = super().ask(plain)
         self._storage.record_heartbeat(trial._trial_id)
         self._storage.set_trial_user_attr(trial._trial_id, WORKER_ATTR, WORKER)
         self._in_flight[trial._trial_id] = trial
@@ -261,6 +264,12 @@ class SharedStudy(optuna.Study):
             self._told.append((trial, values))  # Completed by complete(), with its epoch.
             return None
         return super().tell(trial, values, state, skip_if_finished)
+
+    def fail_stale_trials(self) -> None:
+        """Fail the RUNNING trials of workers whose heartbeat stopped."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            optuna.storages.fail_stale_trials(self)
 
     def drop(self, trial: Trial, reason: str) -> None:
         """Fail an asked trial that will not be evaluated."""
@@ -318,10 +327,6 @@ def use_shared_study(url: str, study_name: str) -> None:
     :param url: an Optuna RDB storage URL (sqlite:///..., postgresql://...)
     :param study_name: the study every cooperating worker names
     """
-    # Optuna flags its heartbeat as experimental and as meant for Study.optimize; it is used
-    # here, on purpose, with ask and tell.
-    warnings.filterwarnings("ignore", category=ExperimentalWarning)
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
     get_optimizer = HyperOptimizer.get_optimizer
     get_asked_points = Hyperopt.get_asked_points
     duplicate_optuna_asked_points = Hyperopt.duplicate_optuna_asked_points
@@ -349,13 +354,13 @@ def use_shared_study(url: str, study_name: str) -> None:
         study = SharedStudy(study_name, storage, sampler)
         if not stored:
             study.set_user_attr(SIGNATURE_ATTR, signature)
-        optuna.storages.fail_stale_trials(study)
+        study.fail_stale_trials()
         done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         logger.info(f"Shared study {study_name}: {done} complete trials so far.")
         return study
 
     def shared_get_asked_points(self: Hyperopt, n_points: int, dimensions: dict) -> tuple:
-        optuna.storages.fail_stale_trials(self.opt)
+        self.opt.fail_stale_trials()
         before = set(self.opt._in_flight)
         asked, is_random = get_asked_points(self, n_points, dimensions)
         kept = {trial._trial_id for trial in asked}
