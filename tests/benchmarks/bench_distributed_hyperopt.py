@@ -10,7 +10,6 @@ The rate is over the hyperopt loop (first epoch's backtest start to last epoch's
 """
 
 import argparse
-import glob
 import json
 import statistics
 import subprocess
@@ -69,8 +68,9 @@ def run(userdirs: list[Path], jobs: int, study: list[str]) -> tuple[float, float
         if proc.returncode != 0:
             raise RuntimeError(f"hyperopt failed: {err[-2000:]}")
     wall = time.time() - start
-    files = [f for u in userdirs for f in glob.glob(str(u / "hyperopt_results" / "*.fthypt"))]
-    metrics = [json.loads(line)["results_metrics"] for f in files for line in open(f)]
+    files = [f for u in userdirs for f in u.glob("hyperopt_results/*.fthypt")]
+    lines = [line for f in files for line in f.read_text().splitlines()]
+    metrics = [json.loads(line)["results_metrics"] for line in lines]
     if len(metrics) != EPOCHS:
         raise RuntimeError(f"{len(metrics)} epochs evaluated, {EPOCHS} asked for")
     first = min(m["backtest_run_start_ts"] for m in metrics)
