@@ -120,7 +120,9 @@ def compare(a: Path, b: Path, rounds: int, new_storage) -> bool:
     target = Target("two_workers_shared", "one_host_j2", at_least=0.90)
     ratio = medians[target.numerator] / medians[target.denominator]
     met = target.met(ratio)
-    print(f"\nratio (epochs/min)  {target.describe():<44} {ratio:6.2f}  {'ok' if met else 'MISSED'}")
+    print(
+        f"\nratio (epochs/min)  {target.describe():<44} {ratio:6.2f}  {'ok' if met else 'MISSED'}"
+    )
     return met
 
 
