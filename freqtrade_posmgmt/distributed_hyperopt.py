@@ -40,6 +40,7 @@ from freqtrade.commands import Arguments
 from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.exceptions import FreqtradeException, OperationalException
+from freqtrade.main import main as freqtrade_main
 from freqtrade.optimize.hyperopt.hyperopt import Hyperopt
 from freqtrade.optimize.hyperopt.hyperopt_optimizer import HyperOptimizer
 from freqtrade.optimize.hyperopt_tools import hyperopt_serializer
@@ -61,6 +62,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL = 5
 GRACE_PERIOD = 20
 EPOCH_ATTR = "freqtrade_epoch"
+SKIPPED_ATTR = "freqtrade_skipped"
 # Which process evaluates a trial, for whoever watches the study.
 WORKER_ATTR = "freqtrade_worker"
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -196,15 +198,18 @@ def preflight(url: str, study_name: str, freqtrade_args: list[str]) -> None:
     :raises SharedStudyError: with the one line to show
     """
     storage = open_storage(url)
-    parsed = Arguments(freqtrade_args).get_parsed_arg()
-    logging.disable(logging.CRITICAL)  # Freqtrade logs, and reports, its own config errors.
     try:
-        config = Configuration(parsed, RunMode.HYPEROPT).get_config()
-    except FreqtradeException:
-        return
+        parsed = Arguments(freqtrade_args).get_parsed_arg()
+        logging.disable(logging.CRITICAL)  # Freqtrade logs, and reports, its own config errors.
+        try:
+            config = Configuration(parsed, RunMode.HYPEROPT).get_config()
+        except FreqtradeException:
+            return
+        finally:
+            logging.disable(logging.NOTSET)
+        check_study(storage, study_name, config)
     finally:
-        logging.disable(logging.NOTSET)
-    check_study(storage, study_name, config)
+        storage.engine.dispose()  # Its connections: the run opens its own.
     # Freqtrade allows one hyperopt per user_data folder and, when it is taken, quits with
     # status 0 having done nothing: a worker that silently does no work. Say so instead.
     lock = FileLock(Hyperopt.get_lock_filename(config))
@@ -234,8 +239,8 @@ class SharedStudy(optuna.Study):
         atexit.register(self.fail_in_flight)
 
     def _beat(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(HEARTBEAT_INTERVAL):
+        while True:
+            time.sleep(HEARTBEAT_INTERVAL)
             for trial_id in list(self._in_flight):
                 try:
                     self._storage.record_heartbeat(trial_id)
@@ -274,7 +279,7 @@ class SharedStudy(optuna.Study):
     def drop(self, trial: Trial, reason: str) -> None:
         """Fail an asked trial that will not be evaluated."""
         self._in_flight.pop(trial._trial_id, None)
-        self._storage.set_trial_user_attr(trial._trial_id, "freqtrade_skipped", reason)
+        self._storage.set_trial_user_attr(trial._trial_id, SKIPPED_ATTR, reason)
         super().tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
     def complete(self, epoch: dict[str, Any]) -> None:
@@ -416,8 +421,6 @@ def main(hyperopt_args: list[str]) -> int:
     (with its network) on a shared study.
     :return: the exit status
     """
-    from freqtrade.main import main as freqtrade_main
-
     try:
         args = ["hyperopt", *hyperopt_args]
         if take_study_options(args)[0] is None:
