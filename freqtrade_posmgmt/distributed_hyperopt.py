@@ -51,7 +51,7 @@ from optuna.distributions import (
     IntDistribution,
     distribution_to_json,
 )
-from optuna.exceptions import ExperimentalWarning
+from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, Trial, TrialState
 from sqlalchemy.engine import make_url
 
@@ -288,7 +288,10 @@ class SharedStudy(optuna.Study):
         loss = told[0] if isinstance(told, list | tuple) else told
         self._in_flight.pop(trial._trial_id, None)
         text = rapidjson.dumps(epoch, default=hyperopt_serializer, number_mode=JSON_MODE)
-        if self._storage.get_trial(trial._trial_id).state.is_finished():
+        try:
+            self._storage.set_trial_user_attr(trial._trial_id, EPOCH_ATTR, text)
+            super().tell(trial, loss)
+        except (UpdateFinishedTrialError, ValueError):
             # Failed as stale by another worker (this host lost the database for a while):
             # the evaluation is still good, so it goes in as a new trial.
             logger.warning(f"Trial {trial.number} was failed meanwhile; adding its result anew.")
@@ -300,9 +303,6 @@ class SharedStudy(optuna.Study):
                     user_attrs={EPOCH_ATTR: text},
                 )
             )
-            return
-        self._storage.set_trial_user_attr(trial._trial_id, EPOCH_ATTR, text)
-        super().tell(trial, loss)
 
     def best_epoch(self) -> dict[str, Any] | None:
         """Freqtrade's epoch of the study's best trial (over every worker), or None."""
