@@ -16,8 +16,9 @@ to, that one study. Freqtrade still evaluates every epoch (its backtest, its los
   skips as duplicates are failed instead of being left RUNNING in the shared study.
 - ``Hyperopt.duplicate_optuna_asked_points``: Freqtrade skips parameters already COMPLETE; in a
   shared study parameters another worker is evaluating right now (RUNNING) are skipped too.
-- ``Hyperopt.evaluate_result``: Freqtrade's epoch result is stored with its trial, so any host
-  can report (and export) the best epoch of the whole study, which becomes its current best.
+- ``Hyperopt._save_result``: before Freqtrade appends an evaluated epoch to its ``.fthypt`` file,
+  the epoch is stored with its trial, so any host can report (and export) the best epoch of the
+  whole study, which then becomes its current best.
 """
 
 import atexit
@@ -38,6 +39,7 @@ import sqlalchemy.exc
 from filelock import FileLock, Timeout
 from freqtrade.commands import Arguments
 from freqtrade.configuration import Configuration
+from freqtrade.constants import FTHYPT_FILEVERSION
 from freqtrade.enums import RunMode
 from freqtrade.exceptions import FreqtradeException, OperationalException
 from freqtrade.main import main as freqtrade_main
@@ -335,7 +337,7 @@ def use_shared_study(url: str, study_name: str) -> None:
     get_optimizer = HyperOptimizer.get_optimizer
     get_asked_points = Hyperopt.get_asked_points
     duplicate_optuna_asked_points = Hyperopt.duplicate_optuna_asked_points
-    evaluate_result = Hyperopt.evaluate_result
+    save_result = Hyperopt._save_result
 
     def shared_get_optimizer(self: HyperOptimizer, random_state: int) -> SharedStudy:
         sampler = get_optimizer(self, random_state).sampler  # Freqtrade's own choice.
@@ -384,11 +386,11 @@ def use_shared_study(url: str, study_name: str) -> None:
             for t in running
         )
 
-    def shared_evaluate_result(
-        self: Hyperopt, val: dict[str, Any], current: int, is_random: bool
-    ) -> None:
-        evaluate_result(self, val, current, is_random)
-        self.opt.complete(val)
+    def shared_save_result(self: Hyperopt, epoch: dict[str, Any]) -> None:
+        # The study first: a results file never lists an epoch the study lacks.
+        epoch[FTHYPT_FILEVERSION] = 2  # What Freqtrade's own line gets; the export needs it.
+        self.opt.complete(epoch)
+        save_result(self, epoch)
         best = self.opt.best_epoch()
         if best is not None and best["loss"] < self.current_best_loss:
             self.current_best_loss = best["loss"]
@@ -397,7 +399,7 @@ def use_shared_study(url: str, study_name: str) -> None:
     HyperOptimizer.get_optimizer = shared_get_optimizer
     Hyperopt.get_asked_points = shared_get_asked_points
     Hyperopt.duplicate_optuna_asked_points = shared_duplicate
-    Hyperopt.evaluate_result = shared_evaluate_result
+    Hyperopt._save_result = shared_save_result
 
 
 def prepare(freqtrade_args: list[str]) -> list[str]:

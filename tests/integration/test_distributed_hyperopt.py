@@ -223,8 +223,13 @@ def test_a_killed_worker_leaves_the_study_usable(postgres, tmp_path):
     other = start(hyperopt_args(survivor, storage, 10), tmp_path)
     worker = f"{socket.gethostname()}:{victim.pid}"
     deadline = time.monotonic() + 300
-    while not (running_trials_of(storage, worker) and epochs_of(dying)):
+    while True:  # Freeze it; kill it if frozen mid-trial, else let it go on and try again.
         assert time.monotonic() < deadline and victim.poll() is None
+        if epochs_of(dying):
+            os.killpg(victim.pid, signal.SIGSTOP)
+            if running_trials_of(storage, worker):
+                break
+            os.killpg(victim.pid, signal.SIGCONT)
         time.sleep(0.05)
     assert other.poll() is None  # The survivor is mid-run too.
     os.killpg(victim.pid, signal.SIGKILL)
@@ -242,7 +247,10 @@ def test_a_killed_worker_leaves_the_study_usable(postgres, tmp_path):
     trials = study.get_trials()
     states = [t.state for t in trials]
     failed = [t for t in trials if t.state == TrialState.FAIL]
-    assert [t.user_attrs["freqtrade_worker"] for t in failed] == [worker]
+    assert [t.user_attrs["freqtrade_worker"] for t in failed] == [worker], [
+        (t.number, t.state.name, t.user_attrs.get("freqtrade_worker"), t.datetime_start)
+        for t in trials
+    ]
     assert TrialState.RUNNING not in states
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == evaluated_before_death + 10 + 3
