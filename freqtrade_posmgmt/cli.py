@@ -4,38 +4,27 @@
 - ``freqtrade-posmgmt offline [--markets PATH] <freqtrade subcommand> [args...]``
 - ``freqtrade-posmgmt demo``: backtest the example strategy with and without position management
   on the shipped data, then analyse both.
-- ``freqtrade-posmgmt analyze [RESULT] [--html PATH] [--json PATH]``: the MFE/MAE report.
+- ``freqtrade-posmgmt analyze [options] [RESULT]``: the MFE/MAE report.
 - ``freqtrade-posmgmt [offline] hyperopt --storage URL --study-name NAME [args...]``: Freqtrade's
   hyperopt on one Optuna study shared by many hosts (see distributed_hyperopt).
+
+Each subcommand is a parser (``add_<name>``) and a function of the parsed arguments that
+returns the exit status; :data:`SUBCOMMANDS` lists them.
 """
 
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from freqtrade.commands import Arguments
-from freqtrade.configuration import Configuration
-from freqtrade.configuration.config_validation import validate_config_schema
-from freqtrade.enums import CandleType, RunMode
-from freqtrade.exceptions import FreqtradeException
 from freqtrade.main import main as freqtrade_main
 
 from freqtrade_posmgmt import distributed_hyperopt, report
-from freqtrade_posmgmt.offline import (
-    DEFAULT_MARKETS,
-    OfflineError,
-    load_markets,
-    use_static_markets,
-)
+from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
+from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
 
-# Subcommands that read candles of the whitelisted pairs, so every pair must have them.
-CANDLE_SUBCOMMANDS = {
-    "backtesting",
-    "hyperopt",
-    "lookahead-analysis",
-    "recursive-analysis",
-}
 DEMO_ARGS = [
     "backtesting",
     "--config",
@@ -50,66 +39,99 @@ DEMO_ARGS = [
 ]
 # The latest result is the one the demo just wrote; the HTML goes next to it.
 DEMO_REPORT_ARGS = ["--userdir", "user_data", "--config", "user_data/config.json", "--html"]
+MARKETS_HELP = (
+    "ccxt markets snapshot (JSON, {symbol: market}) that Freqtrade loads instead of asking the "
+    "exchange; default: markets/binance_spot.json in the user data directory (--userdir, else "
+    "the config's user_data_dir, else ./user_data)"
+)
 
 
-def check_offline_inputs(freqtrade_args: list[str], markets: dict) -> None:
+def _exit_status(exit: SystemExit) -> int:
+    return exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+
+
+def run_offline(markets_path: Path | None, freqtrade_args: list[str]) -> int:
     """
-    Fail early, in one line, on inputs Freqtrade would reject with a traceback or a wall of log:
-    a malformed config, a whitelisted pair missing from the snapshot, a pair with no candles.
-    :param freqtrade_args: the arguments to be passed on to Freqtrade
-    :param markets: the markets snapshot in use
-    """
-    parsed = Arguments(freqtrade_args).get_parsed_arg()
-    subcommand = freqtrade_args[0] if freqtrade_args else None
-    if "func" not in parsed or "config" not in parsed:
-        return
-    logging.disable(logging.CRITICAL)  # Freqtrade logs its own copy of any config error.
-    try:
-        config = Configuration(parsed, RunMode.OTHER).get_config()
-        validate_config_schema(config)
-    except FreqtradeException as e:
-        files = ", ".join(parsed["config"])
-        first_line = str(e).strip().splitlines()[0]
-        raise OfflineError(f"config {files}: {first_line.rstrip('.')} (fix the config file)") from e
-    finally:
-        logging.disable(logging.NOTSET)
-    pairs = config.get("exchange", {}).get("pair_whitelist", [])
-    for pair in pairs:
-        if pair not in markets:
-            raise OfflineError(
-                f"pair {pair} is not in the markets snapshot: remove it from pair_whitelist "
-                "or use a snapshot that lists it (--markets PATH)"
-            )
-    if subcommand not in CANDLE_SUBCOMMANDS:
-        return
-    timeframes = {config.get("timeframe")} | {config.get("timeframe_detail")}
-    candle_type = CandleType.get_default(config.get("trading_mode", "spot"))
-    datadir = Path(config["datadir"])
-    for pair in pairs:
-        for timeframe in timeframes - {None}:
-            stem = f"{pair.replace('/', '_').replace(':', '_')}-{timeframe}"
-            suffix = "" if candle_type == CandleType.SPOT else f"-{candle_type.value}"
-            subdir = "" if candle_type == CandleType.SPOT else "futures"
-            if not any((datadir / subdir).glob(f"{stem}{suffix}.*")):
-                raise OfflineError(
-                    f"pair {pair} has no {timeframe} candles in {datadir / subdir}: "
-                    f"add {stem}{suffix}.feather or remove {pair} from pair_whitelist"
-                )
-
-
-def run_offline(markets_path: Path, freqtrade_args: list[str]) -> int:
-    """
-    Run Freqtrade's command line with the static markets snapshot.
+    Run Freqtrade's command line with a static markets snapshot, after checking its inputs.
+    :param markets_path: the snapshot; None for the one in the user data directory
     :return: Freqtrade's exit status
+    :raise OfflineError: bad input, in one line
     """
-    markets = load_markets(markets_path)
-    check_offline_inputs(freqtrade_args, markets)
-    use_static_markets(markets)
+    try:
+        # Freqtrade's own parser first: a mistyped subcommand or --help is answered by it.
+        parsed = Arguments(freqtrade_args).get_parsed_arg()
+    except SystemExit as e:
+        return _exit_status(e)
+    if "func" in parsed:
+        # No config (a subcommand that needs none, and none found): Freqtrade runs on defaults.
+        config = load_config(parsed) if parsed.get("config") else None
+        markets = load_markets(markets_path or default_markets(parsed, config))
+        if config is not None:
+            check_offline_inputs(freqtrade_args[0], parsed, config, markets)
+        use_static_markets(markets)
     try:
         freqtrade_main(freqtrade_args)
     except SystemExit as e:
-        return e.code if isinstance(e.code, int) else int(e.code is not None)
+        return _exit_status(e)
     return 0
+
+
+def _offline(args: argparse.Namespace) -> int:
+    return run_offline(args.markets, distributed_hyperopt.prepare(args.freqtrade_args))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    status = run_offline(args.markets, DEMO_ARGS)
+    return report.main(DEMO_REPORT_ARGS) if status == 0 else status
+
+
+def add_offline(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    offline = commands.add_parser(
+        "offline",
+        help="run any freqtrade subcommand with a static markets snapshot",
+        description="Run a freqtrade subcommand with a static markets snapshot (no network).",
+    )
+    offline.add_argument("--markets", type=Path, metavar="PATH", help=MARKETS_HELP)
+    offline.add_argument(
+        "freqtrade_args",
+        nargs=argparse.REMAINDER,
+        metavar="SUBCOMMAND ...",
+        help="a freqtrade subcommand and its arguments, e.g. backtesting -c config.json",
+    )
+    return offline
+
+
+def add_demo(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    demo = commands.add_parser(
+        "demo",
+        help="backtest the example strategy with and without position management",
+        description="Backtest the example strategy with and without position management on "
+        "the shipped data (run from the project folder), then analyse both.",
+    )
+    demo.add_argument("--markets", type=Path, metavar="PATH", help=MARKETS_HELP)
+    return demo
+
+
+def add_analyze(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    analyze = commands.add_parser(
+        "analyze", help="MFE/MAE analysis of a backtest result", description=report.DESCRIPTION
+    )
+    report.add_arguments(analyze)
+    return analyze
+
+
+# name: (parser builder, runner). One more subcommand is one more entry.
+SUBCOMMANDS: dict[
+    str,
+    tuple[
+        Callable[[argparse._SubParsersAction], argparse.ArgumentParser],
+        Callable[[argparse.Namespace], int],
+    ],
+] = {
+    "offline": (add_offline, _offline),
+    "demo": (add_demo, _demo),
+    "analyze": (add_analyze, report.run),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,23 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="freqtrade-posmgmt", description="Freqtrade position management, offline."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    offline = commands.add_parser(
-        "offline", help="run any freqtrade subcommand with a static markets snapshot"
-    )
-    offline.add_argument("--markets", type=Path, default=DEFAULT_MARKETS)
-    offline.add_argument("freqtrade_args", nargs=argparse.REMAINDER)
-    demo = commands.add_parser(
-        "demo", help="backtest the example strategy with and without position management"
-    )
-    demo.add_argument("--markets", type=Path, default=DEFAULT_MARKETS)
-    analyze = commands.add_parser(
-        "analyze", help="MFE/MAE analysis of a backtest result", add_help=False
-    )
-    analyze.add_argument("analyze_args", nargs=argparse.REMAINDER)
-    hyperopt = commands.add_parser(
-        "hyperopt", help="Freqtrade's hyperopt on a shared Optuna study", add_help=False
-    )
-    hyperopt.add_argument("hyperopt_args", nargs=argparse.REMAINDER)
+    for add, run in SUBCOMMANDS.values():
+        add(commands).set_defaults(run=run)
     return parser
 
 
@@ -142,16 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["hyperopt"]:  # All of the rest is Freqtrade's, options included.
         sys.exit(distributed_hyperopt.main(argv[1:]))
     args = build_parser().parse_args(argv)
-    if args.command == "analyze":
-        sys.exit(report.main(args.analyze_args))
-    freqtrade_args = DEMO_ARGS if args.command == "demo" else args.freqtrade_args
     try:
-        freqtrade_args = distributed_hyperopt.prepare(freqtrade_args)
-        status = run_offline(args.markets, freqtrade_args)
+        status = args.run(args)
     except (OfflineError, distributed_hyperopt.SharedStudyError) as e:
         logging.shutdown()
         print(f"freqtrade-posmgmt: error: {e}", file=sys.stderr)
         status = 2
-    if args.command == "demo" and status == 0:
-        status = report.main(DEMO_REPORT_ARGS)
     sys.exit(status)

@@ -192,6 +192,11 @@ def _position_path(
 
     fill_sign = sign[codes]
     at_fill = realised_after + fill_sign * held_after * (price - average_after)
+    # At its opening fill a position's profit is zero by definition, but the average entry
+    # price (price * amount / amount) can be one ulp off, leaving about -1e-16 of the stake:
+    # a trade opened and closed in one candle would then have mfe < 0. Zero anchors the path,
+    # so mfe >= 0 >= mae holds exactly.
+    at_fill[starts] = 0.0
 
     # Segments: candles that opened between a fill and the next fill of the same trade.
     segment = np.flatnonzero(np.r_[codes[1:] == codes[:-1], False])

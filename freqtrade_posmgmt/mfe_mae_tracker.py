@@ -8,6 +8,8 @@ Unit: ratios of the entry price, side-aware, before fees and without leverage.
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from freqtrade_posmgmt.validation import validated_policy
+
 
 @dataclass(frozen=True)
 class MFEMetrics:
@@ -40,6 +42,7 @@ class MFEMetrics:
                 raise ValueError(f"{name}={moment}: naive datetime; must be timezone-aware (UTC)")
 
 
+@validated_policy
 @dataclass
 class MFEMAETracker:
     """

@@ -13,7 +13,9 @@ from typing import Any
 
 from freqtrade.exchange.exchange import Exchange
 
-DEFAULT_MARKETS = Path("user_data/markets/binance_spot.json")
+# The shipped snapshot, inside the user data directory (``--userdir`` or the config's
+# ``user_data_dir``), so the default does not depend on the working directory.
+MARKETS_IN_USERDIR = Path("markets/binance_spot.json")
 
 
 class OfflineError(Exception):

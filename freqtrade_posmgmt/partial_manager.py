@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from freqtrade_posmgmt.validation import validated_policy
+
 TAG_PREFIX = "pm_"
 SOLD_ALL_NOTE = " (sold all: rest below min stake)"
 CANDLES_SINCE_LAST_FILL = "candles_since_last_fill"
@@ -289,6 +291,7 @@ class ScaleIn:
         return level_tag("add", self.levels)
 
 
+@validated_policy
 @dataclass(frozen=True)
 class PartialExitPolicy:
     """

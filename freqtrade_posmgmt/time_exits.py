@@ -23,6 +23,8 @@ from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from freqtrade_posmgmt.validation import validated_policy
+
 EXIT_MAX_HOLDING = "time_max_holding"
 EXIT_WEEKEND = "time_weekend"
 EXIT_END_OF_DAY = "time_end_of_day"
@@ -158,6 +160,7 @@ def _exchange_calendar(name: str) -> Any:
         return exchange_calendars.get_calendar(name)
 
 
+@validated_policy
 @dataclass(frozen=True)
 class MarketSessionDef:
     """
@@ -388,6 +391,7 @@ def _timeline(session: MarketSessionDef) -> _Timeline:
     return _Timeline(session)
 
 
+@validated_policy
 @dataclass(frozen=True)
 class TimeRestrictions:
     """
@@ -408,6 +412,7 @@ class TimeRestrictions:
             _require_bool(name, getattr(self, name))
 
 
+@validated_policy
 @dataclass(frozen=True)
 class TimeExitPolicy:
     """

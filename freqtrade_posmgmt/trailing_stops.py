@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
+from freqtrade_posmgmt.validation import validated_policy
+
 # Freqtrade rounds profit ratios to 8 decimals (Trade.calc_profit_ratio); so do we, so that a
 # threshold compares exactly as Freqtrade's own trailing offset does.
 _PROFIT_DECIMALS = 8
@@ -129,6 +131,7 @@ def _profit_locks(value: Any) -> tuple[tuple[float, float], ...]:
     return tuple(locks)
 
 
+@validated_policy
 @dataclass(frozen=True)
 class TrailingStopPolicy:
     """

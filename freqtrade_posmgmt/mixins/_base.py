@@ -1,12 +1,16 @@
 """
 What every position-management mixin shares: policy resolution, feature switches, merge helpers.
 
-A mixin resolves its policy in :meth:`PolicyMixin.pm_refresh`, asks for the Freqtrade features it
-needs with :meth:`PolicyMixin.pm_enable` and declares the callbacks it needs with
+A mixin declares its ``posmgmt`` section in ``pm_section``, resolves its policy in
+:meth:`PolicyMixin.pm_refresh`, asks for the Freqtrade features it needs with
+:meth:`PolicyMixin.pm_enable` and declares the callbacks it needs with
 :meth:`PolicyMixin.pm_use_callbacks`. Everything a switched-off capability would have turned on is
-left as the user set it, and its callback overrides are bypassed. Chains made only of mixins are
-handed to Freqtrade as :class:`ReadOnlyCallback`, which spares the trade copy Freqtrade makes
-before every call of a callback that user code overrides.
+left as the user set it, and its callback overrides are bypassed: Freqtrade then calls the user's
+own implementation, or IStrategy's default, directly. Chains made only of mixins are handed to
+Freqtrade as :class:`ReadOnlyCallback`, which spares the trade copy Freqtrade makes before every
+call of a callback that user code overrides. A chain that is on ends in the user's own
+implementation (``super()`` from :class:`PolicyMixin` reaches it), asked only where Freqtrade
+would have asked it without the mixins.
 """
 
 import dataclasses
@@ -18,11 +22,15 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, Final, TypeVar
 
+from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
 from freqtrade.persistence import Trade
 from freqtrade.strategy import IStrategy
 from freqtrade.strategy.hyper import detect_all_parameters
+from freqtrade.strategy.parameters import BaseParameter
 from pandas import DataFrame
+
+from freqtrade_posmgmt.validation import PolicyValueError, raise_policy_errors_as
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +69,45 @@ CALLBACKS = (
     "order_filled",
     "leverage",
 )
+# The user's switch without which Freqtrade never calls the user's own implementation.
+USER_SWITCHES = {
+    "custom_stoploss": "use_custom_stoploss",
+    "adjust_trade_position": "position_adjustment_enable",
+}
+POSMGMT_SECTIONS: set[str] = {
+    "trailing_stop",
+    "partial_exits",
+    "time_exits",
+    "mfe_mae",
+    "correlation",
+    "dynamic_risk",
+}
+"""The package's ``posmgmt`` sections, known to every strategy whichever mixins it uses."""
 
 
 class PolicyConfigError(OperationalException):
     """A position-management policy is configured wrongly; stops the strategy at load."""
+
+
+class PolicyDefinitionError(PolicyValueError, OperationalException):
+    """
+    A policy was built with a bad value, e.g. as a strategy class attribute. Freqtrade prints its
+    errors in one line; this one is raised while Freqtrade imports the strategy's module.
+    """
+
+
+raise_policy_errors_as(PolicyDefinitionError)
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    """Where a capability's policy came from."""
+
+    policy: Any
+    source: str
+    """e.g. ``class attribute trailing_stop_policy``"""
+    uses_parameters: bool
+    """True when the hyperoptable Parameters feed the policy."""
 
 
 def tightest_stop(*ratios: float | None) -> float | None:
@@ -75,6 +118,19 @@ def tightest_stop(*ratios: float | None) -> float | None:
     """
     valid = [r for r in ratios if r is not None and r != 0 and math.isfinite(r)]
     return min(valid, key=abs) if valid else None
+
+
+def loosens_stop(ratio: float | None, trade: Trade, current_rate: float) -> bool:
+    """
+    True if Freqtrade, given ``ratio`` from ``custom_stoploss`` at ``current_rate``, would place
+    the stop below the one in force (above it for shorts).
+    """
+    if ratio is None or ratio == 0 or not math.isfinite(ratio) or not trade.stop_loss:
+        return False
+    distance = abs(ratio / (trade.leverage or 1.0))
+    if trade.is_short:
+        return current_rate * (1 + distance) > trade.stop_loss
+    return current_rate * (1 - distance) < trade.stop_loss
 
 
 def guarded(default: Any) -> Callable[[F], F]:
@@ -103,21 +159,17 @@ def guarded(default: Any) -> Callable[[F], F]:
     return decorate
 
 
-class ReadOnlyCallback:
+class DirectCallback:
     """
-    A callback chain made only of our mixins (or of IStrategy's defaults), as Freqtrade calls it.
-
-    Freqtrade deep-copies the trade before each call of a callback a strategy overrides, to
-    protect itself from strategies that modify it, and skips the copy for IStrategy's own
-    defaults, which it recognises by their qualified name. The mixins only read the trade, so a
-    chain of theirs carries IStrategy's name and calls ``owner``'s implementation directly.
+    A callback as Freqtrade calls it, routed straight to ``owner``'s implementation. Unlike a
+    bound method it pickles by reference, as hyperopt's workers (``-j 2``) need.
     """
 
     def __init__(self, strategy: IStrategy, name: str, owner: type) -> None:
         self.strategy = strategy
         self.function = getattr(owner, name)
         self.__name__ = name
-        self.__qualname__ = f"IStrategy.{name}"
+        self.__qualname__ = self.function.__qualname__
 
     @property
     def __signature__(self) -> inspect.Signature:
@@ -128,11 +180,29 @@ class ReadOnlyCallback:
         return self.function(self.strategy, *args, **kwargs)
 
 
+class ReadOnlyCallback(DirectCallback):
+    """
+    A callback chain made only of our mixins (or of IStrategy's defaults), as Freqtrade calls it.
+
+    Freqtrade deep-copies the trade before each call of a callback a strategy overrides, to
+    protect itself from strategies that modify it, and skips the copy for IStrategy's own
+    defaults, which it recognises by their qualified name. The mixins only read the trade, so a
+    chain of theirs carries IStrategy's name and calls ``owner``'s implementation directly.
+    """
+
+    def __init__(self, strategy: IStrategy, name: str, owner: type) -> None:
+        super().__init__(strategy, name, owner)
+        self.__qualname__ = f"IStrategy.{name}"
+
+
 class PolicyMixin(IStrategy):
     """
     Base class of every position-management mixin. It subclasses ``IStrategy`` because
     hyperopt's pickling (``-j 2``) only handles strategy classes whose bases lead to IStrategy.
     """
+
+    pm_section: str | None = None
+    """The capability's section under ``posmgmt`` in config.json; set by each capability mixin."""
 
     def __init__(self, config: dict) -> None:
         super().__init__(config)
@@ -141,13 +211,23 @@ class PolicyMixin(IStrategy):
             name: config.get(name, getattr(self, name, True))
             for name in FEATURE_ATTRIBUTES
         }
+        self._pm_user_stop = self._pm_user_implementation("custom_stoploss")
+        self._pm_user_stop_after_fill = self._pm_user_stop is not None and (
+            "after_fill" in inspect.getfullargspec(self._pm_user_stop).args
+        )
         self._pm_parameters = [
             parameter
             for space in detect_all_parameters(type(self)).values()
             for parameter in space.values()
         ]
         self._pm_parameter_values: tuple | None = None
+        self._pm_logged = False
+        posmgmt = config.get("posmgmt", {})
+        if not isinstance(posmgmt, dict):
+            raise PolicyConfigError(f"posmgmt={posmgmt!r}: must be an object of sections")
         self.pm_refresh_all()
+        self._pm_check_sections()
+        self._pm_check_hyperopt_spaces()
 
     def pm_refresh(self) -> None:
         """
@@ -162,6 +242,7 @@ class PolicyMixin(IStrategy):
             setattr(self, name, value)
         self._pm_enabled: dict[str, Any] = {}
         self._pm_active_callbacks: set[str] = set()
+        self._pm_resolved: dict[str, Resolution] = {}
         self.pm_refresh()
         for name, value in self._pm_enabled.items():
             setattr(self, name, value)
@@ -179,21 +260,33 @@ class PolicyMixin(IStrategy):
         :param from_parameters: builds the policy from the Parameters' current values
         :return: the policy, or None when the capability is switched off
         """
-        policy = from_parameters() if class_value is PARAMETERS else class_value
+        resolution = self._pm_resolve(section, class_value, from_parameters)
+        self._pm_resolved[section] = resolution
+        return resolution.policy
+
+    def _pm_resolve(
+        self, section: str, class_value: Any, from_parameters: Callable[[], Any]
+    ) -> Resolution:
+        attribute = f"class attribute {self._pm_policy_attribute(section)}"
+        if class_value is PARAMETERS:
+            policy, source = from_parameters(), "Parameters"
+        else:
+            policy, source = class_value, attribute + (" = None" if class_value is None else "")
         overrides = self.config.get("posmgmt", {}).get(section, PARAMETERS)
         if overrides is PARAMETERS:
-            return policy  # type: ignore[return-value]
+            return Resolution(policy, source, class_value is PARAMETERS)
         if overrides is None:
-            return None
+            return Resolution(None, f"posmgmt.{section}=null in config", False)
         if not isinstance(overrides, dict):
             raise PolicyConfigError(
                 f"posmgmt.{section}={overrides!r}: must be an object of policy fields, or null"
             )
         overrides = dict(overrides)
         if not overrides.pop("enabled", True):
-            return None
+            return Resolution(None, f"posmgmt.{section}.enabled=false in config", False)
+        uses_parameters = policy is None or class_value is PARAMETERS
         base = from_parameters() if policy is None else policy
-        known = {f.name for f in dataclasses.fields(base)}  # type: ignore[arg-type]
+        known = {f.name for f in dataclasses.fields(base)}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise PolicyConfigError(
@@ -201,9 +294,81 @@ class PolicyMixin(IStrategy):
                 f"{', '.join(sorted(known))}"
             )
         try:
-            return dataclasses.replace(base, **overrides)  # type: ignore[type-var]
+            policy = dataclasses.replace(base, **overrides)
         except (TypeError, ValueError) as e:
             raise PolicyConfigError(f"posmgmt.{section}: {e}") from e
+        over = "Parameters" if uses_parameters else attribute
+        return Resolution(policy, f"posmgmt.{section} in config over {over}", uses_parameters)
+
+    def _pm_capabilities(self) -> list[type]:
+        """The capability mixins of this strategy (those declaring a section), outermost first."""
+        return [cls for cls in type(self).__mro__ if vars(cls).get("pm_section")]
+
+    def _pm_policy_attribute(self, section: str) -> str:
+        for cls in self._pm_capabilities():
+            if cls.pm_section == section:
+                for name, value in vars(cls).items():
+                    if value is PARAMETERS:
+                        return name
+        return "policy"
+
+    def _pm_check_sections(self) -> None:
+        posmgmt = self.config.get("posmgmt", {})
+        known = POSMGMT_SECTIONS | set(self._pm_resolved)
+        known |= {cls.pm_section for cls in self._pm_capabilities()}
+        unknown = sorted(set(posmgmt) - known)
+        if unknown:
+            raise PolicyConfigError(
+                f"posmgmt.{unknown[0]}: unknown section; known sections: {', '.join(sorted(known))}"
+            )
+
+    def _pm_check_hyperopt_spaces(self) -> None:
+        """Stop a hyperopt that asks for a space whose Parameters cannot change the policy."""
+        if self.config.get("runmode") != RunMode.HYPEROPT:
+            return
+        asked = set(self.config.get("spaces") or ())
+        for cls in self._pm_capabilities():
+            resolution = self._pm_resolved.get(cls.pm_section)
+            if resolution is None or (resolution.uses_parameters and resolution.policy):
+                continue
+            spaces = {v.space for v in vars(cls).values() if isinstance(v, BaseParameter)}
+            state = "is switched off" if resolution.policy is None else "takes its policy"
+            attribute = self._pm_policy_attribute(cls.pm_section)
+            fixes = []
+            if resolution.source.startswith("posmgmt.") and resolution.policy is None:
+                fixes.append(f"remove posmgmt.{cls.pm_section} from the config")
+            if getattr(self, attribute, PARAMETERS) is not PARAMETERS:
+                fixes.append(f"remove the class attribute {attribute}")
+            for space in sorted(s for s in spaces if s):
+                if space in asked:
+                    raise PolicyConfigError(
+                        f"hyperopt space {space}: {cls.__name__} {state} from {resolution.source}, "
+                        f"so its Parameters change nothing: {' and '.join(fixes)} to tune them, "
+                        f"or leave {space} out of --spaces"
+                    )
+                if asked & {"all", "default"}:
+                    logger.warning(
+                        "hyperopt space %s is not tuned: %s %s from %s",
+                        space,
+                        cls.__name__,
+                        state,
+                        resolution.source,
+                    )
+
+    def _pm_log_policies(self) -> None:
+        for cls in self._pm_capabilities():
+            resolution = self._pm_resolved.get(cls.pm_section)
+            if resolution is None:
+                continue
+            source = resolution.source
+            if source == "Parameters" and not any(
+                isinstance(value, BaseParameter) for value in vars(cls).values()
+            ):
+                source = "defaults"
+            if resolution.policy is None:
+                logger.info("%s: switched off by %s", cls.__name__, source)
+            else:
+                logger.info("%s: policy from %s: %r", cls.__name__, source, resolution.policy)
 
     def pm_enable(self, attribute: str, value: Any = True) -> None:
         """
@@ -225,10 +390,54 @@ class PolicyMixin(IStrategy):
             self.__dict__.pop(name, None)
             definers = [cls for cls in type(self).__mro__ if name in vars(cls)]
             # A mixin is a class that defines pm_refresh; the user's own strategy classes do not.
-            if not all("pm_refresh" in vars(cls) or cls is IStrategy for cls in definers):
-                continue  # user code is in the chain: Freqtrade keeps protecting its trade
-            owner = definers[0] if name in self._pm_active_callbacks else IStrategy
-            setattr(self, name, ReadOnlyCallback(self, name, owner))
+            users = [
+                cls for cls in definers if "pm_refresh" not in vars(cls) and cls is not IStrategy
+            ]
+            active = name in self._pm_active_callbacks
+            if not users:
+                owner = definers[0] if active else IStrategy
+                setattr(self, name, ReadOnlyCallback(self, name, owner))
+            elif not active and "pm_refresh" in vars(definers[0]):
+                # Switched off: Freqtrade calls the user's own code, exactly as without us.
+                setattr(self, name, DirectCallback(self, name, users[0]))
+            # Otherwise the class's own chain runs, and Freqtrade hands user code a copy of the trade.
+        # Freqtrade calls custom_stoploss after fills only if it takes after_fill (resolver).
+        self._ft_stop_uses_after_fill = (
+            "custom_stoploss" in self._pm_active_callbacks or self._pm_user_stop_after_fill
+        )
+
+    def _pm_user_implementation(self, name: str) -> Callable | None:
+        """The user's own ``name`` that ``super()`` from PolicyMixin reaches, if any."""
+        mro = type(self).__mro__
+        for cls in mro[mro.index(PolicyMixin) + 1 :]:
+            if name in vars(cls):
+                return None if cls is IStrategy else vars(cls)[name]
+        return None
+
+    def _pm_asks_user(self, name: str) -> bool:
+        """True if Freqtrade, without the mixins, would call the user's own ``name``."""
+        return self._pm_user_features[USER_SWITCHES[name]] and (
+            name != "custom_stoploss" or self._pm_user_stop is not None
+        )
+
+    def pm_merge_stops(
+        self,
+        ours: float | None,
+        theirs: float | None,
+        trade: Trade,
+        current_rate: float,
+        after_fill: bool,
+    ) -> float | None:
+        """
+        Merge a mixin's own ``custom_stoploss`` answer with the rest of the chain's: the tightest
+        wins. Freqtrade lets the call after a fill move the stop either way: there a mixin's own
+        answer never lowers the stop in force, whoever set it, and never lets another lower it.
+        :param ours: the mixin's own ratio, None for no opinion
+        :param theirs: what ``super().custom_stoploss`` returned
+        """
+        if after_fill and ours is not None and loosens_stop(ours, trade, current_rate):
+            return None if loosens_stop(theirs, trade, current_rate) else theirs
+        return ours if theirs is None else tightest_stop(ours, theirs)
 
     def _pm_current_parameter_values(self) -> tuple:
         return tuple(parameter.value for parameter in self._pm_parameters)
@@ -241,6 +450,11 @@ class PolicyMixin(IStrategy):
         # Parameter values may now come from the strategy's hyperopt result file.
         super().ft_bot_start(**kwargs)
         self._pm_refresh_if_parameters_changed()
+        # The resolver may have switched after-fill calls on since the routing decided.
+        self._pm_route_callbacks()
+        if not self._pm_logged:
+            self._pm_logged = True
+            self._pm_log_policies()
 
     def ft_advise_signals(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         # Backtesting and every hyperopt epoch pass through here before the first candle.
@@ -257,5 +471,49 @@ class PolicyMixin(IStrategy):
         after_fill: bool,
         **kwargs,
     ) -> float | None:
-        # IStrategy's default returns self.stoploss, which would act as a trailing stop here.
-        return None
+        # IStrategy's default returns self.stoploss, which would act as a trailing stop here: only
+        # a user's own stop is asked, and only where Freqtrade would have asked it without us.
+        if not self._pm_asks_user("custom_stoploss") or (
+            after_fill and not self._pm_user_stop_after_fill
+        ):
+            return None
+        return super().custom_stoploss(
+            pair=pair,
+            trade=trade,
+            current_time=current_time,
+            current_rate=current_rate,
+            current_profit=current_profit,
+            after_fill=after_fill,
+            **kwargs,
+        )
+
+    def adjust_trade_position(
+        self,
+        trade: Trade,
+        current_time: datetime,
+        current_rate: float,
+        current_profit: float,
+        min_stake: float | None,
+        max_stake: float,
+        current_entry_rate: float,
+        current_exit_rate: float,
+        current_entry_profit: float,
+        current_exit_profit: float,
+        **kwargs,
+    ) -> float | tuple[float | None, str | None] | None:
+        # The user's own position adjustment runs only if the user switched it on.
+        if not self._pm_asks_user("adjust_trade_position"):
+            return None
+        return super().adjust_trade_position(
+            trade=trade,
+            current_time=current_time,
+            current_rate=current_rate,
+            current_profit=current_profit,
+            min_stake=min_stake,
+            max_stake=max_stake,
+            current_entry_rate=current_entry_rate,
+            current_exit_rate=current_exit_rate,
+            current_entry_profit=current_entry_profit,
+            current_exit_profit=current_exit_profit,
+            **kwargs,
+        )

@@ -37,6 +37,7 @@ class MFEMAEMixin(PolicyMixin):
     a restarted bot carries on from them.
     """
 
+    pm_section = "mfe_mae"
     mfe_mae_tracker: MFEMAETracker | None = PARAMETERS
 
     def pm_refresh(self) -> None:

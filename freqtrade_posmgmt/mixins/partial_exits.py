@@ -17,12 +17,7 @@ from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter
 
-from freqtrade_posmgmt.mixins._base import (
-    PARAMETERS,
-    PolicyMixin,
-    guarded,
-    tightest_stop,
-)
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
 from freqtrade_posmgmt.partial_manager import (
     CANDLES_SINCE_LAST_FILL,
     PartialExitPolicy,
@@ -45,6 +40,7 @@ class PartialExitMixin(PolicyMixin):
     ``pm_add1``), so a restarted bot carries on where it stopped.
     """
 
+    pm_section = "partial_exits"
     partial_exit_policy: PartialExitPolicy | None = PARAMETERS
 
     pm_partial_target = DecimalParameter(0.01, 0.10, default=0.04, decimals=3, space="pm_partial")
@@ -63,7 +59,12 @@ class PartialExitMixin(PolicyMixin):
             return
         self._pm_rest_factor = self._pm_min_rest_factor()
         self.pm_enable("position_adjustment_enable", True)
-        self.pm_enable("max_entry_position_adjustment", self.pm_partial_policy.max_scale_ins)
+        cap = self.pm_partial_policy.max_scale_ins
+        if self._pm_user_features["position_adjustment_enable"]:
+            # The user's own scale-ins keep their own cap beside ours (-1: unlimited).
+            users = self._pm_user_features["max_entry_position_adjustment"]
+            cap = -1 if users < 0 else users + cap
+        self.pm_enable("max_entry_position_adjustment", cap)
         if self.pm_partial_policy.breakeven_after_first_exit:
             self.pm_enable("use_custom_stoploss", True)
         self.pm_use_callbacks(PartialExitMixin)
@@ -127,7 +128,7 @@ class PartialExitMixin(PolicyMixin):
         after_fill: bool,
         **kwargs,
     ) -> float | None:
-        return tightest_stop(
+        return self.pm_merge_stops(
             self._pm_breakeven_stop(trade, current_rate),
             super().custom_stoploss(
                 pair=pair,
@@ -138,6 +139,9 @@ class PartialExitMixin(PolicyMixin):
                 after_fill=after_fill,
                 **kwargs,
             ),
+            trade,
+            current_rate,
+            after_fill,
         )
 
     @guarded(None)

@@ -12,8 +12,9 @@ class PositionManagementMixin(TimeExitMixin, PartialExitMixin, TrailingStopMixin
 
     Each capability is configured and switched off on its own (``trailing_stop_policy``,
     ``partial_exit_policy``, ``time_exit_policy``; ``None`` = off; or ``posmgmt`` in
-    config.json). Merge rules where two act on one callback: the tightest stop wins, the first
-    exit reason wins (time exits are asked first), an entry needs every capability's consent.
+    config.json). Merge rules where two act on one callback, the base strategy's own included:
+    the tightest stop wins, the first exit reason wins (time exits are asked first, the base's
+    own last), an entry needs every capability's consent and the base's.
 
     Usage::
 

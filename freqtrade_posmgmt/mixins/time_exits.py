@@ -38,6 +38,7 @@ class TimeExitMixin(PolicyMixin):
     ``use_exit_signal = True``; a strategy that sets it to False fails at load.
     """
 
+    pm_section = "time_exits"
     time_exit_policy: TimeExitPolicy | None = PARAMETERS
 
     max_holding_hours = IntParameter(6, 336, default=336, space="pm_time")

@@ -20,7 +20,7 @@ from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter
 from pandas import DataFrame
 
-from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded, tightest_stop
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy, stoploss_ratio
 
 ATR_COLUMN = "pm_atr"
@@ -41,6 +41,7 @@ class TrailingStopMixin(PolicyMixin):
     to the analysed dataframe as ``pm_atr``; the stop only ever uses a closed candle's value.
     """
 
+    pm_section = "trailing_stop"
     trailing_stop_policy: TrailingStopPolicy | None = PARAMETERS
 
     pm_trailing_activation = DecimalParameter(
@@ -138,8 +139,7 @@ class TrailingStopMixin(PolicyMixin):
             after_fill=after_fill,
             **kwargs,
         )
-        # Called on every candle of every open trade: skip the merge when there is nothing to merge.
-        return ours if theirs is None else tightest_stop(ours, theirs)
+        return self.pm_merge_stops(ours, theirs, trade, current_rate, after_fill)
 
     @guarded(None)
     def _pm_trailing_stop(

@@ -90,7 +90,7 @@ def child_synthetic() -> None:
         trailing_stop_expectancy,
     )
     from freqtrade_posmgmt.mfe_mae_analyzer import MFEMAEAnalyzer
-    from freqtrade_posmgmt.report import EDGE_BARS, TRAILING_DISTANCES, position_view
+    from freqtrade_posmgmt.report.analysis import EDGE_BARS, TRAILING_DISTANCES, analyzer_input
 
     frames = {
         path.name.split("-")[0].replace("_", "/"): pd.read_feather(path)
@@ -101,7 +101,7 @@ def child_synthetic() -> None:
     candles = {pair: PairCandles(frame) for pair, frame in frames.items()}
     trades = trade_excursions(candles, fills)
     trades["strategy"] = np.where(trades["fills"] > 2, "ladder", "single")
-    analyzer = MFEMAEAnalyzer(position_view(trades))
+    analyzer = MFEMAEAnalyzer(analyzer_input(trades))
     analyzer.summary("strategy")
     analyzer.summary("pair")
     analyzer.identify_optimal_exit_points()

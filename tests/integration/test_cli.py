@@ -161,3 +161,89 @@ def test_malformed_config(workdir, broken_text):
     (workdir / "broken.json").write_text(broken_text(config))
     proc = run_cli("offline", "backtesting", "-c", "broken.json", cwd=workdir)
     assert_one_line_error(proc, "broken.json")
+
+
+@pytest.mark.parametrize("subcommand", [[], ["offline"], ["demo"], ["analyze"]])
+def test_every_subcommand_has_help(tmp_path, subcommand):
+    proc = run_cli(*subcommand, "--help", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.startswith("usage: freqtrade-posmgmt")
+    if subcommand in (["offline"], ["demo"]):
+        # argparse wraps the help text: compare it without line breaks.
+        assert "--markets PATH ccxt markets snapshot" in " ".join(proc.stdout.split())
+    if subcommand == ["analyze"]:
+        for option in ("--userdir", "--html", "--json", "--config", "--datadir"):
+            assert option in proc.stdout
+
+
+def test_analyze_takes_its_options_before_the_result(workdir):
+    proc = run_cli(
+        "offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "ExampleStrategy", "--timerange", "20250101-20250301", "-p", "BTC/USDT",
+        "ETH/USDT", "--export", "trades", cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (result,) = (workdir / "user_data" / "backtest_results").glob("*.zip")
+    proc = run_cli(
+        "analyze", "--userdir", "user_data", "-c", "user_data/config.json", "--html", "x.html",
+        "--json", "x.json", str(result), cwd=workdir,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert f"MFE/MAE analysis of {result.name}" in proc.stdout
+    assert (workdir / "x.html").is_file() and (workdir / "x.json").is_file()
+
+
+def test_mistyped_subcommand_from_another_folder_says_so(workdir):
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    proc = run_cli("offline", "backtestin", "-c", "../user_data/config.json", cwd=elsewhere)
+    assert proc.returncode == 2
+    assert "invalid choice: 'backtestin'" in proc.stderr
+    assert "markets file" not in proc.stderr
+
+
+def test_offline_from_another_folder_uses_the_userdir_markets(workdir):
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    proc = run_cli(
+        "offline", "backtesting", "-c", "../user_data/config.json", "--userdir", "../user_data",
+        "--strategy", "ExampleStrategy", "--timerange", "20250101-20250201", "-p", "BTC/USDT",
+        cwd=elsewhere,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "STRATEGY SUMMARY" in proc.stdout
+
+
+INFORMATIVE_STRATEGY = """
+from example_strategy import ExampleStrategy
+
+
+class InformativeBTC15m(ExampleStrategy):
+    def informative_pairs(self):
+        return [("BTC/USDT", "15m")]
+"""
+
+
+def test_informative_pair_without_candles(workdir):
+    # Only 1h (and BTC/ETH 5m) candles are shipped: Freqtrade would warn and make no trades.
+    strategy = workdir / "user_data" / "strategies" / "informative_btc_15m.py"
+    strategy.write_text(INFORMATIVE_STRATEGY)
+    proc = run_cli(
+        "offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "InformativeBTC15m", "-p", "ETH/USDT", cwd=workdir,
+    )  # fmt: skip
+    assert_one_line_error(proc, "InformativeBTC15m", "BTC/USDT 15m", "BTC_USDT-15m.feather")
+
+
+def test_pair_from_the_command_line_without_candles(workdir):
+    datadir = workdir / "partial_data"
+    datadir.mkdir()
+    (datadir / "BTC_USDT-1h.feather").symlink_to(
+        REPO / "user_data" / "data" / "binance" / "BTC_USDT-1h.feather"
+    )
+    proc = run_cli(
+        "offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--datadir", str(datadir), "-p", "BTC/USDT", "SOL/USDT", cwd=workdir,
+    )  # fmt: skip
+    assert_one_line_error(proc, "SOL_USDT-1h.feather", "remove SOL/USDT from -p/--pairs")
+    assert "pair_whitelist" not in proc.stderr

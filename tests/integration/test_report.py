@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from example_strategy import ExampleStrategy
 from freqtrade.optimize.optimize_reports import store_backtest_results
 
 from freqtrade_posmgmt.report import main
@@ -130,6 +131,30 @@ def test_short_futures_result(userdir, tmp_path, capsys):
     assert all(trade["mfe"] >= 0 >= trade["mae"] for trade in shorts)
 
 
+class TightStop(ExampleStrategy):
+    stoploss = -0.004
+
+
+def test_losing_trade_opened_and_closed_in_one_candle(userdir, tmp_path, capsys):
+    # This stake buys 0.5576 ETH at 1842.23 on 2025-05-07 01:00 and the stop closes it in that
+    # candle; 1842.23 * 0.5576 / 0.5576 is one ulp off, which once made the best point -1e-16.
+    result = run_backtest(
+        TightStop, pairs=["ETH/USDT"], timerange="20250505-20250508",
+        config={"stake_amount": 1027.28},
+    )  # fmt: skip
+    (trade,) = [t for t in result.trades if t.open_date == t.close_date and t.close_profit < 0]
+    price, amount = trade.orders[0].safe_price, trade.orders[0].safe_amount
+    assert amount * (price - price * amount / amount) < 0
+    json_path = tmp_path / "one_candle.json"
+    status, _, err = run(
+        capsys, export(result, tmp_path), "--userdir", userdir, "--json", json_path
+    )
+    assert (status, err) == (0, "")
+    trades = json.loads(json_path.read_text())["trades"]
+    (row,) = [t for t in trades if t["open_date"] == t["close_date"] and t["pnl"] < 0]
+    assert row["position_mfe"] == 0.0 and row["position_mae"] == row["pnl"] < 0
+
+
 def assert_one_line_error(status, out, err, fragment):
     assert status == 2
     assert err.startswith(ERROR) and err.count("\n") == 1, err
@@ -185,3 +210,12 @@ def test_unwritable_output(userdir, exported, capsys):
 def test_missing_config(exported, tmp_path, capsys):
     status, out, err = run(capsys, exported, "-c", tmp_path / "absent.json")
     assert_one_line_error(status, out, err, "absent.json does not exist")
+
+
+def test_html_option_before_the_result_reads_the_result(userdir, exported, capsys):
+    # --html takes an optional path: "--html RESULT" must not overwrite the result with HTML.
+    status, out, err = run(capsys, "--userdir", userdir, "--html", exported)
+    assert exported.name in out
+    assert (status, err) == (0, "")
+    assert exported.read_bytes()[:2] == b"PK"
+    assert exported.with_name(f"{exported.stem}_mfe_mae.html").is_file()

@@ -117,7 +117,17 @@ def test_config_overrides_class_attribute_field_by_field():
     assert load(LevelOff, {"level": {"level": 0.2}}).level == LevelPolicy(0.2)
     assert load(LevelFromClass, {"level": None}).level is None
     assert load(LevelFromClass, {"level": {"enabled": False}}).level is None
-    assert load(LevelFromClass, {"other": {"x": 1}}).level == LevelPolicy(0.3)
+    # A section of another of the package's capabilities is not this strategy's business.
+    assert load(LevelFromClass, {"dynamic_risk": {"x": 1}}).level == LevelPolicy(0.3)
+
+
+def test_a_mistyped_section_fails_at_load_naming_the_known_sections():
+    with pytest.raises(PolicyConfigError) as error:
+        load(LevelFromClass, {"levels": {"level": 0.2}})
+    assert str(error.value) == (
+        "posmgmt.levels: unknown section; known sections: correlation, dynamic_risk, level, "
+        "mfe_mae, partial_exits, time_exits, trailing_stop"
+    )
 
 
 @pytest.mark.parametrize(
@@ -219,3 +229,139 @@ def test_guarded_returns_the_default_and_logs_once(caplog):
         assert strategy.decide(0) is None
         assert strategy.decide(2) == 0.5
     assert len([r for r in caplog.records if "decide failed" in r.getMessage()]) == 1
+
+
+class UserStop(Plain):
+    """A user's own stop, written without after_fill as most public strategies are."""
+
+    use_custom_stoploss = True
+
+    def custom_stoploss(self, pair, trade, current_time, current_rate, current_profit, **kwargs):
+        return -0.05
+
+
+class LevelOverUserStop(LevelMixin, UserStop):
+    level_policy = LevelPolicy(0.3)
+
+
+class LevelOffOverUserStop(LevelMixin, UserStop):
+    level_policy = None
+
+
+class LevelOverUnusedUserStop(LevelMixin, UserStop):
+    """The user wrote a stop but left it off: Freqtrade never asked it."""
+
+    level_policy = LevelPolicy(0.3)
+    use_custom_stoploss = False
+
+
+def test_the_users_own_stop_is_reached_where_freqtrade_would_have_asked_it():
+    args = ("BTC/USDT", None, None, 100.0, 0.0)
+    assert load(LevelOverUserStop).custom_stoploss(*args, False) == -0.05
+    # No after_fill in its signature: Freqtrade never asked it after a fill.
+    assert load(LevelOverUserStop).custom_stoploss(*args, True) == -0.3
+    assert load(LevelOverUnusedUserStop).custom_stoploss(*args, False) == -0.3
+    off = load(LevelOffOverUserStop)
+    assert off.use_custom_stoploss is True
+    # Switched off, Freqtrade calls the user's own method, with its own signature.
+    assert off.custom_stoploss.function is UserStop.custom_stoploss
+    assert off._ft_stop_uses_after_fill is False
+
+
+@dataclass
+class Stopped:
+    """What pm_merge_stops reads of a trade: the stop in force."""
+
+    stop_loss: float
+    is_short: bool = False
+    leverage: float = 1.0
+
+
+def ratio_for(stop: float, rate: float, is_short: bool = False) -> float:
+    return (stop / rate - 1) if is_short else (1 - stop / rate)
+
+
+@pytest.mark.parametrize("is_short", [False, True])
+def test_breakeven_alone_does_not_drop_the_stop_after_a_fill(is_short):
+    strategy = load(WithLevel)
+    # In force 106.5; the breakeven at 100.21 would drop it (mirrored for a short).
+    in_force, breakeven, rate = (93.5, 99.79, 90.0) if is_short else (106.5, 100.21, 110.0)
+    trade = Stopped(in_force, is_short)
+    ours = ratio_for(breakeven, rate, is_short)
+    assert strategy.pm_merge_stops(ours, None, trade, rate, after_fill=True) is None
+    # Outside the after-fill call Freqtrade only ever raises the stop: the answer stands.
+    assert strategy.pm_merge_stops(ours, None, trade, rate, after_fill=False) == ours
+    # A tighter answer after a fill still moves the stop.
+    tighter = ratio_for(108.0 if not is_short else 92.0, rate, is_short)
+    assert strategy.pm_merge_stops(tighter, None, trade, rate, after_fill=True) == tighter
+
+
+@given(
+    in_force=st.floats(50, 150),
+    rate=st.floats(151, 200),
+    ours=st.one_of(st.none(), st.floats(0.0001, 0.9)),
+    theirs=st.one_of(st.none(), st.floats(0.0001, 0.9)),
+    leverage=st.sampled_from([1.0, 3.0]),
+)
+def test_after_a_fill_a_mixins_answer_never_loosens_the_stop(
+    in_force, rate, ours, theirs, leverage
+):
+    strategy = load(WithLevel)
+    trade = Stopped(in_force, leverage=leverage)
+    merged = strategy.pm_merge_stops(ours and -ours, theirs and -theirs, trade, rate, True)
+    if ours is not None and merged is not None:
+        assert rate * (1 - abs(merged) / leverage) >= in_force
+    if ours is None:
+        assert merged == (theirs and -theirs)  # the user's own answer is the user's
+
+
+def test_a_bad_policy_class_attribute_names_the_attribute_in_one_freqtrade_error():
+    from freqtrade.exceptions import OperationalException
+
+    from freqtrade_posmgmt.partial_manager import PartialExitPolicy
+
+    with pytest.raises(OperationalException) as error:
+
+        class Bad(Plain):
+            partial_exit_policy = PartialExitPolicy(
+                exit_targets=[0.06, 0.03], exit_sizes=[0.3, 0.3]
+            )
+
+    assert isinstance(error.value, ValueError)
+    assert str(error.value).endswith(
+        "Bad.partial_exit_policy: exit_targets=[0.06, 0.03]: must be strictly ascending"
+    )
+
+
+class UserDCA(Plain):
+    position_adjustment_enable = True
+    max_entry_position_adjustment = 2
+
+    def adjust_trade_position(self, trade, current_time, **kwargs):
+        return 10.0, "own_dca"
+
+
+def test_the_users_own_position_adjustment_keeps_running_beside_partial_exits():
+    from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
+    from freqtrade_posmgmt.partial_manager import PartialExitPolicy
+
+    policy = PartialExitPolicy(
+        exit_targets=[0.05],
+        exit_sizes=[0.5],
+        scale_in_thresholds=[-0.05],
+        scale_in_sizes=[0.5],
+        max_scale_ins=1,
+    )
+    own = type("OwnDCA", (PartialExitMixin, UserDCA), {"partial_exit_policy": policy})
+    unlimited = type("Unlimited", (own,), {"max_entry_position_adjustment": -1})
+    without = type("NoDCA", (PartialExitMixin, Plain), {"partial_exit_policy": policy})
+    assert load(own).max_entry_position_adjustment == 3  # the user's 2 and our 1
+    assert load(unlimited).max_entry_position_adjustment == -1
+    assert load(without).max_entry_position_adjustment == 1
+    args = {"current_time": None, "current_rate": 1.0, "current_profit": 0.0, "min_stake": None,
+            "max_stake": 100.0, "current_entry_rate": 1.0, "current_exit_rate": 1.0,
+            "current_entry_profit": 0.0, "current_exit_profit": 0.0}  # fmt: skip
+    # Our policy has nothing to do with this (mocked, open-order) trade: the user's own answers.
+    busy = type("Busy", (), {"has_open_orders": True})()
+    assert load(own).adjust_trade_position(trade=busy, **args) == (10.0, "own_dca")
+    assert load(without).adjust_trade_position(trade=busy, **args) is None

@@ -334,3 +334,16 @@ def test_trailing_replay_matches_a_candle_by_candle_loop(data):
     for distance in distances:
         expected = np.mean([replay_trailing(candles, *trade, distance) for trade in trades])
         assert result[distance] == pytest.approx(expected, abs=1e-12)
+
+
+def test_losing_trade_in_one_candle_has_exactly_zero_mfe():
+    # 1842.23 * 0.5576 / 0.5576 is one ulp below 1842.23: without anchoring the opening fill
+    # at zero profit the position's best point is -1.3e-13 USDT (a real Freqtrade trade).
+    price, amount = 1842.23, 0.5576
+    assert amount * (price - price * amount / amount) < 0
+    candles = {PAIR: PairCandles(candles_of([(price, 1850.0, 1830.0, 1835.0)] * 3))}
+    fills = fills_of(1, False, [(1, True, amount, price), (1, False, amount, 1834.86)])
+    (trade,) = trade_excursions(candles, fills).itertuples()
+    assert trade.position_mfe == 0.0 and trade.mfe == 0.0
+    assert trade.position_mae == trade.pnl < 0
+    assert trade.position_mfe_time == trade.open_date == hour(1)

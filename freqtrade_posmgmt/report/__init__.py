@@ -1,0 +1,140 @@
+"""
+``freqtrade-posmgmt analyze``: MFE/MAE report of a Freqtrade backtest result.
+
+Reads an exported backtest result (the latest in the backtest directory by default) and the
+candles it was run on, and shows per-strategy, per-exit-reason and per-partial-exit-tag tables,
+the edge ratio of the entries and exit recommendations; ``--json`` and ``--html`` write the same
+for other tools and for the eye.
+
+Layers: :mod:`.loading` (config, result, candles) -> :mod:`.analysis` (one :class:`Analysis`,
+an ordered list of sections, computed once) -> renderers that only read it: :mod:`.text`
+(terminal), :mod:`.json_report`, :mod:`.html`.
+
+Unit: ratios of the entry price (of the peak stake for trades with scale-ins or partial exits),
+side-aware, before fees and without leverage; see :mod:`freqtrade_posmgmt.excursions`.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from freqtrade_posmgmt.report.analysis import Analysis, analyse
+from freqtrade_posmgmt.report.html import write_html
+from freqtrade_posmgmt.report.json_report import write_json
+from freqtrade_posmgmt.report.loading import ReportError, load_result, locate_result, resolve_config
+from freqtrade_posmgmt.report.text import print_report
+
+PROG = "freqtrade-posmgmt analyze"
+DESCRIPTION = "MFE/MAE analysis of a Freqtrade backtest result."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The report's options, on its own parser or on the ``analyze`` subcommand's."""
+    parser.add_argument(
+        "result",
+        nargs="?",
+        type=Path,
+        help="backtest result (.zip or .json) or a directory of results; "
+        "default: the latest in the backtest directory",
+    )
+    parser.add_argument(
+        "--html",
+        nargs="?",
+        const="",
+        type=str,
+        metavar="PATH",
+        help="write an HTML report (plotly); without PATH, next to the result",
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write excursions and summary")
+    parser.add_argument(
+        "--userdir",
+        "--user-data-dir",
+        dest="user_data_dir",
+        type=Path,
+        metavar="PATH",
+        help="Freqtrade's user data directory (default: user_data)",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="Freqtrade config file(s) (default: <userdir>/config.json, else ./config.json)",
+    )
+    parser.add_argument(
+        "-d",
+        "--datadir",
+        "--data-dir",
+        dest="datadir",
+        type=Path,
+        metavar="PATH",
+        help="candle data directory (default: the config's)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """
+    Run the report.
+    :param argv: Arguments after ``analyze``.
+    :return: Exit status: 0, or 2 after printing one line on bad input.
+    """
+    return run(build_parser().parse_args(argv))
+
+
+def _result_after_html(args: argparse.Namespace) -> argparse.Namespace:
+    """``--html RESULT`` (the path is optional, so argparse gives it the result): read RESULT
+    and write the HTML next to it, rather than overwrite the result with HTML."""
+    if args.result is None and args.html and Path(args.html).suffix in (".zip", ".json"):
+        return argparse.Namespace(**{**vars(args), "result": Path(args.html), "html": ""})
+    return args
+
+
+def run(args: argparse.Namespace) -> int:
+    """
+    Run the report for parsed arguments (:func:`add_arguments`).
+    :return: Exit status: 0, or 2 after printing one line on bad input.
+    """
+    args = _result_after_html(args)
+    # Piped output gets Freqtrade-report width instead of rich's 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    # Freqtrade's loaders log at INFO; the report is the output here.
+    logging.disable(logging.INFO)
+    try:
+        config = resolve_config(args)
+        result_file = locate_result(args.result, config)
+        analysis = analyse_result(result_file, config)
+        print_report(analysis, console)
+        if args.json:
+            write_json(analysis, args.json)
+            console.print(f"Excursions and summary written to {args.json}")
+        if args.html is not None:
+            html = Path(args.html) if args.html else default_html_path(result_file)
+            write_html(analysis, html)
+            console.print(f"HTML report written to {html}")
+    except ReportError as e:
+        console.file.flush()
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        logging.disable(logging.NOTSET)
+    return 0
+
+
+def default_html_path(result_file: Path) -> Path:
+    return result_file.with_name(f"{result_file.stem}_mfe_mae.html")
+
+
+def analyse_result(result_file: Path, config: dict[str, Any]) -> Analysis:
+    """Load a backtest result and its candles and compute everything the report shows."""
+    return analyse(load_result(result_file, config))

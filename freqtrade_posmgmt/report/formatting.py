@@ -1,0 +1,104 @@
+"""Cells of the report's tables, as text: shared by the terminal and the HTML renderers."""
+
+import math
+from collections.abc import Callable
+
+import pandas as pd
+
+from freqtrade_posmgmt.report.analysis import ExitSuggestions
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.2%}"
+
+
+def signed_pct(value: float) -> str:
+    return f"{value:+.2%}"
+
+
+def num(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return "inf" if math.isinf(value) else f"{value:.2f}"
+
+
+def duration(value: pd.Timedelta) -> str:
+    """``h:mm`` below 72 hours (so 15m candles read 0:45, not 0 h), days beyond."""
+    if pd.isna(value):
+        return "-"
+    if value >= pd.Timedelta(hours=72):
+        return f"{value / pd.Timedelta(days=1):.1f} d"
+    minutes = round(value / pd.Timedelta(minutes=1))
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+METRIC_COLUMNS: tuple[tuple[str, Callable[[pd.Series], str]], ...] = (
+    ("Trades", lambda row: str(int(row["trades"]))),
+    ("Win %", lambda row: pct(row["win_rate"])),
+    ("MFE avg", lambda row: pct(row["mean_mfe"])),
+    ("MFE med", lambda row: pct(row["median_mfe"])),
+    ("MAE avg", lambda row: pct(row["mean_mae"])),
+    ("MAE med", lambda row: pct(row["median_mae"])),
+    ("MFE/MAE", lambda row: num(row["mfe_mae_ratio"])),
+    ("Capture", lambda row: pct(row["capture_ratio"])),
+    ("ETD avg", lambda row: pct(row["mean_end_trade_drawdown"])),
+    ("Entry eff", lambda row: pct(row["entry_efficiency"])),
+    ("Exit eff", lambda row: pct(row["exit_efficiency"])),
+    ("Total eff", lambda row: pct(row["total_efficiency"])),
+    ("To MFE", lambda row: duration(row["median_time_to_mfe"])),
+)
+
+
+def metric_rows(table: pd.DataFrame) -> list[list[str]]:
+    """One row of cells per group: the group, then :data:`METRIC_COLUMNS`."""
+    return [
+        [str(group), *(cell(row) for _, cell in METRIC_COLUMNS)] for group, row in table.iterrows()
+    ]
+
+
+EXIT_COLUMNS = ("Exit", "Level", "Expectancy", "vs own exits")
+
+
+def exit_rows(section: ExitSuggestions) -> list[list[str]]:
+    """The strategy's own exits, each recommendation, then the best stop + target."""
+    baseline = section.optimal.baseline_expectancy
+    rows = [["the strategy's own exits", "-", pct(baseline), "-"]]
+    for item in section.recommendations:
+        rows.append(
+            [
+                item.name,
+                pct(item.level),
+                pct(item.expectancy),
+                signed_pct(item.expectancy - baseline),
+            ]
+        )
+    optimal = section.optimal
+    rows.append(
+        [
+            "best stop + target on these excursions",
+            f"stop {pct(optimal.stop)} / target {pct(optimal.target)}"
+            if optimal.stop or optimal.target
+            else "own exits",
+            pct(optimal.expectancy),
+            signed_pct(optimal.expectancy - baseline),
+        ]
+    )
+    return rows
+
+
+def edge_title(timeframe: str) -> str:
+    return (
+        f"Edge ratio e(n) of the entries, n in {timeframe} candles "
+        "(mean MFE / mean MAE over n candles, in ATR at entry; above 1 = edge)"
+    )
+
+
+def exits_title(section: ExitSuggestions, unit: str) -> str:
+    return f"{section.strategy}: exits the excursions suggest (expectancy per trade, {unit})"
+
+
+EXITS_NOTE = (
+    "Stops and targets are judged on the recorded excursions (a stop wins when both were "
+    "within reach); the trailing stop is replayed on the candles. Fitted to these trades: "
+    "check them out of sample."
+)

@@ -1,0 +1,185 @@
+"""
+Policy validation, shared by every policy: one check style, one-line messages, one error type.
+
+Every check raises :class:`ValueError` (whatever the wrong type) with ``field=value: rule``.
+A policy written as a strategy class attribute is built while Python executes the class body,
+inside Freqtrade's strategy import, where no code of ours can catch the error; the error itself
+therefore names the class attribute (:func:`validated_policy`), and its type is one Freqtrade
+prints in one line: the mixins, which know Freqtrade, register that type with
+:func:`raise_policy_errors_as`. Framework-free.
+"""
+
+import ast
+import itertools
+import linecache
+import math
+import sys
+from collections.abc import Callable, Iterable
+from functools import wraps
+from types import FrameType
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound=type)
+
+
+class PolicyValueError(ValueError):
+    """A policy was given a bad value; the message names field, value and rule."""
+
+
+_error_type: type[PolicyValueError] = PolicyValueError
+
+
+def raise_policy_errors_as(error_type: type[PolicyValueError]) -> None:
+    """Make every policy constructor raise ``error_type`` for bad values from now on."""
+    global _error_type
+    _error_type = error_type
+
+
+def validated_policy(cls: T) -> T:
+    """
+    Class decorator for a policy dataclass: a ``ValueError`` from its constructor becomes a
+    :class:`PolicyValueError` (of the registered type), prefixed with ``Class.attribute`` when
+    the policy is built in a class body.
+    """
+    init: Callable[..., None] = cls.__init__  # type: ignore[misc]
+
+    @wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except PolicyValueError:
+            raise
+        except ValueError as e:
+            where = _class_attribute(sys._getframe(1))
+            message = f"{where}: {e}" if where else str(e)
+            raise _error_type(message) from None
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    return cls
+
+
+def _class_attribute(frame: FrameType | None) -> str | None:
+    """``Class.attribute`` if ``frame`` executes a class body assigning it, else None."""
+    # Nested policies (a session inside a time policy) are built while the outer call's
+    # arguments are evaluated, in the same frame: only the class body frame matters.
+    if frame is None or "__qualname__" not in frame.f_locals or "__module__" not in frame.f_locals:
+        return None
+    qualname = frame.f_locals["__qualname__"]
+    source = "".join(linecache.getlines(frame.f_code.co_filename))
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return qualname
+    code = frame.f_code
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef) or node.name != code.co_name:
+            continue
+        if min([node.lineno] + [d.lineno for d in node.decorator_list]) != code.co_firstlineno:
+            continue
+        for statement in node.body:
+            if statement.lineno <= frame.f_lineno <= (statement.end_lineno or statement.lineno):
+                name = _assigned_name(statement)
+                return f"{qualname}.{name}" if name else qualname
+    return qualname
+
+
+def _assigned_name(statement: ast.stmt) -> str | None:
+    if isinstance(statement, ast.Assign):
+        target = statement.targets[0]
+    elif isinstance(statement, ast.AnnAssign):
+        target = statement.target
+    else:
+        return None
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def fail(field: str, value: Any, rule: str) -> ValueError:
+    """The error for ``field`` holding ``value`` against ``rule`` (a tuple shows as a list)."""
+    shown = list(value) if isinstance(value, tuple) else value
+    return ValueError(f"{field}={shown!r}: {rule}")
+
+
+def is_number(value: Any) -> bool:
+    """True for an int or float that is not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def number(
+    field: str,
+    value: Any,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+    at_most: float | None = None,
+) -> float:
+    """
+    A finite number within the given bounds, as a float.
+    :param above: exclusive lower bound
+    :param at_least: inclusive lower bound
+    :param below: exclusive upper bound
+    :param at_most: inclusive upper bound
+    """
+    if not is_number(value) or not math.isfinite(value):
+        raise fail(field, value, "must be a finite number")
+    bounds = (
+        (above, lambda b: value > b, "> {}"),
+        (at_least, lambda b: value >= b, ">= {}"),
+        (below, lambda b: value < b, "< {}"),
+        (at_most, lambda b: value <= b, "<= {}"),
+    )
+    rules = [text.format(b) for b, ok, text in bounds if b is not None]
+    if not all(ok(b) for b, ok, _ in bounds if b is not None):
+        raise fail(field, value, "must be " + " and ".join(rules))
+    return float(value)
+
+
+def optional_number(field: str, value: Any, **bounds: float) -> float | None:
+    """None, or :func:`number` with the same bounds."""
+    return None if value is None else number(field, value, **bounds)
+
+
+def whole(field: str, value: Any, minimum: int = 0) -> int:
+    """A whole number (``3`` or ``3.0``) of at least ``minimum``, as an int."""
+    if not (is_number(value) and float(value).is_integer()) or value < minimum:
+        raise fail(field, value, f"must be a whole number >= {minimum}")
+    return int(value)
+
+
+def flag(field: str, value: Any) -> bool:
+    """A real bool: ``1`` or ``"yes"`` are refused rather than guessed."""
+    if not isinstance(value, bool):
+        raise fail(field, value, "must be true or false")
+    return value
+
+
+def one_of(field: str, value: Any, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise fail(field, value, f"must be one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def numbers(field: str, value: Any) -> tuple[float, ...]:
+    """A list of finite numbers, as a tuple of floats."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise fail(field, value, "must be a list of numbers")
+    items = tuple(value)
+    if not all(is_number(v) for v in items):
+        raise fail(field, value, "must be a list of numbers")
+    if not all(math.isfinite(v) for v in items):
+        raise fail(field, value, "must hold finite numbers")
+    return tuple(float(v) for v in items)
+
+
+def strictly_ascending(field: str, values: tuple[float, ...]) -> None:
+    """Each value greater than the one before."""
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise fail(field, values, "must be strictly ascending")
+
+
+def same_length(field: str, values: tuple, other_field: str, other: tuple) -> None:
+    """Two lists that pair up item by item."""
+    if len(values) != len(other):
+        raise fail(field, values, f"must have as many items as {other_field} ({len(other)})")
