@@ -5,6 +5,8 @@
 - ``freqtrade-posmgmt demo``: backtest the example strategy with and without position management
   on the shipped data, then analyse both.
 - ``freqtrade-posmgmt analyze [options] [RESULT]``: the MFE/MAE report.
+- ``freqtrade-posmgmt [offline] hyperopt --storage URL --study-name NAME [args...]``: Freqtrade's
+  hyperopt on one Optuna study shared by many hosts (see distributed_hyperopt).
 
 Each subcommand is a parser (``add_<name>``) and a function of the parsed arguments that
 returns the exit status; :data:`SUBCOMMANDS` lists them.
@@ -19,7 +21,7 @@ from pathlib import Path
 from freqtrade.commands import Arguments
 from freqtrade.main import main as freqtrade_main
 
-from freqtrade_posmgmt import report
+from freqtrade_posmgmt import distributed_hyperopt, report
 from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
 from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
 
@@ -75,7 +77,7 @@ def run_offline(markets_path: Path | None, freqtrade_args: list[str]) -> int:
 
 
 def _offline(args: argparse.Namespace) -> int:
-    return run_offline(args.markets, args.freqtrade_args)
+    return run_offline(args.markets, distributed_hyperopt.prepare(args.freqtrade_args))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -143,10 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hyperopt"]:  # All of the rest is Freqtrade's, options included.
+        sys.exit(distributed_hyperopt.main(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         status = args.run(args)
-    except OfflineError as e:
+    except (OfflineError, distributed_hyperopt.SharedStudyError) as e:
         logging.shutdown()
         print(f"freqtrade-posmgmt: error: {e}", file=sys.stderr)
         status = 2
