@@ -8,6 +8,8 @@ Unit: ratios of the entry price, side-aware, before fees and without leverage.
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from freqtrade_posmgmt.validation import whole
+
 
 @dataclass(frozen=True)
 class MFEMetrics:
@@ -55,9 +57,7 @@ class MFEMAETracker:
     )
 
     def __post_init__(self) -> None:
-        whole = isinstance(self.precision, int) and not isinstance(self.precision, bool)
-        if not (whole and self.precision >= 1):
-            raise ValueError(f"precision={self.precision!r}: must be an integer >= 1")
+        self.precision = whole("precision", self.precision, 1, rule="must be an integer >= 1")
 
     def calculate_mfe_mae(
         self, entry_price: float, high: float, low: float, is_short: bool

@@ -9,12 +9,21 @@ Which levels already fired is read from the tags of a trade's filled orders
 (``pm_tp1``, ``pm_add1``, merged ``pm_tp1+tp2``), so decisions survive a bot restart.
 """
 
-import itertools
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
+from freqtrade_posmgmt.validation import (
+    fail,
+    flag,
+    is_number,
+    number,
+    numbers,
+    strictly_ascending,
+    whole,
+)
 
 TAG_PREFIX = "pm_"
 SOLD_ALL_NOTE = " (sold all: rest below min stake)"
@@ -23,43 +32,6 @@ CANDLES_SINCE_LAST_FILL = "candles_since_last_fill"
 _TAG_RE = re.compile(r"^pm_((?:tp|add)\d+(?:\+(?:tp|add)\d+)*)")
 # Sizes are ratios summed from floats: 0.25 + 0.25 + 0.5 must count as a whole position.
 _EPSILON = 1e-9
-
-
-def _fail(name: str, value: Any, rule: str) -> ValueError:
-    shown = list(value) if isinstance(value, tuple) else value
-    return ValueError(f"{name}={shown!r}: {rule}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _numbers(name: str, value: Any) -> tuple[float, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise _fail(name, value, "must be a list of numbers")
-    items = tuple(value)
-    if not all(_is_number(v) for v in items):
-        raise _fail(name, value, "must be a list of numbers")
-    if not all(math.isfinite(v) for v in items):
-        raise _fail(name, value, "must hold finite numbers")
-    return tuple(float(v) for v in items)
-
-
-def _whole(name: str, value: Any, minimum: int = 0) -> int:
-    if not (_is_number(value) and float(value).is_integer()) or value < minimum:
-        raise _fail(name, value, f"must be a whole number >= {minimum}")
-    return int(value)
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(name, value, "must be true or false")
-    return value
-
-
-def _ascending(name: str, values: tuple[float, ...]) -> None:
-    if any(b <= a for a, b in itertools.pairwise(values)):
-        raise _fail(name, values, "must be strictly ascending")
 
 
 def level_tag(kind: str, levels: Iterable[int]) -> str:
@@ -127,42 +99,35 @@ class PositionState:
 
     def __post_init__(self) -> None:
         if self.side not in ("long", "short"):
-            raise _fail("side", self.side, 'must be "long" or "short"')
-        if not (_is_number(self.entry_price) and self.entry_price > 0):
-            raise _fail("entry_price", self.entry_price, "must be a number > 0")
-        if not (_is_number(self.leverage) and self.leverage >= 1):
-            raise _fail("leverage", self.leverage, "must be a number >= 1")
+            raise fail("side", self.side, 'must be "long" or "short"')
+        number("entry_price", self.entry_price, above=0, rule="must be a number > 0")
+        number("leverage", self.leverage, at_least=1, rule="must be a number >= 1")
         exit_fee = self.fee if self.exit_fee is None else self.exit_fee
         for name, fee in (("fee", self.fee), ("exit_fee", exit_fee)):
-            if not (_is_number(fee) and 0 <= fee < 1):
-                raise _fail(name, fee, "must be a number in [0, 1)")
-        if not (_is_number(self.funding_fees) and math.isfinite(self.funding_fees)):
-            raise _fail("funding_fees", self.funding_fees, "must be a finite number")
-        if not (_is_number(self.original_size) and self.original_size > 0):
-            raise _fail("original_size", self.original_size, "must be a number > 0")
+            number(name, fee, at_least=0, below=1, rule="must be a number in [0, 1)")
+        number("funding_fees", self.funding_fees)
+        number("original_size", self.original_size, above=0, rule="must be a number > 0")
         current = self.original_size if self.current_size is None else self.current_size
-        if not (_is_number(current) and current >= 0):
-            raise _fail("current_size", self.current_size, "must be a number >= 0")
+        number("current_size", current, at_least=0, rule="must be a number >= 0")
         peak = max(self.original_size, current) if self.peak_size is None else self.peak_size
-        if not (_is_number(peak) and peak >= max(self.original_size, current)):
-            raise _fail("peak_size", self.peak_size, "must be >= original_size and current_size")
+        if not (is_number(peak) and peak >= max(self.original_size, current)):
+            raise fail("peak_size", self.peak_size, "must be >= original_size and current_size")
         stake = self.original_stake
         if stake is None:
             stake = self.original_size * self.entry_price / self.leverage
-        elif not (_is_number(stake) and stake > 0):
-            raise _fail("original_stake", stake, "must be a number > 0")
+        number("original_stake", stake, above=0, rule="must be a number > 0")
         object.__setattr__(self, "current_size", float(current))
         object.__setattr__(self, "peak_size", float(peak))
         object.__setattr__(self, "original_stake", float(stake))
         object.__setattr__(self, "exit_fee", float(exit_fee))
         for name in ("partial_exits_taken", "scale_ins_taken"):
             levels = getattr(self, name)
-            if not all(_is_number(n) and float(n).is_integer() and n >= 1 for n in levels):
-                raise _fail(name, levels, "must hold level numbers >= 1")
+            if not all(is_number(n) and float(n).is_integer() and n >= 1 for n in levels):
+                raise fail(name, levels, "must hold level numbers >= 1")
             object.__setattr__(self, name, frozenset(int(n) for n in levels))
         if self.partly_exited is None:
             object.__setattr__(self, "partly_exited", bool(self.partial_exits_taken))
-        _flag("partly_exited", self.partly_exited)
+        flag("partly_exited", self.partly_exited)
 
     @classmethod
     def from_trade(cls, trade: Any) -> "PositionState":
@@ -212,26 +177,31 @@ class PositionState:
     def is_short(self) -> bool:
         return self.side == "short"
 
+    def _arithmetic(self) -> dict[str, Any]:
+        """The position as :mod:`freqtrade_posmgmt.profit` takes it."""
+        return {
+            "open_rate": self.entry_price,
+            "is_short": self.is_short,
+            "leverage": self.leverage,
+            "fee_open": self.fee,
+            "fee_close": self.exit_fee,
+            "amount": self.current_size or self.original_size,
+            "funding_fees": self.funding_fees,
+        }
+
     def profit_at(self, price: float) -> float:
         """
         Freqtrade's profit ratio at ``price`` (``trade.calc_profit_ratio``): both fees and the
-        funding included, leverage-scaled, from the average entry price.
+        funding included, leverage-scaled, from the average entry price, rounded as Freqtrade
+        rounds it. 0.0 once nothing is held.
         """
         if not self.current_size:
             return 0.0
-        sign = -1.0 if self.is_short else 1.0
-        open_value = self.current_size * self.entry_price * (1 + sign * self.fee)
-        close_value = (
-            self.current_size * price * (1 - sign * self.exit_fee) + sign * self.funding_fees
-        )
-        return sign * (close_value / open_value - 1) * self.leverage
+        return profit_ratio(price, **self._arithmetic())
 
     def breakeven_price(self) -> float:
         """Price at which selling the rest earns back its entry, both fees and the funding."""
-        sign = -1.0 if self.is_short else 1.0
-        size = self.current_size or self.original_size
-        open_value = size * self.entry_price * (1 + sign * self.fee)
-        return (open_value - sign * self.funding_fees) / (size * (1 - sign * self.exit_fee))
+        return rate_for_profit(0.0, **self._arithmetic())
 
 
 def _state(position: Any) -> PositionState:
@@ -321,43 +291,43 @@ class PartialExitPolicy:
     breakeven_after_first_exit: bool = False
 
     def __post_init__(self) -> None:
-        targets = _numbers("exit_targets", self.exit_targets)
-        sizes = _numbers("exit_sizes", self.exit_sizes)
-        thresholds = _numbers("scale_in_thresholds", self.scale_in_thresholds)
-        adds = _numbers("scale_in_sizes", self.scale_in_sizes)
-        _ascending("exit_targets", targets)
+        targets = numbers("exit_targets", self.exit_targets)
+        sizes = numbers("exit_sizes", self.exit_sizes)
+        thresholds = numbers("scale_in_thresholds", self.scale_in_thresholds)
+        adds = numbers("scale_in_sizes", self.scale_in_sizes)
+        strictly_ascending("exit_targets", targets)
         if any(t <= 0 for t in targets):
-            raise _fail("exit_targets", targets, "must all be > 0")
+            raise fail("exit_targets", targets, "must all be > 0")
         if len(sizes) != len(targets):
-            raise _fail(
+            raise fail(
                 "exit_sizes",
                 sizes,
                 f"must have one size per exit target ({len(targets)})",
             )
         if any(not 0 < s <= 1 for s in sizes):
-            raise _fail("exit_sizes", sizes, "must each be in (0, 1]")
+            raise fail("exit_sizes", sizes, "must each be in (0, 1]")
         if sum(sizes) > 1 + _EPSILON:
-            raise _fail("exit_sizes", sizes, "must sum to at most 1")
-        _ascending("scale_in_thresholds", thresholds)
+            raise fail("exit_sizes", sizes, "must sum to at most 1")
+        strictly_ascending("scale_in_thresholds", thresholds)
         if any(t == 0 for t in thresholds):
-            raise _fail("scale_in_thresholds", thresholds, "must all be non-zero")
+            raise fail("scale_in_thresholds", thresholds, "must all be non-zero")
         if len(adds) != len(thresholds):
-            raise _fail(
+            raise fail(
                 "scale_in_sizes",
                 adds,
                 f"must have one size per scale-in threshold ({len(thresholds)})",
             )
         if any(s <= 0 for s in adds):
-            raise _fail("scale_in_sizes", adds, "must all be > 0")
-        max_adds = _whole("max_scale_ins", self.max_scale_ins)
+            raise fail("scale_in_sizes", adds, "must all be > 0")
+        max_adds = whole("max_scale_ins", self.max_scale_ins)
         if max_adds > len(thresholds):
-            raise _fail(
+            raise fail(
                 "max_scale_ins",
                 max_adds,
                 f"must be <= len(scale_in_thresholds) ({len(thresholds)})",
             )
         if not targets and not max_adds:
-            raise _fail(
+            raise fail(
                 "exit_targets",
                 targets,
                 "is empty and no scale-in may fire: use None to switch off",
@@ -370,10 +340,10 @@ class PartialExitPolicy:
         object.__setattr__(
             self,
             "scale_in_min_candles",
-            _whole("scale_in_min_candles", self.scale_in_min_candles),
+            whole("scale_in_min_candles", self.scale_in_min_candles),
         )
-        _flag("scale_in_after_exit", self.scale_in_after_exit)
-        _flag("breakeven_after_first_exit", self.breakeven_after_first_exit)
+        flag("scale_in_after_exit", self.scale_in_after_exit)
+        flag("breakeven_after_first_exit", self.breakeven_after_first_exit)
 
     @property
     def scales_in(self) -> bool:
@@ -464,7 +434,7 @@ class PartialExitPolicy:
         if self.scale_in_min_candles:
             candles = (market_data or {}).get(CANDLES_SINCE_LAST_FILL)
             if candles is None:
-                raise _fail(
+                raise fail(
                     "scale_in_min_candles",
                     self.scale_in_min_candles,
                     f'needs market_data["{CANDLES_SINCE_LAST_FILL}"]',

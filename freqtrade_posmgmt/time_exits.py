@@ -23,6 +23,8 @@ from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from freqtrade_posmgmt.validation import flag, number, optional_number
+
 EXIT_MAX_HOLDING = "time_max_holding"
 EXIT_WEEKEND = "time_weekend"
 EXIT_END_OF_DAY = "time_end_of_day"
@@ -65,11 +67,6 @@ def _format_utc(epoch_us: float) -> str:
 
 def _wall_us(day: date, wall: time, zone: ZoneInfo) -> int:
     return (datetime.combine(day, wall, tzinfo=zone) - _EPOCH) // _MICROSECOND
-
-
-def _require_bool(field: str, value: Any) -> None:
-    if value is not True and value is not False:
-        raise ValueError(f"{field}={value!r}: must be true or false")
 
 
 def _as_zone(field: str, value: Any) -> ZoneInfo:
@@ -191,8 +188,8 @@ class MarketSessionDef:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name={self.name!r}: must be a non-empty string")
-        _require_bool("is_24h", self.is_24h)
-        _require_bool("crosses_midnight", self.crosses_midnight)
+        flag("is_24h", self.is_24h)
+        flag("crosses_midnight", self.crosses_midnight)
         if self.calendar is not None and not isinstance(self.calendar, str):
             raise ValueError(f"calendar={self.calendar!r}: must be a calendar name like 'XNYS'")
         timezone_name = self.timezone
@@ -405,7 +402,7 @@ class TimeRestrictions:
 
     def __post_init__(self) -> None:
         for name in ("no_overnight", "no_weekend", "trading_hours_only"):
-            _require_bool(name, getattr(self, name))
+            flag(name, getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -439,26 +436,21 @@ class TimeExitPolicy:
     exit_minutes_before_close: float = 0.0
 
     def __post_init__(self) -> None:
-        hours = self.max_holding_hours
-        if hours is not None and (
-            not isinstance(hours, int | float)
-            or isinstance(hours, bool)
-            or not math.isfinite(hours)
-            or hours <= 0
-        ):
-            raise ValueError(f"max_holding_hours={hours!r}: must be a number of hours above 0")
+        optional_number(
+            "max_holding_hours",
+            self.max_holding_hours,
+            above=0,
+            rule="must be a number of hours above 0",
+        )
         minutes = self.exit_minutes_before_close
-        if (
-            not isinstance(minutes, int | float)
-            or isinstance(minutes, bool)
-            or not math.isfinite(minutes)
-            or minutes < 0
-        ):
-            raise ValueError(
-                f"exit_minutes_before_close={minutes!r}: must be a number of minutes, 0 or more"
-            )
-        _require_bool("end_of_day_flat", self.end_of_day_flat)
-        _require_bool("weekend_flat", self.weekend_flat)
+        number(
+            "exit_minutes_before_close",
+            minutes,
+            at_least=0,
+            rule="must be a number of minutes, 0 or more",
+        )
+        flag("end_of_day_flat", self.end_of_day_flat)
+        flag("weekend_flat", self.weekend_flat)
         _as_zone("market_timezone", self.market_timezone)
         restrictions = self.time_restrictions
         restrictions = TimeRestrictions() if restrictions is None else restrictions

@@ -2,130 +2,42 @@
 Trailing stops, fee-aware breakeven and stepped profit locks, decided without Freqtrade.
 
 Every threshold speaks Freqtrade's language: a profit is Freqtrade's profit ratio (after both
-fees, scaled by leverage, from the average entry price, as ``Trade.calc_profit_ratio``
-computes it), and a percent distance is a ratio of that profit, exactly like Freqtrade's own
-``trailing_stop_positive``: on leverage ``L`` it moves the stop ``rate * pct / L``.
-Funding fees are left out: they are not known to the policy and move a profit by basis points.
+fees and the funding, scaled by leverage, from the average entry price, as
+``Trade.calc_profit_ratio`` computes it: :mod:`freqtrade_posmgmt.profit`), and a percent distance
+is a ratio of that profit, exactly like Freqtrade's own ``trailing_stop_positive``: on leverage
+``L`` it moves the stop ``rate * pct / L``.
 """
 
 import itertools
-import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
-# Freqtrade rounds profit ratios to 8 decimals (Trade.calc_profit_ratio); so do we, so that a
-# threshold compares exactly as Freqtrade's own trailing offset does.
-_PROFIT_DECIMALS = 8
-
-
-def profit_ratio(
-    rate: float,
-    *,
-    open_rate: float,
-    is_short: bool,
-    leverage: float = 1.0,
-    fee_open: float = 0.0,
-    fee_close: float = 0.0,
-) -> float:
-    """
-    Freqtrade's profit ratio of closing the whole position at ``rate`` (fees included).
-
-    :param rate: Exit rate.
-    :param open_rate: Average entry rate of the position.
-    :param is_short: True for a short position.
-    :param leverage: Leverage of the position (1.0 for spot).
-    :param fee_open: Fee ratio paid on the entry.
-    :param fee_close: Fee ratio paid on the exit.
-    :return: Profit ratio, as ``Trade.calc_profit_ratio`` returns it (funding fees excluded).
-    """
-    if is_short:
-        ratio = (1 - rate * (1 + fee_close) / (open_rate * (1 - fee_open))) * leverage
-    else:
-        ratio = (rate * (1 - fee_close) / (open_rate * (1 + fee_open)) - 1) * leverage
-    return round(ratio, _PROFIT_DECIMALS)
-
-
-def rate_for_profit(
-    profit: float,
-    *,
-    open_rate: float,
-    is_short: bool,
-    leverage: float = 1.0,
-    fee_open: float = 0.0,
-    fee_close: float = 0.0,
-) -> float:
-    """
-    The exit rate at which Freqtrade's profit ratio equals ``profit``: the inverse of
-    :func:`profit_ratio`. With ``profit=0`` it is the fee-aware breakeven price.
-
-    :param profit: Wanted profit ratio (leverage-scaled, after both fees).
-    :param open_rate: Average entry rate of the position.
-    :param is_short: True for a short position.
-    :param leverage: Leverage of the position (1.0 for spot).
-    :param fee_open: Fee ratio paid on the entry.
-    :param fee_close: Fee ratio paid on the exit.
-    :return: Exit rate.
-    """
-    if is_short:
-        return open_rate * (1 - fee_open) * (1 - profit / leverage) / (1 + fee_close)
-    return open_rate * (1 + fee_open) * (1 + profit / leverage) / (1 - fee_close)
-
-
-def stoploss_ratio(
-    stop_rate: float, current_rate: float, *, is_short: bool, leverage: float = 1.0
-) -> float | None:
-    """
-    The value ``custom_stoploss`` must return so that Freqtrade places its stop at ``stop_rate``.
-
-    Freqtrade divides the returned ratio by leverage and applies it to ``current_rate``
-    (``Trade.adjust_stop_loss``). The ratio is refined until Freqtrade's own arithmetic gives back
-    ``stop_rate`` to the last bit whenever a float allows it: the stop is then rounded to the
-    exchange tick exactly as a stop Freqtrade computed itself would be.
-
-    :param stop_rate: Wanted absolute stop price.
-    :param current_rate: The ``current_rate`` Freqtrade passed to ``custom_stoploss``.
-    :param is_short: True for a short position.
-    :param leverage: Leverage of the position (1.0 for spot).
-    :return: Positive stop ratio, or None when the stop would sit at or beyond ``current_rate``
-        (Freqtrade cannot place it there; its own ``stoploss_from_absolute`` returns 0 then).
-    """
-    side = -1.0 if is_short else 1.0
-    if current_rate <= 0 or side * (current_rate - stop_rate) <= 0:
-        return None
-    ratio = side * (1 - stop_rate / current_rate) * leverage
-    for _ in range(4):
-        placed = current_rate * (1 - side * abs(ratio / leverage))
-        if placed == stop_rate:
-            break
-        ratio += side * (placed - stop_rate) / current_rate * leverage
-    return ratio
-
-
-def _number(field: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{field}={value!r}: must be a finite number")
-    return float(value)
+from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
+from freqtrade_posmgmt.validation import fail, number, optional_number, whole
 
 
 def _profit_locks(value: Any) -> tuple[tuple[float, float], ...]:
-    field = f"profit_locks={value!r}"
     if not isinstance(value, list | tuple):
-        # Every bad configuration value is a ValueError in this package, whatever its type.
-        raise ValueError(  # noqa: TRY004
-            f"{field}: must be a list of [profit, locked_profit] pairs"
-        )
+        raise fail("profit_locks", value, "must be a list of [profit, locked_profit] pairs")
     locks = []
     for lock in value:
         if not isinstance(lock, list | tuple) or len(lock) != 2:
-            raise ValueError(f"{field}: each lock must be a [profit, locked_profit] pair")
-        trigger, locked = (_number("profit_locks", item) for item in lock)
+            raise fail(
+                "profit_locks",
+                value,
+                "each lock must be a [profit, locked_profit] pair",
+            )
+        trigger, locked = (number("profit_locks", item) for item in lock)
         if not 0 <= locked < trigger:
-            raise ValueError(f"{field}: each lock needs 0 <= locked_profit < profit")
+            raise fail("profit_locks", value, "each lock needs 0 <= locked_profit < profit")
         locks.append((trigger, locked))
     for (trigger, locked), (next_trigger, next_locked) in itertools.pairwise(locks):
         if not (trigger < next_trigger and locked < next_locked):
-            raise ValueError(f"{field}: profits and locked profits must be strictly ascending")
+            raise fail(
+                "profit_locks",
+                value,
+                "profits and locked profits must be strictly ascending",
+            )
     return tuple(locks)
 
 
@@ -163,43 +75,31 @@ class TrailingStopPolicy:
         def coerce(field: str, value: Any) -> None:
             object.__setattr__(self, field, value)
 
-        activation = _number("activation_threshold", self.activation_threshold)
-        if activation < 0:
-            raise ValueError(f"activation_threshold={activation!r}: must be >= 0")
-        coerce("activation_threshold", activation)
-
-        distance = _number("trailing_distance_pct", self.trailing_distance_pct)
-        if not 0 < distance < 1:
-            raise ValueError(f"trailing_distance_pct={distance!r}: must be > 0 and < 1")
-        coerce("trailing_distance_pct", distance)
-
-        if self.atr_multiplier is not None:
-            multiplier = _number("atr_multiplier", self.atr_multiplier)
-            if multiplier <= 0:
-                raise ValueError(f"atr_multiplier={multiplier!r}: must be > 0 (or None)")
-            coerce("atr_multiplier", multiplier)
-
-        buffer = _number("breakeven_buffer", self.breakeven_buffer)
-        if buffer < 0:
-            raise ValueError(f"breakeven_buffer={buffer!r}: must be >= 0")
-        coerce("breakeven_buffer", buffer)
-
-        if self.breakeven_threshold is not None:
-            threshold = _number("breakeven_threshold", self.breakeven_threshold)
-            if threshold <= buffer:
-                raise ValueError(
-                    f"breakeven_threshold={threshold!r}: must be greater than "
-                    f"breakeven_buffer={buffer!r} (or None)"
-                )
-            coerce("breakeven_threshold", threshold)
-
-        period = self.atr_period
-        if isinstance(period, float) and period.is_integer():
-            period = int(period)
-        if isinstance(period, bool) or not isinstance(period, int) or period < 1:
-            raise ValueError(f"atr_period={self.atr_period!r}: must be an integer >= 1")
-        coerce("atr_period", period)
-
+        # JSON gives ints: coerce first, so that a message shows the number as the policy holds it.
+        for name in (
+            "activation_threshold",
+            "trailing_distance_pct",
+            "breakeven_buffer",
+        ):
+            coerce(name, number(name, getattr(self, name)))
+        for name in ("atr_multiplier", "breakeven_threshold"):
+            coerce(name, optional_number(name, getattr(self, name)))
+        number("activation_threshold", self.activation_threshold, at_least=0)
+        number("trailing_distance_pct", self.trailing_distance_pct, above=0, below=1)
+        optional_number(
+            "atr_multiplier", self.atr_multiplier, above=0, rule="must be > 0 (or None)"
+        )
+        number("breakeven_buffer", self.breakeven_buffer, at_least=0)
+        optional_number(
+            "breakeven_threshold",
+            self.breakeven_threshold,
+            above=self.breakeven_buffer,
+            rule=f"must be greater than breakeven_buffer={self.breakeven_buffer!r} (or None)",
+        )
+        coerce(
+            "atr_period",
+            whole("atr_period", self.atr_period, 1, rule="must be an integer >= 1"),
+        )
         coerce("profit_locks", _profit_locks(self.profit_locks))
 
     @property
@@ -222,34 +122,6 @@ class TrailingStopPolicy:
             and self.activation_threshold > self.trailing_distance_pct
         )
 
-    def breakeven_rate(
-        self,
-        *,
-        open_rate: float,
-        is_short: bool,
-        leverage: float = 1.0,
-        fee_open: float = 0.0,
-        fee_close: float = 0.0,
-    ) -> float:
-        """
-        The fee-aware breakeven stop: the exit rate that yields ``breakeven_buffer`` profit.
-
-        :param open_rate: Average entry rate of the position.
-        :param is_short: True for a short position.
-        :param leverage: Leverage of the position (1.0 for spot).
-        :param fee_open: Fee ratio paid on the entry.
-        :param fee_close: Fee ratio paid on the exit.
-        :return: Exit rate.
-        """
-        return rate_for_profit(
-            self.breakeven_buffer,
-            open_rate=open_rate,
-            is_short=is_short,
-            leverage=leverage,
-            fee_open=fee_open,
-            fee_close=fee_close,
-        )
-
     def update_trailing_stop(
         self,
         *,
@@ -261,6 +133,8 @@ class TrailingStopPolicy:
         leverage: float = 1.0,
         fee_open: float = 0.0,
         fee_close: float = 0.0,
+        amount: float = 1.0,
+        funding_fees: float = 0.0,
     ) -> float | None:
         """
         The stop price the position should have now: the tightest of the trailing stop, the
@@ -277,16 +151,20 @@ class TrailingStopPolicy:
         :param leverage: Leverage of the position (1.0 for spot).
         :param fee_open: Fee ratio paid on the entry.
         :param fee_close: Fee ratio paid on the exit.
+        :param amount: Amount held; only matters with ``funding_fees``.
+        :param funding_fees: Futures funding booked so far, received (> 0) or paid (< 0).
         :return: Stop price, or None while no rule applies.
         """
-        best_profit = profit_ratio(
-            best_rate,
-            open_rate=open_rate,
-            is_short=is_short,
-            leverage=leverage,
-            fee_open=fee_open,
-            fee_close=fee_close,
-        )
+        position = {
+            "open_rate": open_rate,
+            "is_short": is_short,
+            "leverage": leverage,
+            "fee_open": fee_open,
+            "fee_close": fee_close,
+            "amount": amount,
+            "funding_fees": funding_fees,
+        }
+        best_profit = profit_ratio(best_rate, **position)
         side = -1.0 if is_short else 1.0
         stops = []
 
@@ -304,16 +182,7 @@ class TrailingStopPolicy:
             if best_profit >= profit and (locked is None or lock > locked):
                 locked = lock
         if locked is not None:
-            stops.append(
-                rate_for_profit(
-                    locked,
-                    open_rate=open_rate,
-                    is_short=is_short,
-                    leverage=leverage,
-                    fee_open=fee_open,
-                    fee_close=fee_close,
-                )
-            )
+            stops.append(rate_for_profit(locked, **position))
 
         # A distance beyond the price, or a lock within rounding of its trigger, places no stop.
         stops = [stop for stop in stops if stop > 0 and side * (best_rate - stop) > 0]

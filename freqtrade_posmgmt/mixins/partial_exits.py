@@ -28,7 +28,7 @@ from freqtrade_posmgmt.partial_manager import (
     PartialExitPolicy,
     PositionState,
 )
-from freqtrade_posmgmt.trailing_stops import stoploss_ratio
+from freqtrade_posmgmt.profit import stoploss_ratio
 
 # Freqtrade's default reserve on minimum stakes (config key ``amount_reserve_percent``).
 DEFAULT_AMOUNT_RESERVE = 0.05

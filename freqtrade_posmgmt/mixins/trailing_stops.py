@@ -21,7 +21,8 @@ from freqtrade.strategy import DecimalParameter
 from pandas import DataFrame
 
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded, tightest_stop
-from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy, stoploss_ratio
+from freqtrade_posmgmt.profit import stoploss_ratio
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 ATR_COLUMN = "pm_atr"
 
@@ -167,6 +168,8 @@ class TrailingStopMixin(PolicyMixin):
             leverage=leverage,
             fee_open=trade.fee_open or 0.0,
             fee_close=trade.fee_close or 0.0,
+            amount=trade.amount,
+            funding_fees=trade.funding_fees or 0.0,
         )
         if stop is None:
             return None

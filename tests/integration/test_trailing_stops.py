@@ -23,6 +23,7 @@ from freqtrade.persistence import LocalTrade, Trade
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.trailing_stops import ATR_COLUMN, TrailingStopMixin
 from freqtrade_posmgmt.offline import use_static_markets
+from freqtrade_posmgmt.profit import rate_for_profit
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import MARKETS, SPOT_DATA, USER_DATA, run_backtest, write_strategy_stub
 
@@ -293,7 +294,8 @@ def test_breakeven_holds_on_real_trades(atr_run):
         if trade.calc_profit_ratio(before_exit["high"].max()) < ATR_POLICY.breakeven_threshold:
             continue
         reached += 1
-        breakeven = ATR_POLICY.breakeven_rate(
+        breakeven = rate_for_profit(
+            ATR_POLICY.breakeven_buffer,
             open_rate=trade.open_rate,
             is_short=False,
             fee_open=trade.fee_open,

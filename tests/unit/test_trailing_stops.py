@@ -5,16 +5,11 @@ import math
 import pytest
 from freqtrade.enums import TradingMode
 from freqtrade.persistence import LocalTrade
-from freqtrade.strategy import stoploss_from_absolute
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from freqtrade_posmgmt.trailing_stops import (
-    TrailingStopPolicy,
-    profit_ratio,
-    rate_for_profit,
-    stoploss_ratio,
-)
+from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 FEE = 0.001
 
@@ -162,98 +157,6 @@ def test_builtin_expressible_only_for_plain_percent_trails(policy, expressible):
 # --- profit and price arithmetic against Freqtrade's own -------------------------------------
 
 
-@given(
-    open_rate=st.floats(0.01, 100_000),
-    move=st.floats(-0.3, 0.5),
-    is_short=st.booleans(),
-    leverage=st.sampled_from([1.0, 2.0, 3.0, 10.0]),
-    fee=st.sampled_from([0.0, 0.0005, 0.001]),
-)
-def test_profit_ratio_is_freqtrades(open_rate, move, is_short, leverage, fee):
-    trade = freqtrade_trade(open_rate=open_rate, is_short=is_short, leverage=leverage, fee=fee)
-    rate = open_rate * (1 + move)
-    ours = profit_ratio(
-        rate,
-        open_rate=open_rate,
-        is_short=is_short,
-        leverage=leverage,
-        fee_open=fee,
-        fee_close=fee,
-    )
-    assert ours == pytest.approx(trade.calc_profit_ratio(rate), abs=2e-8)
-
-
-@given(
-    open_rate=st.floats(0.01, 100_000),
-    profit=st.floats(0.0, 0.5),
-    is_short=st.booleans(),
-    leverage=st.sampled_from([1.0, 2.0, 3.0, 10.0]),
-)
-def test_rate_for_profit_closes_with_that_profit_in_freqtrade(
-    open_rate, profit, is_short, leverage
-):
-    trade = freqtrade_trade(open_rate=open_rate, is_short=is_short, leverage=leverage)
-    rate = rate_for_profit(
-        profit,
-        open_rate=open_rate,
-        is_short=is_short,
-        leverage=leverage,
-        fee_open=FEE,
-        fee_close=FEE,
-    )
-    assert trade.calc_profit_ratio(rate) == pytest.approx(profit, abs=2e-8)
-
-
-def test_breakeven_rate_pays_both_fees():
-    policy = TrailingStopPolicy(breakeven_threshold=0.03, breakeven_buffer=0.001)
-    rate = policy.breakeven_rate(open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE)
-    # Entry x 1.001 would still lose both fees; the fee-aware price sits ~0.3% above entry.
-    assert rate == pytest.approx(100.0 * 1.001 * 1.001 / 0.999)
-    assert profit_ratio(rate, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE) == (
-        pytest.approx(0.001, abs=1e-8)
-    )
-    short = policy.breakeven_rate(
-        open_rate=100.0, is_short=True, leverage=3.0, fee_open=FEE, fee_close=FEE
-    )
-    assert short == pytest.approx(100.0 * 0.999 * (1 - 0.001 / 3) / 1.001)
-
-
-@given(
-    current_rate=st.floats(1e-6, 1e7),
-    distance=st.floats(1e-9, 0.9),
-    is_short=st.booleans(),
-    leverage=st.sampled_from([1.0, 2.0, 3.0, 5.0, 10.0, 125.0]) | st.floats(1.0, 50.0),
-)
-def test_stoploss_ratio_places_freqtrades_stop_exactly_there(
-    current_rate, distance, is_short, leverage
-):
-    stop = current_rate * (1 + distance if is_short else 1 - distance)
-    assume(stop != current_rate)
-    ratio = stoploss_ratio(stop, current_rate, is_short=is_short, leverage=leverage)
-    assert ratio == pytest.approx(
-        stoploss_from_absolute(stop, current_rate, is_short=is_short, leverage=leverage)
-    )
-    # Trade.adjust_stop_loss's own arithmetic gives the wanted stop back: bit for bit for any
-    # trailing distance, so Freqtrade rounds it to the tick as it would its own stop. Far stops
-    # can fall between the floats its arithmetic reaches.
-    placed = current_rate * (1 + abs(ratio / leverage) if is_short else 1 - abs(ratio / leverage))
-    if distance <= 0.2:
-        assert placed == stop
-    else:
-        assert placed == pytest.approx(stop, rel=1e-14, abs=0)
-
-
-def test_stoploss_ratio_is_none_beyond_the_current_rate():
-    assert stoploss_ratio(101.0, 100.0, is_short=False) is None
-    assert stoploss_ratio(100.0, 100.0, is_short=False) is None
-    assert stoploss_ratio(99.0, 100.0, is_short=True) is None
-
-
-def test_stoploss_ratio_is_multiplied_by_leverage():
-    # Freqtrade divides the returned ratio by leverage: a 1% price distance is 3% at 3x.
-    assert stoploss_ratio(99.0, 100.0, is_short=False, leverage=3.0) == pytest.approx(0.03)
-
-
 # --- decisions -------------------------------------------------------------------------------
 
 
@@ -324,7 +227,9 @@ def test_atr_wider_than_the_price_means_no_trail():
 
 def test_breakeven_applies_before_trailing_activation():
     policy = TrailingStopPolicy(activation_threshold=0.10, breakeven_threshold=0.03)
-    breakeven = policy.breakeven_rate(open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE)
+    breakeven = rate_for_profit(
+        policy.breakeven_buffer, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE
+    )
     assert long_stop(policy, best_rate=102.0) is None
     assert long_stop(policy, best_rate=104.0) == pytest.approx(breakeven)
 
@@ -342,7 +247,9 @@ def test_breakeven_wins_while_the_trail_is_looser():
     policy = TrailingStopPolicy(
         activation_threshold=0.02, trailing_distance_pct=0.05, breakeven_threshold=0.03
     )
-    breakeven = policy.breakeven_rate(open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE)
+    breakeven = rate_for_profit(
+        policy.breakeven_buffer, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE
+    )
     assert long_stop(policy, best_rate=104.0) == pytest.approx(breakeven)
     assert long_stop(policy, best_rate=120.0) == pytest.approx(114.0)
 
@@ -450,7 +357,7 @@ def test_breakeven_never_below_the_fee_aware_price_once_triggered(policy, positi
         and policy.breakeven_threshold - policy.breakeven_buffer > 1e-7
     )
     side = -1.0 if position["is_short"] else 1.0
-    breakeven = policy.breakeven_rate(**position)
+    breakeven = rate_for_profit(policy.breakeven_buffer, **position)
     triggered = False
     for best, _, stop in walk(policy, position, path):
         triggered = triggered or profit_ratio(best, **position) >= policy.breakeven_threshold
