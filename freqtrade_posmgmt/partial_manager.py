@@ -2,8 +2,8 @@
 Partial exits (a take-profit ladder) and scale-ins (adds to winners, DCA on drawdowns).
 
 Framework-free policy: it decides, Freqtrade (through ``PartialExitMixin``) executes.
-A ``position`` is either a :class:`PositionState` or any object shaped like Freqtrade's
-``Trade`` (read by :meth:`PositionState.from_trade`).
+A ``position`` is a :class:`PositionState`: plain values, built by hand or, by the mixin, from
+a Freqtrade ``Trade`` (``freqtrade_posmgmt.mixins.partial_exits.position_state``).
 
 Which levels already fired is read from the tags of a trade's filled orders
 (``pm_tp1``, ``pm_add1``, merged ``pm_tp1+tp2``), so decisions survive a bot restart.
@@ -11,7 +11,7 @@ Which levels already fired is read from the tags of a trade's filled orders
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
@@ -63,8 +63,8 @@ def levels_in_tag(tag: str | None, kind: str) -> frozenset[int]:
 @dataclass(frozen=True)
 class PositionState:
     """
-    The facts about a position the policy decides on. Build one by hand for simulations, or
-    read a Freqtrade trade with :meth:`from_trade`.
+    The facts about a position the policy decides on: plain values, no Freqtrade object. The
+    mixin reads them from a trade's filled orders (``mixins.partial_exits.position_state``).
 
     :param entry_price: average entry price (Freqtrade's ``trade.open_rate``).
     :param side: ``"long"`` or ``"short"``.
@@ -129,50 +129,6 @@ class PositionState:
             object.__setattr__(self, "partly_exited", bool(self.partial_exits_taken))
         flag("partly_exited", self.partly_exited)
 
-    @classmethod
-    def from_trade(cls, trade: Any) -> "PositionState":
-        """
-        Read a Freqtrade ``Trade`` (or anything shaped like it). Which levels fired comes from
-        the tags of its filled orders, so the result is the same after a bot restart.
-        :param trade: a trade with at least one filled entry.
-        """
-        entry_side = trade.entry_side
-        leverage = trade.leverage or 1.0
-        held = peak = first_size = first_stake = 0.0
-        targets: set[int] = set()
-        scale_ins: set[int] = set()
-        exited = False
-        for order in trade.orders:
-            if order.ft_is_open or not order.filled:
-                continue
-            amount = order.safe_amount_after_fee
-            if order.ft_order_side == entry_side:
-                if not first_size:
-                    first_size = amount
-                    first_stake = order.safe_filled * order.safe_price / leverage
-                held += amount
-                peak = max(peak, held)
-                scale_ins |= levels_in_tag(order.ft_order_tag, "add")
-            else:
-                held -= amount
-                exited = True
-                targets |= levels_in_tag(order.ft_order_tag, "tp")
-        return cls(
-            entry_price=trade.open_rate,
-            side="short" if trade.is_short else "long",
-            original_size=first_size,
-            current_size=trade.amount,
-            peak_size=max(peak, first_size, trade.amount),
-            original_stake=first_stake,
-            leverage=leverage,
-            fee=trade.fee_open or 0.0,
-            exit_fee=trade.fee_close or 0.0,
-            funding_fees=trade.funding_fees or 0.0,
-            partial_exits_taken=frozenset(targets),
-            scale_ins_taken=frozenset(scale_ins),
-            partly_exited=exited,
-        )
-
     @property
     def is_short(self) -> bool:
         return self.side == "short"
@@ -204,8 +160,21 @@ class PositionState:
         return rate_for_profit(0.0, **self._arithmetic())
 
 
-def _state(position: Any) -> PositionState:
-    return position if isinstance(position, PositionState) else PositionState.from_trade(position)
+def exit_min_stake_factor(stoploss: float, amount_reserve_percent: float) -> float:
+    """
+    How much more than ``adjust_trade_position``'s ``min_stake`` the rest of a partial exit must
+    be worth, by Freqtrade's own rule (``Exchange.get_min_pair_stake_amount``): for an exit it
+    reserves ``amount_reserve_percent`` plus room for the ``stoploss`` (at most 1.5x in all),
+    for the ``min_stake`` it hands the strategy only the ``amount_reserve_percent``. Live, an exit
+    whose rest is worth less is dropped by Freqtrade, silently; backtests use the same bound.
+
+    :param stoploss: the strategy's ``stoploss`` (e.g. -0.10).
+    :param amount_reserve_percent: Freqtrade's ``amount_reserve_percent`` (its default is
+        ``freqtrade.constants.DEFAULT_AMOUNT_RESERVE_PERCENT``, 0.05).
+    """
+    margin_reserve = 1.0 + amount_reserve_percent
+    reserve = margin_reserve / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
+    return max(max(min(reserve, 1.5), 1.0) / margin_reserve, 1.0)
 
 
 def _crossed(profit: float, threshold: float) -> bool:
@@ -352,45 +321,52 @@ class PartialExitPolicy:
 
     def check_partial_exits(
         self,
-        position: Any,
+        position: PositionState,
         current_price: float,
         *,
         current_profit: float | None = None,
         min_stake: float | None = None,
+        stoploss: float = 0.0,
+        amount_reserve_percent: float = 0.0,
     ) -> PartialExit | None:
         """
         The exit order due now, or None. All targets reached and not yet filled are merged
         into one order, so a price gap over several targets loses none.
-        :param position: a :class:`PositionState` or a Freqtrade ``Trade``.
+        :param position: the position now.
         :param current_price: the price an exit would fill at.
         :param current_profit: the position's profit ratio at ``current_price``, when the
             caller already has it (Freqtrade's ``current_exit_profit``).
-        :param min_stake: smallest value (amount x price) a position may keep; a rest below it
-            is sold with the targets.
+        :param min_stake: Freqtrade's ``min_stake`` for the pair; a rest worth less than it,
+            with the reserve of :func:`exit_min_stake_factor`, is sold with the targets.
+        :param stoploss: the strategy's ``stoploss``, for that reserve.
+        :param amount_reserve_percent: Freqtrade's ``amount_reserve_percent``, for that reserve.
         :return: the exit to place, or None.
         """
-        state = _state(position)
-        profit = state.profit_at(current_price) if current_profit is None else current_profit
+        profit = position.profit_at(current_price) if current_profit is None else current_profit
         # Targets ascend: below the first one nothing can be due, whatever already fired.
-        if not self.exit_targets or profit < self.exit_targets[0] or state.current_size <= 0:
+        if not self.exit_targets or profit < self.exit_targets[0] or position.current_size <= 0:
             return None
         due = tuple(
             n
             for n, target in enumerate(self.exit_targets, start=1)
-            if n not in state.partial_exits_taken and profit >= target
+            if n not in position.partial_exits_taken and profit >= target
         )
         if not due:
             return None
-        fired = state.partial_exits_taken.union(due)
+        fired = position.partial_exits_taken.union(due)
         ladder_done = (
             sum(size for n, size in enumerate(self.exit_sizes, start=1) if n in fired)
             >= 1 - _EPSILON
         )
-        held = state.current_size
-        wanted = sum(self.exit_sizes[n - 1] for n in due) * state.peak_size
+        held = position.current_size
+        wanted = sum(self.exit_sizes[n - 1] for n in due) * position.peak_size
         amount = held if ladder_done else min(wanted, held)
         rest = held - amount
-        rest_below_min = bool(min_stake) and 0 < rest * current_price < min_stake
+        rest_below_min = bool(
+            min_stake
+        ) and 0 < rest * current_price < min_stake * exit_min_stake_factor(
+            stoploss, amount_reserve_percent
+        )
         if rest_below_min:
             amount = held
         return PartialExit(
@@ -403,33 +379,39 @@ class PartialExitPolicy:
 
     def check_scale_in_opportunity(
         self,
-        position: Any,
+        position: PositionState,
         current_price: float,
         market_data: Mapping[str, Any] | None = None,
         *,
         current_profit: float | None = None,
+        min_stake: float | None = None,
+        max_stake: float | None = None,
     ) -> ScaleIn | None:
         """
         The add due now, or None. Levels crossed together are merged into one order, nearest
         to zero profit first, as far as ``max_scale_ins`` allows.
-        :param position: a :class:`PositionState` or a Freqtrade ``Trade``.
+        :param position: the position now.
         :param current_price: the price an add would fill at.
         :param market_data: facts beyond the position; ``scale_in_min_candles`` needs
-            ``market_data["candles_since_last_fill"]``.
+            ``market_data["candles_since_last_fill"]``. A mapping rather than one argument
+            because it is the third argument of the seed's call,
+            ``check_scale_in_opportunity(position, current_price, market_data)``.
         :param current_profit: the position's profit ratio at ``current_price``, when the
             caller already has it (Freqtrade's ``current_entry_profit``).
+        :param min_stake: smallest stake an add may have; a smaller one is not placed.
+        :param max_stake: largest stake an add may have (Freqtrade's ``max_stake``: the
+            exchange's limit or the free wallet, whichever is smaller); a larger one is capped.
         :return: the add to place, or None.
         """
         if not self.scales_in:
             return None
-        state = _state(position)
-        profit = state.profit_at(current_price) if current_profit is None else current_profit
+        profit = position.profit_at(current_price) if current_profit is None else current_profit
         if not any(_crossed(profit, t) for t in self.scale_in_thresholds):
             return None
-        allowance = self.max_scale_ins - len(state.scale_ins_taken)
-        if state.current_size <= 0 or allowance <= 0:
+        allowance = self.max_scale_ins - len(position.scale_ins_taken)
+        if position.current_size <= 0 or allowance <= 0:
             return None
-        if state.partly_exited and not self.scale_in_after_exit:
+        if position.partly_exited and not self.scale_in_after_exit:
             return None
         if self.scale_in_min_candles:
             candles = (market_data or {}).get(CANDLES_SINCE_LAST_FILL)
@@ -445,54 +427,27 @@ class PartialExitPolicy:
             (
                 n
                 for n, threshold in enumerate(self.scale_in_thresholds, start=1)
-                if n not in state.scale_ins_taken and _crossed(profit, threshold)
+                if n not in position.scale_ins_taken and _crossed(profit, threshold)
             ),
             key=lambda n: abs(self.scale_in_thresholds[n - 1]),
         )
         due = tuple(sorted(crossed[:allowance]))
         if not due:
             return None
-        stake = sum(self.scale_in_sizes[n - 1] for n in due) * state.original_stake
+        stake = sum(self.scale_in_sizes[n - 1] for n in due) * position.original_stake
+        if max_stake is not None:
+            stake = min(stake, max_stake)
+        if min_stake and stake < min_stake:
+            return None
         return ScaleIn(levels=due, stake=stake, price=current_price)
 
-    def breakeven_stop_price(self, position: Any) -> float | None:
+    def breakeven_stop_price(self, position: PositionState) -> float | None:
         """
         The fee-aware breakeven price once the first target has filled, else None.
-        :param position: a :class:`PositionState` or a Freqtrade ``Trade``.
+        :param position: the position now.
         """
         if not self.breakeven_after_first_exit:
             return None
-        state = _state(position)
-        if not state.partial_exits_taken or state.current_size <= 0:
+        if not position.partial_exits_taken or position.current_size <= 0:
             return None
-        return state.breakeven_price()
-
-    def apply_partial_exit(self, position: PositionState, action: PartialExit) -> PositionState:
-        """
-        The position after ``action`` filled at its price (never selling more than held).
-        :param position: the position before the exit.
-        :param action: an exit returned by :meth:`check_partial_exits`.
-        """
-        return replace(
-            position,
-            current_size=position.current_size - min(action.amount, position.current_size),
-            partial_exits_taken=position.partial_exits_taken.union(action.levels),
-            partly_exited=True,
-        )
-
-    def apply_scale_in(self, position: PositionState, action: ScaleIn) -> PositionState:
-        """
-        The position after ``action`` filled at its price: larger, with a new average entry.
-        :param position: the position before the add.
-        :param action: an add returned by :meth:`check_scale_in_opportunity`.
-        """
-        added = action.stake * position.leverage / action.price
-        size = position.current_size + added
-        return replace(
-            position,
-            entry_price=(position.current_size * position.entry_price + added * action.price)
-            / size,
-            current_size=size,
-            peak_size=max(position.peak_size, size),
-            scale_ins_taken=position.scale_ins_taken.union(action.levels),
-        )
+        return position.breakeven_price()

@@ -13,6 +13,7 @@ or ``"posmgmt": {"partial_exits": {"exit_targets": [...], ...}}`` in config.json
 
 from datetime import datetime
 
+from freqtrade.constants import DEFAULT_AMOUNT_RESERVE_PERCENT
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter
@@ -27,11 +28,53 @@ from freqtrade_posmgmt.partial_manager import (
     CANDLES_SINCE_LAST_FILL,
     PartialExitPolicy,
     PositionState,
+    levels_in_tag,
 )
 from freqtrade_posmgmt.profit import stoploss_ratio
 
-# Freqtrade's default reserve on minimum stakes (config key ``amount_reserve_percent``).
-DEFAULT_AMOUNT_RESERVE = 0.05
+
+def position_state(trade: Trade) -> PositionState:
+    """
+    The policy's view of a Freqtrade ``Trade``, read from its filled orders. Which levels fired
+    comes from the orders' tags, so the result is the same after a bot restart.
+    :param trade: a trade with at least one filled entry.
+    """
+    entry_side = trade.entry_side
+    leverage = trade.leverage or 1.0
+    held = peak = first_size = first_stake = 0.0
+    targets: set[int] = set()
+    scale_ins: set[int] = set()
+    exited = False
+    for order in trade.orders:
+        if order.ft_is_open or not order.filled:
+            continue
+        amount = order.safe_amount_after_fee
+        if order.ft_order_side == entry_side:
+            if not first_size:
+                first_size = amount
+                first_stake = order.safe_filled * order.safe_price / leverage
+            held += amount
+            peak = max(peak, held)
+            scale_ins |= levels_in_tag(order.ft_order_tag, "add")
+        else:
+            held -= amount
+            exited = True
+            targets |= levels_in_tag(order.ft_order_tag, "tp")
+    return PositionState(
+        entry_price=trade.open_rate,
+        side="short" if trade.is_short else "long",
+        original_size=first_size,
+        current_size=trade.amount,
+        peak_size=max(peak, first_size, trade.amount),
+        original_stake=first_stake,
+        leverage=leverage,
+        fee=trade.fee_open or 0.0,
+        exit_fee=trade.fee_close or 0.0,
+        funding_fees=trade.funding_fees or 0.0,
+        partial_exits_taken=frozenset(targets),
+        scale_ins_taken=frozenset(scale_ins),
+        partly_exited=exited,
+    )
 
 
 class PartialExitMixin(PolicyMixin):
@@ -61,7 +104,9 @@ class PartialExitMixin(PolicyMixin):
         self._pm_partial_states: dict[int, tuple[tuple, PositionState]] = {}
         if self.pm_partial_policy is None:
             return
-        self._pm_rest_factor = self._pm_min_rest_factor()
+        self._pm_amount_reserve = self.config.get(
+            "amount_reserve_percent", DEFAULT_AMOUNT_RESERVE_PERCENT
+        )
         self.pm_enable("position_adjustment_enable", True)
         self.pm_enable("max_entry_position_adjustment", self.pm_partial_policy.max_scale_ins)
         if self.pm_partial_policy.breakeven_after_first_exit:
@@ -161,7 +206,9 @@ class PartialExitMixin(PolicyMixin):
             state,
             exit_rate,
             current_profit=exit_profit,
-            min_stake=min_stake and min_stake * self._pm_rest_factor,
+            min_stake=min_stake,
+            stoploss=self.stoploss,
+            amount_reserve_percent=self._pm_amount_reserve,
         )
         if exit_ is not None:
             if exit_.sells_all:
@@ -172,15 +219,14 @@ class PartialExitMixin(PolicyMixin):
             elapsed = (current_time - trade.date_last_filled_utc).total_seconds()
             market_data[CANDLES_SINCE_LAST_FILL] = elapsed / timeframe_to_seconds(self.timeframe)
         add = policy.check_scale_in_opportunity(
-            state, entry_rate, market_data, current_profit=entry_profit
+            state,
+            entry_rate,
+            market_data,
+            current_profit=entry_profit,
+            min_stake=min_stake,
+            max_stake=max_stake,
         )
-        if add is None:
-            return None
-        # max_stake is the exchange's limit or the free wallet, whichever is smaller.
-        stake = min(add.stake, max_stake)
-        if min_stake and stake < min_stake:
-            return None
-        return stake, add.tag
+        return None if add is None else (add.stake, add.tag)
 
     def _pm_state(self, trade: Trade) -> PositionState:
         """
@@ -197,22 +243,9 @@ class PartialExitMixin(PolicyMixin):
         )
         cached = self._pm_partial_states.get(trade.id)
         if cached is None or cached[0] != key:
-            cached = key, PositionState.from_trade(trade)
+            cached = key, position_state(trade)
             self._pm_partial_states[trade.id] = cached
         return cached[1]
-
-    def _pm_min_rest_factor(self) -> float:
-        """
-        Smallest value a partly sold position may keep, as a multiple of ``min_stake``. Live,
-        Freqtrade silently drops a partial exit whose rest is worth less than its minimum exit
-        stake, which reserves room for the stoploss (up to 1.5x) on top of the ``min_stake`` it
-        passes us; selling the whole rest instead keeps the target from being lost. Backtests use
-        the same, stricter, bound.
-        """
-        reserve = 1 + self.config.get("amount_reserve_percent", DEFAULT_AMOUNT_RESERVE)
-        room = 1 - abs(self.stoploss)
-        stoploss_reserve = max(min(reserve / room, 1.5), 1.0) if room > 0 else 1.5
-        return max(stoploss_reserve / reserve, 1.0)
 
     @guarded(None)
     def _pm_breakeven_stop(self, trade: Trade, current_rate: float) -> float | None:

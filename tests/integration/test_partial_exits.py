@@ -16,6 +16,7 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 from example_strategy import ExampleStrategy
+from freqtrade.constants import DEFAULT_AMOUNT_RESERVE_PERCENT
 from freqtrade.persistence import LocalTrade, Trade, init_db
 from freqtrade.resolvers import StrategyResolver
 from freqtrade.strategy import IStrategy
@@ -23,7 +24,11 @@ from freqtrade.strategy import IStrategy
 from freqtrade_posmgmt.mixins._base import PolicyConfigError, PolicyMixin
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
-from freqtrade_posmgmt.partial_manager import PartialExitPolicy, levels_in_tag
+from freqtrade_posmgmt.partial_manager import (
+    PartialExitPolicy,
+    exit_min_stake_factor,
+    levels_in_tag,
+)
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import SPOT_DATA, run_backtest, write_strategy_stub
 
@@ -92,6 +97,12 @@ class RecordingWithTrailing(Recording, PartialExitMixin, TrailingStopMixin, Exam
     trailing_stop_policy = TrailingStopPolicy(
         activation_threshold=0.02, trailing_distance_pct=0.015, profit_locks=[(0.03, 0.01)]
     )
+    seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]] = {}
+
+
+class RecordingBigAdds(RecordingLadder):
+    # Adds of 4x the first stake cannot fit in a small wallet: Freqtrade's max_stake caps them.
+    partial_exit_policy = dataclasses.replace(SPOT_POLICY, scale_in_sizes=[4.0, 4.0])
     seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]] = {}
 
 
@@ -176,7 +187,18 @@ def crossed(profit: float, threshold: float) -> bool:
 def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int]:
     """Assert every trade against the policy candle by candle; count what was exercised."""
     counts = dict.fromkeys(
-        ["exits", "merged", "rest_sold", "adds", "dca", "after_exit", "breakeven"], 0
+        [
+            "exits",
+            "merged",
+            "rest_sold",
+            "adds",
+            "dca",
+            "after_exit",
+            "breakeven",
+            "capped",
+            "dropped",
+        ],
+        0,
     )
     frames = {}
     for trade in result.trades:
@@ -222,14 +244,20 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
                 wanted = sum(policy.exit_sizes[n - 1] for n in due) * book.peak
                 done = sum(policy.exit_sizes[n - 1] for n in book.targets | set(due)) >= 1 - 1e-9
                 amount = order.safe_amount_after_fee
+                # Freqtrade's minimum for what an exit leaves: min_stake plus its stoploss reserve.
+                floor = s.min_stake * exit_min_stake_factor(
+                    ExampleStrategy.stoploss, DEFAULT_AMOUNT_RESERVE_PERCENT
+                )
                 if "rest below min stake" in order.ft_order_tag:
-                    assert 0 < (book.held - wanted) * s.rate < 1.5 * s.min_stake
+                    assert 0 < (book.held - wanted) * s.rate < floor
                     assert amount == pytest.approx(book.held, abs=1e-12)
                     counts["rest_sold"] += 1
                 elif done:
                     assert amount == pytest.approx(book.held, abs=1e-12)
                 else:
                     assert wanted - lot - 1e-12 <= amount <= wanted + 1e-12
+                    rest = book.held - min(wanted, book.held)
+                    assert rest == 0 or rest * s.rate >= floor
                 counts["exits"] += 1
                 counts["merged"] += len(due) > 1
                 first_exit = first_exit or time
@@ -247,7 +275,7 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
             )[: max(allowance, 0)]
             stake = sum(policy.scale_in_sizes[n - 1] for n in levels) * book.first_stake
             blocked = book.exited and not policy.scale_in_after_exit
-            if levels and not blocked and stake <= s.max_stake:
+            if levels and not blocked and (s.min_stake or 0) <= stake <= s.max_stake:
                 (order,) = placed
                 assert order.ft_order_side == trade.entry_side
                 assert levels_in_tag(order.ft_order_tag, "add") == set(levels)
@@ -257,8 +285,18 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
                 counts["adds"] += 1
                 counts["dca"] += any(policy.scale_in_thresholds[n - 1] < 0 for n in levels)
                 counts["after_exit"] += book.exited
-            elif not levels or blocked:
+            elif not levels or blocked or stake < (s.min_stake or 0):
                 assert not placed, (trade, time, placed)
+            elif s.max_stake < (s.min_stake or 0):
+                assert not placed, "capped below the minimum stake: no add"
+                counts["dropped"] += 1
+            else:
+                (order,) = placed
+                assert order.ft_order_side == trade.entry_side
+                step = lot * order.safe_price / trade.leverage
+                actual = order.safe_amount_after_fee * order.safe_price / trade.leverage
+                assert s.max_stake - step - 1e-9 <= actual <= s.max_stake + 1e-9, "capped"
+                counts["capped"] += 1
         adds = [o for o in orders if o.ft_order_side == trade.entry_side and is_pm(o)]
         assert sum(len(levels_in_tag(o.ft_order_tag, "add")) for o in adds) <= policy.max_scale_ins
         if not policy.scale_in_after_exit and first_exit:
@@ -275,6 +313,17 @@ def test_spot_orders_follow_the_ladder_candle_by_candle(spot):
     assert counts["adds"] >= 5 and counts["dca"] >= 1
     assert counts["after_exit"] == 0
     assert counts["breakeven"] >= 10
+
+
+def test_adds_beyond_the_free_wallet_are_capped_at_max_stake():
+    result = run_backtest(
+        RecordingBigAdds,
+        pairs=SPOT_PAIRS[:3],
+        timerange="20250101-20250301",
+        config={"stake_amount": 20, "max_open_trades": 3, "dry_run_wallet": 100},
+    )
+    counts = check_trades(result, RecordingBigAdds.seen, RecordingBigAdds.partial_exit_policy)
+    assert counts["capped"] >= 1
 
 
 def test_short_futures_with_leverage_3_follow_the_ladder(futures):

@@ -13,6 +13,7 @@ from freqtrade_posmgmt.profit import (
     stop_rate_for_ratio,
     stoploss_ratio,
 )
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 FEE = 0.001
 
@@ -165,3 +166,25 @@ def test_stoploss_ratio_is_none_beyond_the_current_rate():
 def test_stoploss_ratio_is_multiplied_by_leverage():
     # Freqtrade divides the returned ratio by leverage: a 1% price distance is 3% at 3x.
     assert stoploss_ratio(99.0, 100.0, is_short=False, leverage=3.0) == pytest.approx(0.03)
+
+
+def test_percent_distance_is_divided_by_leverage_like_freqtrades():
+    policy = TrailingStopPolicy(activation_threshold=0.015, trailing_distance_pct=0.03)
+    stop = policy.update_trailing_stop(
+        is_short=True, open_rate=100.0, best_rate=95.0, leverage=3.0, fee_open=FEE, fee_close=FEE
+    )
+    trade = freqtrade_trade(
+        {
+            "open_rate": 100.0,
+            "amount": 3.0,
+            "is_short": True,
+            "leverage": 3.0,
+            "fee": FEE,
+            "funding_fees": 0.0,
+            "trading_mode": TradingMode.FUTURES,
+        }
+    )
+    trade.adjust_stop_loss(trade.open_rate, -0.5, initial=True)
+    trade.adjust_stop_loss(95.0, 0.03)
+    assert stop == pytest.approx(95.0 * 1.01)
+    assert stop == trade.stop_loss

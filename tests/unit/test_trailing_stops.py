@@ -3,8 +3,6 @@ import itertools
 import math
 
 import pytest
-from freqtrade.enums import TradingMode
-from freqtrade.persistence import LocalTrade
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -17,23 +15,6 @@ FEE = 0.001
 def long_stop(policy: TrailingStopPolicy, best_rate: float, **kwargs) -> float | None:
     return policy.update_trailing_stop(
         is_short=False, open_rate=100.0, best_rate=best_rate, fee_open=FEE, fee_close=FEE, **kwargs
-    )
-
-
-def freqtrade_trade(
-    *, open_rate: float, is_short: bool, leverage: float, fee: float = FEE
-) -> LocalTrade:
-    return LocalTrade(
-        pair="BTC/USDT",
-        open_rate=open_rate,
-        amount=3.0,
-        stake_amount=open_rate * 3.0 / leverage,
-        fee_open=fee,
-        fee_close=fee,
-        is_short=is_short,
-        leverage=leverage,
-        trading_mode=TradingMode.FUTURES if leverage != 1 or is_short else TradingMode.SPOT,
-        exchange="binance",
     )
 
 
@@ -184,18 +165,6 @@ def test_percent_trail_follows_the_best_rate():
         is_short=True, open_rate=100.0, best_rate=90.0, fee_open=FEE, fee_close=FEE
     )
     assert short == pytest.approx(90.9)
-
-
-def test_percent_distance_is_divided_by_leverage_like_freqtrades():
-    policy = TrailingStopPolicy(activation_threshold=0.015, trailing_distance_pct=0.03)
-    stop = policy.update_trailing_stop(
-        is_short=True, open_rate=100.0, best_rate=95.0, leverage=3.0, fee_open=FEE, fee_close=FEE
-    )
-    trade = freqtrade_trade(open_rate=100.0, is_short=True, leverage=3.0)
-    trade.adjust_stop_loss(trade.open_rate, -0.5, initial=True)
-    trade.adjust_stop_loss(95.0, 0.03)
-    assert stop == pytest.approx(95.0 * 1.01)
-    assert stop == trade.stop_loss
 
 
 def test_leverage_scales_the_activation_profit():
