@@ -193,7 +193,7 @@ class PolicyMixin(IStrategy):
         if not overrides.pop("enabled", True):
             return None
         base = from_parameters() if policy is None else policy
-        known = {f.name for f in dataclasses.fields(base)}  # type: ignore[arg-type]
+        known = {f.name for f in dataclasses.fields(base) if f.init}  # type: ignore[arg-type]
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise PolicyConfigError(
