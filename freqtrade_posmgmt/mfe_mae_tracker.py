@@ -20,6 +20,10 @@ class MFEMetrics:
     :param mae: Maximum adverse excursion, ratio of the entry price, <= 0.
     :param mfe_price: Price at which ``mfe`` was reached (None while not known).
     :param mae_price: Price at which ``mae`` was reached (None while not known).
+
+    The prices are the seed's API and what a standalone tracker reports; ``MFEMAEMixin`` does
+    not save them, as each follows from its ratio and the first entry price
+    (``entry * (1 + mfe)`` for a long), so after a restart they are None.
     :param mfe_time: When ``mfe`` was reached (UTC).
     :param mae_time: When ``mae`` was reached (UTC).
     """

@@ -4,7 +4,10 @@ Freqtrade made unimportable (tests/unit/test_framework_free.py).
 """
 
 import math
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 from hypothesis import strategies as st
 
@@ -16,6 +19,14 @@ from freqtrade_posmgmt.partial_manager import (
 )
 
 FEE = 0.001
+CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``freqtrade-posmgmt`` as a user would, from ``cwd``."""
+    return subprocess.run(
+        [str(CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
 
 
 def apply_partial_exit(position: PositionState, action: PartialExit) -> PositionState:

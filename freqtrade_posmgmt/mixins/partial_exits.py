@@ -98,18 +98,18 @@ class PartialExitMixin(PolicyMixin):
 
     def pm_refresh(self) -> None:
         super().pm_refresh()
-        self.pm_partial_policy = self.pm_policy(
+        self.pm_partial_exit_policy = self.pm_policy(
             "partial_exits", self.partial_exit_policy, self._pm_partial_from_parameters
         )
         self._pm_partial_states: dict[int, tuple[tuple, PositionState]] = {}
-        if self.pm_partial_policy is None:
+        if self.pm_partial_exit_policy is None:
             return
         self._pm_amount_reserve = self.config.get(
             "amount_reserve_percent", DEFAULT_AMOUNT_RESERVE_PERCENT
         )
         self.pm_enable("position_adjustment_enable", True)
-        self.pm_enable("max_entry_position_adjustment", self.pm_partial_policy.max_scale_ins)
-        if self.pm_partial_policy.breakeven_after_first_exit:
+        self.pm_enable("max_entry_position_adjustment", self.pm_partial_exit_policy.max_scale_ins)
+        if self.pm_partial_exit_policy.breakeven_after_first_exit:
             self.pm_enable("use_custom_stoploss", True)
         self.pm_use_callbacks(PartialExitMixin)
 
@@ -197,7 +197,7 @@ class PartialExitMixin(PolicyMixin):
         entry_profit: float,
         exit_profit: float,
     ) -> tuple[float, str] | None:
-        policy = self.pm_partial_policy
+        policy = self.pm_partial_exit_policy
         # Live, a new order would cancel the open one; backtests fill at once.
         if policy is None or trade.has_open_orders:
             return None
@@ -249,7 +249,7 @@ class PartialExitMixin(PolicyMixin):
 
     @guarded(None)
     def _pm_breakeven_stop(self, trade: Trade, current_rate: float) -> float | None:
-        policy = self.pm_partial_policy
+        policy = self.pm_partial_exit_policy
         if policy is None or not policy.breakeven_after_first_exit:
             return None
         price = policy.breakeven_stop_price(self._pm_state(trade))

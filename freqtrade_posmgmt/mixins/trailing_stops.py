@@ -68,7 +68,7 @@ class TrailingStopMixin(PolicyMixin):
         policy = self.pm_policy(
             "trailing_stop", self.trailing_stop_policy, self._pm_trailing_from_parameters
         )
-        self.pm_trailing_policy = policy
+        self.pm_trailing_stop_policy = policy
         # Indicators are computed before Parameters are loaded from a hyperopt result, and only
         # once per hyperopt run: with Parameters, an ATR multiplier may turn up later.
         needs_atr = policy is not None and (
@@ -146,7 +146,7 @@ class TrailingStopMixin(PolicyMixin):
     def _pm_trailing_stop(
         self, pair: str, trade: Trade, current_time: datetime, current_rate: float
     ) -> float | None:
-        policy = self.pm_trailing_policy
+        policy = self.pm_trailing_stop_policy
         if policy is None:
             return None
         is_short = trade.is_short

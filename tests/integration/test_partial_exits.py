@@ -484,7 +484,7 @@ def test_parameters_build_the_default_policy_in_space_pm_partial(load):
     strategy.ft_load_hyper_params()  # as backtesting and hyperopt do
     names = {name for name, _ in strategy.enumerate_parameters("pm_partial")}
     assert names == {"pm_partial_target", "pm_partial_size", "pm_partial_scale_in"}
-    policy = strategy.pm_partial_policy
+    policy = strategy.pm_partial_exit_policy
     assert policy.exit_targets == (0.04,)
     assert policy.exit_sizes == (0.5,)
     assert policy.scale_in_thresholds == (-0.05,)
@@ -493,12 +493,12 @@ def test_parameters_build_the_default_policy_in_space_pm_partial(load):
     assert not strategy.use_custom_stoploss
     strategy.pm_partial_target.value = 0.07  # what a hyperopt epoch samples
     strategy.pm_refresh_all()
-    assert strategy.pm_partial_policy.exit_targets == (0.07,)
+    assert strategy.pm_partial_exit_policy.exit_targets == (0.07,)
 
 
 def test_switched_off_it_costs_nothing(load):
     for strategy in (load(Off), load(Plain, {"posmgmt": {"partial_exits": {"enabled": False}}})):
-        assert strategy.pm_partial_policy is None
+        assert strategy.pm_partial_exit_policy is None
         assert not strategy.position_adjustment_enable
         assert strategy.max_entry_position_adjustment == -1
         assert "adjust_trade_position" in strategy.__dict__  # bypassed to IStrategy's
@@ -509,8 +509,8 @@ def test_config_json_overrides_the_class_policy(load):
         Stacked,
         {"posmgmt": {"partial_exits": {"exit_targets": [0.02, 0.05, 0.08], "max_scale_ins": 1}}},
     )
-    assert strategy.pm_partial_policy.exit_targets == (0.02, 0.05, 0.08)
-    assert strategy.pm_partial_policy.exit_sizes == SPOT_POLICY.exit_sizes
+    assert strategy.pm_partial_exit_policy.exit_targets == (0.02, 0.05, 0.08)
+    assert strategy.pm_partial_exit_policy.exit_sizes == SPOT_POLICY.exit_sizes
     assert strategy.max_entry_position_adjustment == 1
     assert strategy.use_custom_stoploss
 

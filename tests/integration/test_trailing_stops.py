@@ -362,7 +362,7 @@ def test_parameters_give_the_seed_defaults_compiled_to_the_builtin(load):
         "pm_trailing_atr_multiplier",
         "pm_trailing_breakeven",
     }
-    assert strategy.pm_trailing_policy == TrailingStopPolicy()
+    assert strategy.pm_trailing_stop_policy == TrailingStopPolicy()
     assert uses_builtin(strategy, 0.015, 0.005)
 
 
@@ -373,7 +373,7 @@ def test_each_hyperopt_epoch_recompiles(load):
     strategy.pm_trailing_atr_multiplier.value = 2.0
     frame = strategy.advise_indicators(frame, {"pair": "BTC/USDT"})
     strategy.ft_advise_signals(frame, {"pair": "BTC/USDT"})
-    assert strategy.pm_trailing_policy.atr_multiplier == 2.0
+    assert strategy.pm_trailing_stop_policy.atr_multiplier == 2.0
     assert strategy.use_custom_stoploss and not strategy.trailing_stop
     strategy.pm_trailing_atr_multiplier.value = 0.0
     strategy.pm_trailing_activation.value = 0.03
@@ -383,7 +383,7 @@ def test_each_hyperopt_epoch_recompiles(load):
 
 def test_config_overrides_class_attribute(load):
     strategy = load(PolicyA, {"posmgmt": {"trailing_stop": {"atr_multiplier": 1.5}}})
-    assert strategy.pm_trailing_policy == TrailingStopPolicy(
+    assert strategy.pm_trailing_stop_policy == TrailingStopPolicy(
         activation_threshold=0.02, trailing_distance_pct=0.01, atr_multiplier=1.5
     )
     assert strategy.use_custom_stoploss and not strategy.trailing_stop
@@ -395,7 +395,7 @@ def test_switched_off_costs_nothing(load):
         load(PolicyA, {"posmgmt": {"trailing_stop": {"enabled": False}}}),
         load(PolicyA, {"posmgmt": {"trailing_stop": None}}),
     ):
-        assert strategy.pm_trailing_policy is None
+        assert strategy.pm_trailing_stop_policy is None
         assert not strategy.trailing_stop and not strategy.use_custom_stoploss
         assert not trails_in_custom_stoploss(strategy)
         assert ATR_COLUMN not in strategy.advise_indicators(
