@@ -5,12 +5,13 @@ Framework-free policy: it decides, Freqtrade (through ``PartialExitMixin``) exec
 A ``position`` is a :class:`PositionState`: plain values, built by hand or, by the mixin, from
 a Freqtrade ``Trade`` (``freqtrade_posmgmt.mixins.partial_exits.position_state``).
 
-Which levels already fired is read from the tags of a trade's filled orders
-(``pm_tp1``, ``pm_add1``, merged ``pm_tp1+tp2``), so decisions survive a bot restart.
+Which levels already fired is read from the tags of a trade's filled orders, which name each
+level by what it is, its target: ``pm_tp3%``, merged ``pm_tp3%+6%``, ``pm_add-5%``. Decisions
+survive a bot restart, and a ladder changed in between is matched by target, not by position.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,34 +30,58 @@ TAG_PREFIX = "pm_"
 SOLD_ALL_NOTE = " (sold all: rest below min stake)"
 CANDLES_SINCE_LAST_FILL = "candles_since_last_fill"
 
-_TAG_RE = re.compile(r"^pm_((?:tp|add)\d+(?:\+(?:tp|add)\d+)*)")
+_PERCENT = r"-?\d+(?:\.\d+)?(?:e-?\d+)?%"
+_TAG_RE = re.compile(rf"^pm_(tp|add)({_PERCENT}(?:\+{_PERCENT})*)")
+# Tags written before levels were named by target (pm_tp1+tp2): read by position.
+_OLD_TAG_RE = re.compile(r"^pm_((?:tp|add)\d+(?:\+(?:tp|add)\d+)*)")
 # Sizes are ratios summed from floats: 0.25 + 0.25 + 0.5 must count as a whole position.
 _EPSILON = 1e-9
 
 
-def level_tag(kind: str, levels: Iterable[int]) -> str:
+def level_name(value: float) -> str:
     """
-    Order tag naming the levels an order fires, e.g. ``pm_tp1+tp2`` or ``pm_add1``.
+    How a tag names a level: its target (or scale-in threshold) in percent, e.g. ``3%``,
+    ``1.5%``, ``-5%``. Two levels are the same level when their names are equal.
+    """
+    return f"{value * 100:g}%"
+
+
+def level_tag(kind: str, values: Iterable[float]) -> str:
+    """
+    Order tag naming the levels an order fires by their targets, e.g. ``pm_tp3%+6%`` or
+    ``pm_add-5%``.
     :param kind: ``"tp"`` for exit targets, ``"add"`` for scale-ins.
-    :param levels: 1-based level numbers.
+    :param values: the targets (profit ratios) or scale-in thresholds of those levels.
     """
-    return TAG_PREFIX + "+".join(f"{kind}{n}" for n in levels)
+    return TAG_PREFIX + kind + "+".join(level_name(v) for v in values)
 
 
-def levels_in_tag(tag: str | None, kind: str) -> frozenset[int]:
+def levels_in_tag(tag: str | None, kind: str, ladder: Sequence[float]) -> frozenset[int]:
     """
-    Level numbers of one kind named by an order tag written by :func:`level_tag`.
-    Tags of other origins (entry signals, other mixins) name no levels.
+    Levels of ``ladder`` (1-based) named by an order tag written by :func:`level_tag`, matched
+    by target: a tag naming a target the ladder does not have names no level. Tags of the older
+    form ``pm_tp1+tp2`` name levels by position. Tags of other origins (entry signals, other
+    mixins) name no levels.
     :param tag: an order's tag (Freqtrade's ``order.ft_order_tag``).
     :param kind: ``"tp"`` or ``"add"``.
+    :param ladder: the policy's ``exit_targets`` (for ``"tp"``) or ``scale_in_thresholds``.
     """
-    match = _TAG_RE.match(tag or "")
+    tag = tag or ""
+    match = _TAG_RE.match(tag)
+    if match:
+        if match.group(1) != kind:
+            return frozenset()
+        named = set(match.group(2).split("+"))
+        return frozenset(n for n, value in enumerate(ladder, 1) if level_name(value) in named)
+    match = _OLD_TAG_RE.match(tag)
     if not match:
         return frozenset()
     return frozenset(
         int(part[len(kind) :])
         for part in match.group(1).split("+")
-        if part.startswith(kind) and part[len(kind) :].isdigit()
+        if part.startswith(kind)
+        and part[len(kind) :].isdigit()
+        and 1 <= int(part[len(kind) :]) <= len(ladder)
     )
 
 
@@ -193,6 +218,7 @@ class PartialExit:
     :param sells_all: the order closes the position.
     :param rest_below_min_stake: the whole rest is sold because what the targets would have
         left is below the minimum stake.
+    :param targets: the profit targets of ``levels``, which the tag names.
     """
 
     levels: tuple[int, ...]
@@ -200,12 +226,13 @@ class PartialExit:
     price: float
     sells_all: bool
     rest_below_min_stake: bool = False
+    targets: tuple[float, ...] = field(default=(), compare=False)
 
     @property
     def tag(self) -> str:
-        """Order tag naming the targets, e.g. ``pm_tp1+tp2``."""
+        """Order tag naming the targets, e.g. ``pm_tp3%+6%``."""
         note = SOLD_ALL_NOTE if self.rest_below_min_stake else ""
-        return level_tag("tp", self.levels) + note
+        return level_tag("tp", self.targets) + note
 
 
 @dataclass(frozen=True)
@@ -216,16 +243,18 @@ class ScaleIn:
     :param levels: 1-based numbers of the scale-in thresholds this order fires.
     :param stake: stake to add, in stake currency (before leverage).
     :param price: the price the decision was made at.
+    :param thresholds: the profit thresholds of ``levels``, which the tag names.
     """
 
     levels: tuple[int, ...]
     stake: float
     price: float
+    thresholds: tuple[float, ...] = field(default=(), compare=False)
 
     @property
     def tag(self) -> str:
-        """Order tag naming the levels, e.g. ``pm_add1``."""
-        return level_tag("add", self.levels)
+        """Order tag naming the levels by threshold, e.g. ``pm_add-5%``."""
+        return level_tag("add", self.thresholds)
 
 
 @dataclass(frozen=True)
@@ -314,6 +343,43 @@ class PartialExitPolicy:
         flag("scale_in_after_exit", self.scale_in_after_exit)
         flag("breakeven_after_first_exit", self.breakeven_after_first_exit)
 
+    @classmethod
+    def from_shape(
+        cls,
+        *,
+        first_target: float,
+        levels: int = 1,
+        spacing: float = 2.0,
+        size: float = 0.5,
+        size_ratio: float = 1.0,
+        first_scale_in: float = -0.05,
+        scale_in_levels: int = 0,
+        scale_in_spacing: float = 2.0,
+        scale_in_size: float = 0.5,
+    ) -> "PartialExitPolicy":
+        """
+        A whole ladder from a few numbers, so that a hyperopt can shape it: ``levels`` targets
+        from ``first_target``, each ``spacing`` times the one before; together they sell
+        ``size`` of the peak amount, each level ``size_ratio`` times what the one before sells
+        (1: equal parts). Likewise ``scale_in_levels`` adds from ``first_scale_in`` (negative:
+        DCA), each ``scale_in_spacing`` times further from zero, each of ``scale_in_size``
+        times the first entry's stake. Targets are rounded to 0.01% so that tags stay short.
+        """
+        levels = whole("levels", levels, 1)
+        scale_in_levels = whole("scale_in_levels", scale_in_levels, 0)
+        targets = [round(first_target * spacing**n, 4) for n in range(levels)]
+        weights = [size_ratio**n for n in range(levels)]
+        thresholds = sorted(
+            round(first_scale_in * scale_in_spacing**n, 4) for n in range(scale_in_levels)
+        )
+        return cls(
+            exit_targets=targets,
+            exit_sizes=[size * w / sum(weights) for w in weights],
+            scale_in_thresholds=thresholds,
+            scale_in_sizes=[scale_in_size] * scale_in_levels,
+            max_scale_ins=scale_in_levels,
+        )
+
     @property
     def scales_in(self) -> bool:
         """Whether any scale-in may fire."""
@@ -370,6 +436,7 @@ class PartialExitPolicy:
         if rest_below_min:
             amount = held
         return PartialExit(
+            targets=tuple(self.exit_targets[n - 1] for n in due),
             levels=due,
             amount=amount,
             price=current_price,
@@ -439,7 +506,8 @@ class PartialExitPolicy:
             stake = min(stake, max_stake)
         if min_stake and stake < min_stake:
             return None
-        return ScaleIn(levels=due, stake=stake, price=current_price)
+        thresholds = tuple(self.scale_in_thresholds[n - 1] for n in due)
+        return ScaleIn(levels=due, stake=stake, price=current_price, thresholds=thresholds)
 
     def breakeven_stop_price(self, position: PositionState) -> float | None:
         """

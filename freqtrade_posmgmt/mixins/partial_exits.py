@@ -16,7 +16,7 @@ from datetime import datetime
 from freqtrade.constants import DEFAULT_AMOUNT_RESERVE_PERCENT
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
-from freqtrade.strategy import DecimalParameter
+from freqtrade.strategy import DecimalParameter, IntParameter
 
 from freqtrade_posmgmt.mixins._base import (
     PARAMETERS,
@@ -33,11 +33,13 @@ from freqtrade_posmgmt.partial_manager import (
 from freqtrade_posmgmt.profit import stoploss_ratio
 
 
-def position_state(trade: Trade) -> PositionState:
+def position_state(trade: Trade, policy: PartialExitPolicy) -> PositionState:
     """
-    The policy's view of a Freqtrade ``Trade``, read from its filled orders. Which levels fired
-    comes from the orders' tags, so the result is the same after a bot restart.
+    The policy's view of a Freqtrade ``Trade``, read from its filled orders. Which of the
+    policy's levels fired comes from the orders' tags, matched by target, so the result is the
+    same after a bot restart, and a changed ladder counts only the targets it still has.
     :param trade: a trade with at least one filled entry.
+    :param policy: the policy in force, whose levels the tags are matched to.
     """
     entry_side = trade.entry_side
     leverage = trade.leverage or 1.0
@@ -55,11 +57,11 @@ def position_state(trade: Trade) -> PositionState:
                 first_stake = order.safe_filled * order.safe_price / leverage
             held += amount
             peak = max(peak, held)
-            scale_ins |= levels_in_tag(order.ft_order_tag, "add")
+            scale_ins |= levels_in_tag(order.ft_order_tag, "add", policy.scale_in_thresholds)
         else:
             held -= amount
             exited = True
-            targets |= levels_in_tag(order.ft_order_tag, "tp")
+            targets |= levels_in_tag(order.ft_order_tag, "tp", policy.exit_targets)
     return PositionState(
         entry_price=trade.open_rate,
         side="short" if trade.is_short else "long",
@@ -83,17 +85,32 @@ class PartialExitMixin(PolicyMixin):
 
     Configure with the class attribute ``partial_exit_policy`` (a ``PartialExitPolicy``, or None
     to switch off), ``"posmgmt": {"partial_exits": {...}}`` in config.json, or, by default, the
-    hyperoptable Parameters in space ``pm_partial``: one target, its size and one scale-in.
-    Which levels already fired is read from the trade's filled order tags (``pm_tp1``,
-    ``pm_add1``), so a restarted bot carries on where it stopped.
+    hyperoptable Parameters in space ``pm_partial``, which shape the whole ladder and the
+    scale-ins (``PartialExitPolicy.from_shape``; by default one target at 4% selling half, and
+    one add of half the first stake at -5%).
+    Which levels already fired is read from the trade's filled order tags, which name each
+    level by its target (``pm_tp3%``, ``pm_add-5%``), so a restarted bot carries on where it
+    stopped, also with a changed ladder.
     """
 
     partial_exit_policy: PartialExitPolicy | None = PARAMETERS
 
+    # The ladder's shape (PartialExitPolicy.from_shape): targets, their spacing and sizes.
     pm_partial_target = DecimalParameter(0.01, 0.10, default=0.04, decimals=3, space="pm_partial")
+    pm_partial_levels = IntParameter(1, 4, default=1, space="pm_partial")
+    pm_partial_spacing = DecimalParameter(1.2, 3.0, default=2.0, decimals=1, space="pm_partial")
     pm_partial_size = DecimalParameter(0.1, 1.0, default=0.5, decimals=2, space="pm_partial")
+    pm_partial_size_ratio = DecimalParameter(0.5, 2.0, default=1.0, decimals=1, space="pm_partial")
+    # The scale-ins' shape: first threshold, how many, their spacing and stakes.
     pm_partial_scale_in = DecimalParameter(
         -0.15, -0.01, default=-0.05, decimals=3, space="pm_partial"
+    )
+    pm_partial_scale_in_levels = IntParameter(0, 3, default=1, space="pm_partial")
+    pm_partial_scale_in_spacing = DecimalParameter(
+        1.2, 3.0, default=2.0, decimals=1, space="pm_partial"
+    )
+    pm_partial_scale_in_size = DecimalParameter(
+        0.25, 2.0, default=0.5, decimals=2, space="pm_partial"
     )
 
     def pm_refresh(self) -> None:
@@ -114,12 +131,16 @@ class PartialExitMixin(PolicyMixin):
         self.pm_use_callbacks(PartialExitMixin)
 
     def _pm_partial_from_parameters(self) -> PartialExitPolicy:
-        return PartialExitPolicy(
-            exit_targets=[self.pm_partial_target.value],
-            exit_sizes=[self.pm_partial_size.value],
-            scale_in_thresholds=[self.pm_partial_scale_in.value],
-            scale_in_sizes=[0.5],
-            max_scale_ins=1,
+        return PartialExitPolicy.from_shape(
+            first_target=self.pm_partial_target.value,
+            levels=self.pm_partial_levels.value,
+            spacing=self.pm_partial_spacing.value,
+            size=self.pm_partial_size.value,
+            size_ratio=self.pm_partial_size_ratio.value,
+            first_scale_in=self.pm_partial_scale_in.value,
+            scale_in_levels=self.pm_partial_scale_in_levels.value,
+            scale_in_spacing=self.pm_partial_scale_in_spacing.value,
+            scale_in_size=self.pm_partial_scale_in_size.value,
         )
 
     def adjust_trade_position(
@@ -243,7 +264,7 @@ class PartialExitMixin(PolicyMixin):
         )
         cached = self._pm_partial_states.get(trade.id)
         if cached is None or cached[0] != key:
-            cached = key, position_state(trade)
+            cached = key, position_state(trade, self.pm_partial_exit_policy)
             self._pm_partial_states[trade.id] = cached
         return cached[1]
 

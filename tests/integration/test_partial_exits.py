@@ -27,10 +27,12 @@ from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
 from freqtrade_posmgmt.partial_manager import (
     PartialExitPolicy,
     exit_min_stake_factor,
+    level_tag,
     levels_in_tag,
 )
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import SPOT_DATA, run_backtest, write_strategy_stub
+from tests.backtest_harness import SPOT_DATA, copy_user_data, run_backtest, write_strategy_stub
+from tests.helpers import run_cli
 
 SPOT_POLICY = PartialExitPolicy(
     exit_targets=[0.015, 0.025, 0.04],
@@ -157,7 +159,7 @@ class Book:
     exited: bool = False
 
     @classmethod
-    def of(cls, trade: LocalTrade, orders: list) -> "Book":
+    def of(cls, trade: LocalTrade, orders: list, policy: PartialExitPolicy) -> "Book":
         book = cls()
         for order in orders:
             amount = order.safe_amount_after_fee
@@ -166,12 +168,12 @@ class Book:
                 book.cost += amount * order.safe_price
                 book.held += amount
                 book.peak = max(book.peak, book.held)
-                book.adds |= levels_in_tag(order.ft_order_tag, "add")
+                book.adds |= levels_in_tag(order.ft_order_tag, "add", policy.scale_in_thresholds)
             else:
                 book.cost -= amount * book.cost / book.held
                 book.held -= amount
                 book.exited = True
-                book.targets |= levels_in_tag(order.ft_order_tag, "tp")
+                book.targets |= levels_in_tag(order.ft_order_tag, "tp", policy.exit_targets)
         return book
 
     def breakeven(self, trade: LocalTrade) -> float:
@@ -221,7 +223,7 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
             s = seen[(trade.pair, trade.open_date_utc, time)]
             assert s.rate == frame.loc[pd.Timestamp(time), "open"]
             before = [o for o in orders if o.order_filled_utc < time or o is orders[0]]
-            book = Book.of(trade, before)
+            book = Book.of(trade, before, policy)
             placed = [o for o in orders if o.order_filled_utc == time and is_pm(o)]
             assert len(placed) <= 1, "one order per candle"
             assert book.held >= -1e-12
@@ -239,8 +241,10 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
             if due:
                 (order,) = placed
                 assert order.ft_order_side == trade.exit_side
-                assert levels_in_tag(order.ft_order_tag, "tp") == set(due)
-                assert order.ft_order_tag.startswith("pm_" + "+".join(f"tp{n}" for n in due))
+                assert levels_in_tag(order.ft_order_tag, "tp", policy.exit_targets) == set(due)
+                assert order.ft_order_tag.startswith(
+                    level_tag("tp", [policy.exit_targets[n - 1] for n in due])
+                )
                 wanted = sum(policy.exit_sizes[n - 1] for n in due) * book.peak
                 done = sum(policy.exit_sizes[n - 1] for n in book.targets | set(due)) >= 1 - 1e-9
                 amount = order.safe_amount_after_fee
@@ -278,7 +282,9 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
             if levels and not blocked and (s.min_stake or 0) <= stake <= s.max_stake:
                 (order,) = placed
                 assert order.ft_order_side == trade.entry_side
-                assert levels_in_tag(order.ft_order_tag, "add") == set(levels)
+                assert levels_in_tag(order.ft_order_tag, "add", policy.scale_in_thresholds) == set(
+                    levels
+                )
                 step = lot * order.safe_price / trade.leverage
                 actual = order.safe_amount_after_fee * order.safe_price / trade.leverage
                 assert stake - step - 1e-9 <= actual <= stake + 1e-9
@@ -298,7 +304,10 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
                 assert s.max_stake - step - 1e-9 <= actual <= s.max_stake + 1e-9, "capped"
                 counts["capped"] += 1
         adds = [o for o in orders if o.ft_order_side == trade.entry_side and is_pm(o)]
-        assert sum(len(levels_in_tag(o.ft_order_tag, "add")) for o in adds) <= policy.max_scale_ins
+        assert (
+            sum(len(levels_in_tag(o.ft_order_tag, "add", policy.scale_in_thresholds)) for o in adds)
+            <= policy.max_scale_ins
+        )
         if not policy.scale_in_after_exit and first_exit:
             assert all(o.order_filled_utc <= first_exit for o in adds)
     return counts
@@ -353,7 +362,7 @@ def test_stacked_with_the_trailing_mixin_the_tightest_stop_wins():
         for (pair, opened, time), s in seen.items():
             if (pair, opened) != (trade.pair, trade.open_date_utc):
                 continue
-            book = Book.of(trade, [o for o in orders if o.order_filled_utc < time])
+            book = Book.of(trade, [o for o in orders if o.order_filled_utc < time], SPOT_POLICY)
             trailed += bool(book.targets) and s.stop_loss > book.breakeven(trade) * 1.005
     assert trailed, "where the trail is tighter than breakeven, the trail's stop is in force"
     assert "trailing_stop_loss" in {t.exit_reason for t in result.trades}
@@ -365,7 +374,7 @@ def test_breakeven_stop_closes_runners_at_no_loss(spot):
         t
         for t in result.trades
         if t.exit_reason in ("stop_loss", "trailing_stop_loss")
-        and any(levels_in_tag(o.ft_order_tag, "tp") for o in filled(t))
+        and any(levels_in_tag(o.ft_order_tag, "tp", SPOT_POLICY.exit_targets) for o in filled(t))
     ]
     assert stopped
     for trade in stopped:
@@ -483,7 +492,17 @@ def test_parameters_build_the_default_policy_in_space_pm_partial(load):
     strategy = load(Plain)
     strategy.ft_load_hyper_params()  # as backtesting and hyperopt do
     names = {name for name, _ in strategy.enumerate_parameters("pm_partial")}
-    assert names == {"pm_partial_target", "pm_partial_size", "pm_partial_scale_in"}
+    assert names == {
+        "pm_partial_target",
+        "pm_partial_levels",
+        "pm_partial_spacing",
+        "pm_partial_size",
+        "pm_partial_size_ratio",
+        "pm_partial_scale_in",
+        "pm_partial_scale_in_levels",
+        "pm_partial_scale_in_spacing",
+        "pm_partial_scale_in_size",
+    }
     policy = strategy.pm_partial_exit_policy
     assert policy.exit_targets == (0.04,)
     assert policy.exit_sizes == (0.5,)
@@ -534,7 +553,9 @@ def test_bad_config_fails_at_load_with_one_clear_line(load):
 def test_breakeven_works_alone_and_stacked_the_tightest_stop_wins(spot, load):
     result, _ = spot
     trade = next(
-        t for t in result.trades if any(levels_in_tag(o.ft_order_tag, "tp") for o in filled(t))
+        t
+        for t in result.trades
+        if any(levels_in_tag(o.ft_order_tag, "tp", SPOT_POLICY.exit_targets) for o in filled(t))
     )
     tp_time = next(
         o.order_filled_utc for o in filled(trade) if is_pm(o) and o.ft_order_side == "sell"
@@ -622,8 +643,8 @@ def test_scale_ins_wait_their_spacing_and_nothing_is_placed_over_an_open_order(s
     dip, rise = entry.open_rate * 0.96, entry.open_rate * 1.03
     assert ask(strategy, entry, opened + timedelta(hours=2), dip) is None
     stake, tag = ask(strategy, entry, opened + timedelta(hours=3), dip)
-    assert tag == "pm_add1" and stake == pytest.approx(entry.stake_amount, rel=1e-3)
-    assert ask(strategy, entry, opened + timedelta(hours=1), rise)[1] == "pm_tp1"
+    assert tag == "pm_add-3%" and stake == pytest.approx(entry.stake_amount, rel=1e-3)
+    assert ask(strategy, entry, opened + timedelta(hours=1), rise)[1] == "pm_tp2%"
 
     pending = dict(data["orders"][0], is_open=True, status="open", order_id="pending", filled=0.0)
     data["orders"].append(pending)
@@ -632,3 +653,42 @@ def test_scale_ins_wait_their_spacing_and_nothing_is_placed_over_an_open_order(s
     assert waiting.has_open_orders
     assert ask(strategy, waiting, opened + timedelta(hours=1), rise) is None
     assert ask(strategy, waiting, opened + timedelta(hours=3), dip) is None
+
+
+LADDER_HYPEROPT = """
+from example_strategy import ExampleStrategy
+
+from freqtrade_posmgmt import PartialExitMixin
+
+
+class LadderHyperopt(PartialExitMixin, ExampleStrategy):
+    pass
+"""
+
+
+def test_hyperopt_over_pm_partial_shapes_the_whole_ladder_and_the_scale_ins(tmp_path, load):
+    userdir = copy_user_data(tmp_path)
+    (userdir / "strategies" / "ladder_hyperopt.py").write_text(LADDER_HYPEROPT)
+    proc = run_cli(
+        "offline", "hyperopt", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "LadderHyperopt", "--hyperopt-loss", "SharpeHyperOptLossDaily",
+        "--spaces", "pm_partial", "-e", "10", "-j", "1",
+        "--timerange", "20250101-20250301", "-p", "BTC/USDT", "ETH/USDT",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (results,) = (userdir / "hyperopt_results").glob("*.fthypt")
+    epochs = [json.loads(line) for line in results.read_text().splitlines()]
+    strategy = load(Plain)
+    shapes = []
+    for epoch in epochs:
+        for name, value in epoch["params_dict"].items():
+            getattr(strategy, name).value = value
+        strategy.pm_refresh_all()
+        policy = strategy.pm_partial_exit_policy
+        shapes.append((policy.exit_targets, policy.exit_sizes, policy.scale_in_thresholds))
+    # Levels, spacing and sizes of the ladder, and the scale-ins, all vary between epochs.
+    assert len({len(targets) for targets, _, _ in shapes}) > 1
+    assert len({sizes for _, sizes, _ in shapes}) > 1
+    assert len({len(thresholds) for _, _, thresholds in shapes}) > 1
+    assert len({e["results_metrics"]["profit_total_abs"] for e in epochs}) > 1

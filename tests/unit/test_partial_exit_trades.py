@@ -21,6 +21,7 @@ from freqtrade_posmgmt.partial_manager import (
     PositionState,
     ScaleIn,
     exit_min_stake_factor,
+    level_name,
 )
 from tests.helpers import FEE, paths, policies, walk
 
@@ -87,10 +88,9 @@ class FakeOrderBook:
         self.trade.orders.append(order)
         self.trade.recalc_trade_from_orders()
 
-    @property
-    def position(self) -> PositionState:
-        """What the policy sees of the trade: the mixin's translation."""
-        return position_state(self.trade)
+    def state(self, policy: PartialExitPolicy) -> PositionState:
+        """What ``policy`` sees of the trade: the mixin's translation."""
+        return position_state(self.trade, policy)
 
     def apply(self, action: PartialExit | ScaleIn) -> None:
         if isinstance(action, ScaleIn):
@@ -123,7 +123,7 @@ def test_a_trade_read_from_its_orders_has_freqtrades_profit_and_breakeven(is_sho
     book.fill(book.trade.exit_side, 1.5, 101.0, "pm_tp1+tp2")
     book.trade.fee_close = 0.0015
     book.trade.funding_fees = funding
-    state = position_state(book.trade)
+    state = position_state(book.trade, adds())  # tags of the older form, read by position
     assert state.side == ("short" if is_short else "long")
     assert state.original_size == pytest.approx(3.0)
     assert state.original_stake == pytest.approx(100.0)
@@ -142,9 +142,9 @@ def test_a_trade_read_from_its_orders_has_freqtrades_profit_and_breakeven(is_sho
 def test_breakeven_of_a_leveraged_short_trade_is_its_zero_profit_price():
     policy = ladder(breakeven_after_first_exit=True)
     book = FakeOrderBook(is_short=True, leverage=3.0)
-    assert policy.breakeven_stop_price(book.position) is None
-    book.apply(policy.check_partial_exits(book.position, 98.0))
-    stop = policy.breakeven_stop_price(book.position)
+    assert policy.breakeven_stop_price(book.state(policy)) is None
+    book.apply(policy.check_partial_exits(book.state(policy), 98.0))
+    stop = policy.breakeven_stop_price(book.state(policy))
     assert stop < 100.0
     assert book.trade.calc_profit_ratio(stop) == pytest.approx(0.0, abs=1e-8)
 
@@ -155,23 +155,25 @@ def test_breakeven_of_a_leveraged_short_trade_is_its_zero_profit_price():
 def test_fired_levels_are_read_back_from_the_trades_order_tags():
     policy = adds(scale_in_after_exit=True)
     book = FakeOrderBook(tag="pm_tp9")  # an entry signal's tag names no exit target
-    book.apply(policy.check_scale_in_opportunity(book.position, 94.0))
-    assert book.trade.orders[-1].ft_order_tag == "pm_add2"
-    book.apply(policy.check_partial_exits(book.position, 104.0))
-    assert book.trade.orders[-1].ft_order_tag == "pm_tp1+tp2"
-    assert policy.check_partial_exits(book.position, 104.0) is None
-    assert policy.check_partial_exits(book.position, 112.0).levels == (3,)
-    assert policy.check_scale_in_opportunity(book.position, 94.0) is None
+    book.apply(policy.check_scale_in_opportunity(book.state(policy), 94.0))
+    assert book.trade.orders[-1].ft_order_tag == "pm_add-5%"
+    book.apply(policy.check_partial_exits(book.state(policy), 104.0))
+    assert book.trade.orders[-1].ft_order_tag == "pm_tp3%+6%"
+    assert policy.check_partial_exits(book.state(policy), 104.0) is None
+    assert policy.check_partial_exits(book.state(policy), 112.0).levels == (3,)
+    assert policy.check_scale_in_opportunity(book.state(policy), 94.0) is None
 
 
 def test_exit_amounts_on_a_trade_follow_its_peak_amount_from_the_orders():
     policy = adds()
     book = FakeOrderBook()
-    book.apply(policy.check_scale_in_opportunity(book.position, 90.0))  # adds 1.5x the first stake
+    book.apply(
+        policy.check_scale_in_opportunity(book.state(policy), 90.0)
+    )  # adds 1.5x the first stake
     peak = book.trade.amount
     assert book.trade.open_rate == pytest.approx(93.75)
     for price, share in [(97.0, 0.25), (100.5, 0.25), (104.0, 0.5)]:
-        action = policy.check_partial_exits(book.position, price)
+        action = policy.check_partial_exits(book.state(policy), price)
         assert action.amount == pytest.approx(share * peak)
         book.apply(action)
     assert action.sells_all
@@ -182,14 +184,14 @@ def test_open_orders_and_foreign_tags_do_not_count_as_fired():
     book = FakeOrderBook()
     book.fill("sell", 0.25, 104.0, "pm_tp1", is_open=True)
     book.fill("sell", 0.1, 99.0, "manual trim")
-    action = policy.check_partial_exits(book.position, 104.0)
+    action = policy.check_partial_exits(book.state(policy), 104.0)
     assert action.levels == (1,)
 
 
 def test_a_foreign_partial_exit_blocks_adds_like_our_own():
     book = FakeOrderBook()
     book.fill("sell", 0.1, 99.0, "manual trim")
-    assert adds().check_scale_in_opportunity(book.position, 90.0) is None
+    assert adds().check_scale_in_opportunity(book.state(adds()), 90.0) is None
 
 
 @settings(max_examples=80, deadline=None)
@@ -206,7 +208,7 @@ def test_property_freqtrade_trade_state_from_tags_only_grows(policy, moves, is_s
     for price in walk(100.0, moves):
         if book.trade.amount <= 0:
             break
-        exit_ = policy.check_partial_exits(book.position, price)
+        exit_ = policy.check_partial_exits(book.state(policy), price)
         if exit_:
             assert exit_.amount <= book.trade.amount
             assert fired.isdisjoint(exit_.levels)
@@ -214,7 +216,7 @@ def test_property_freqtrade_trade_state_from_tags_only_grows(policy, moves, is_s
             if exit_.sells_all:
                 break
             book.apply(exit_)
-        add = policy.check_scale_in_opportunity(book.position, price)
+        add = policy.check_scale_in_opportunity(book.state(policy), price)
         if add:
             assert added.isdisjoint(add.levels)
             added |= set(add.levels)
@@ -225,7 +227,7 @@ def test_property_freqtrade_trade_state_from_tags_only_grows(policy, moves, is_s
         )
         assert sold <= bought
         tags = " ".join(o.ft_order_tag for o in book.trade.orders)
-        assert fired == {n for n in fired if f"tp{n}" in tags}
+        assert fired == {n for n in fired if level_name(policy.exit_targets[n - 1]) in tags}
     assert len(added) <= policy.max_scale_ins
 
 

@@ -159,7 +159,7 @@ def test_a_target_fires_when_profit_reaches_it_exactly():
     assert policy.check_partial_exits(position, price_for_profit(position, 0.0299)) is None
     action = policy.check_partial_exits(position, 100.0, current_profit=0.03)
     assert action == PartialExit(levels=(1,), amount=0.25, price=100.0, sells_all=False)
-    assert action.tag == "pm_tp1"
+    assert action.tag == "pm_tp3%"
 
 
 def test_a_gap_over_several_targets_merges_them_into_one_order_naming_all():
@@ -167,7 +167,7 @@ def test_a_gap_over_several_targets_merges_them_into_one_order_naming_all():
     action = policy.check_partial_exits(long_position(), 107.0)
     assert action.levels == (1, 2)
     assert action.amount == pytest.approx(0.5)
-    assert action.tag == "pm_tp1+tp2"
+    assert action.tag == "pm_tp3%+6%"
 
 
 def test_each_target_fires_once():
@@ -194,7 +194,7 @@ def test_sizes_summing_to_one_sell_everything_on_the_last_target():
     action = policy.check_partial_exits(position, 111.0)
     assert action.amount == 0.5003
     assert action.sells_all
-    assert action.tag == "pm_tp3"
+    assert action.tag == "pm_tp10%"
 
 
 def test_sizes_below_one_leave_the_rest_to_other_exits():
@@ -210,8 +210,8 @@ def test_a_rest_below_the_minimum_stake_is_sold_with_the_target_and_the_tag_says
     action = policy.check_partial_exits(long_position(), 104.0, min_stake=11.0)
     assert action.amount == 1.0
     assert action.sells_all and action.rest_below_min_stake
-    assert action.tag == "pm_tp1 (sold all: rest below min stake)"
-    assert levels_in_tag(action.tag, "tp") == {1}
+    assert action.tag == "pm_tp3% (sold all: rest below min stake)"
+    assert levels_in_tag(action.tag, "tp", policy.exit_targets) == {1}
     kept = policy.check_partial_exits(long_position(), 104.0, min_stake=10.0)
     assert kept.amount == pytest.approx(0.9) and not kept.rest_below_min_stake
 
@@ -266,7 +266,7 @@ def test_negative_thresholds_average_down_and_positive_ones_add_to_winners():
     assert policy.check_scale_in_opportunity(position, 101.0) is None
     dca = policy.check_scale_in_opportunity(position, 94.0)
     assert dca == ScaleIn(levels=(2,), stake=50.0, price=94.0)
-    assert dca.tag == "pm_add2"
+    assert dca.tag == "pm_add-5%"
     winner = policy.check_scale_in_opportunity(position, 102.5)
     assert winner.levels == (3,) and winner.stake == pytest.approx(25.0)
 
@@ -292,7 +292,7 @@ def test_crossed_adds_merge_nearest_first_within_max_scale_ins():
     action = policy.check_scale_in_opportunity(long_position(original_stake=100.0), 88.0)
     assert action.levels == (2,)  # -5% is crossed before -10%
     both = adds().check_scale_in_opportunity(long_position(original_stake=100.0), 88.0)
-    assert both.levels == (1, 2) and both.tag == "pm_add1+add2"
+    assert both.levels == (1, 2) and both.tag == "pm_add-10%+-5%"
     assert both.stake == pytest.approx(150.0)
 
 
@@ -333,13 +333,59 @@ def test_breakeven_stop_appears_only_after_the_first_target_filled():
     assert ladder().breakeven_stop_price(trimmed) is None
 
 
-def test_tags_round_trip():
-    assert level_tag("tp", (1, 3)) == "pm_tp1+tp3"
-    assert levels_in_tag("pm_tp1+tp3", "tp") == {1, 3}
-    assert levels_in_tag("pm_tp1+tp3", "add") == frozenset()
-    assert levels_in_tag("pm_add12", "add") == {12}
-    assert levels_in_tag("my_pm_tp1", "tp") == frozenset()
-    assert levels_in_tag(None, "tp") == frozenset()
+def test_tags_name_levels_by_target_and_round_trip():
+    ladder_ = (0.015, 0.03, 0.1)
+    assert level_tag("tp", (0.015, 0.1)) == "pm_tp1.5%+10%"
+    assert level_tag("add", (-0.1, -0.05)) == "pm_add-10%+-5%"
+    assert levels_in_tag("pm_tp1.5%+10%", "tp", ladder_) == {1, 3}
+    assert levels_in_tag("pm_tp1.5%+10%", "add", ladder_) == frozenset()
+    assert levels_in_tag("pm_add-10%+-5%", "add", (-0.1, -0.05, 0.02)) == {1, 2}
+    assert levels_in_tag("pm_tp3% (sold all: rest below min stake)", "tp", ladder_) == {2}
+    assert levels_in_tag("my_pm_tp3%", "tp", ladder_) == frozenset()
+    assert levels_in_tag(None, "tp", ladder_) == frozenset()
+
+
+def test_a_changed_ladder_counts_only_the_targets_it_still_has():
+    # Fired under [3%, 6%]; the new ladder [5%] never fired, and [3%, 10%] keeps 3% done.
+    assert levels_in_tag("pm_tp3%", "tp", (0.05,)) == frozenset()
+    assert levels_in_tag("pm_tp3%+6%", "tp", (0.03, 0.1)) == {1}
+    restarted = ladder(exit_targets=[0.05], exit_sizes=[0.5])
+    position = long_position(partial_exits_taken=levels_in_tag("pm_tp3%", "tp", (0.05,)))
+    assert restarted.check_partial_exits(position, 106.0).levels == (1,)
+
+
+def test_tags_of_the_older_form_are_read_by_position():
+    ladder_ = (0.03, 0.06)
+    assert levels_in_tag("pm_tp1+tp2", "tp", ladder_) == {1, 2}
+    assert levels_in_tag("pm_tp1+tp3", "tp", ladder_) == {1}  # no third level any more
+    assert levels_in_tag("pm_add12", "add", [-0.01] * 12) == {12}
+    assert levels_in_tag("pm_tp1", "add", ladder_) == frozenset()
+
+
+def test_from_shape_builds_a_whole_ladder_and_its_scale_ins():
+    policy = PartialExitPolicy.from_shape(
+        first_target=0.02,
+        levels=3,
+        spacing=2.0,
+        size=0.7,
+        size_ratio=2.0,
+        first_scale_in=-0.03,
+        scale_in_levels=2,
+        scale_in_spacing=1.5,
+        scale_in_size=0.5,
+    )
+    assert policy.exit_targets == (0.02, 0.04, 0.08)
+    assert policy.exit_sizes == pytest.approx((0.1, 0.2, 0.4))
+    assert policy.scale_in_thresholds == (-0.045, -0.03)
+    assert policy.scale_in_sizes == (0.5, 0.5) and policy.max_scale_ins == 2
+
+
+def test_from_shape_defaults_are_one_target_and_no_scale_in():
+    policy = PartialExitPolicy.from_shape(first_target=0.04)
+    assert (policy.exit_targets, policy.exit_sizes) == ((0.04,), (0.5,))
+    assert not policy.scales_in
+    with pytest.raises(ValueError, match="levels=0: must be a whole number >= 1"):
+        PartialExitPolicy.from_shape(first_target=0.04, levels=0)
 
 
 # --- properties -------------------------------------------------------------------------------
