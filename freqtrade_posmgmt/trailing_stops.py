@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
-from freqtrade_posmgmt.validation import fail, number, optional_number, whole
+from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN, STOP_LOCK, STOP_TRAIL
+from freqtrade_posmgmt.validation import fail, number, one_of, optional_number, whole
+
+TRAIL_ON_CURRENT_RATE = "current_rate"
+TRAIL_ON_CANDLE_CLOSE = "candle_close"
 
 
 def _profit_locks(value: Any) -> tuple[tuple[float, float], ...]:
@@ -61,6 +65,11 @@ class TrailingStopPolicy:
     :param profit_locks: Stepped locks as ``(profit, locked_profit)`` pairs, ascending: once the
         profit at the best rate reaches ``profit``, the stop is at least the price that closes
         with ``locked_profit``. E.g. ``((0.20, 0.07), (0.25, 0.15))``.
+    :param trail_on: Which prices move the stop. ``"current_rate"`` (default): every rate
+        Freqtrade passes, the running candle's high (low for shorts) in a backtest, so a stop can
+        arm and fire inside the entry candle. ``"candle_close"``: only closed candles' highs
+        (lows), as a bot deciding at each candle close does: never on the entry candle, and a
+        backtest decides what a live bot decides (Freqtrade issue #7546).
     """
 
     activation_threshold: float = 0.015
@@ -70,6 +79,7 @@ class TrailingStopPolicy:
     breakeven_buffer: float = 0.001
     atr_period: int = 14
     profit_locks: tuple[tuple[float, float], ...] = ()
+    trail_on: str = TRAIL_ON_CURRENT_RATE
 
     def __post_init__(self) -> None:
         def coerce(field: str, value: Any) -> None:
@@ -101,6 +111,12 @@ class TrailingStopPolicy:
             whole("atr_period", self.atr_period, 1, rule="must be an integer >= 1"),
         )
         coerce("profit_locks", _profit_locks(self.profit_locks))
+        one_of("trail_on", self.trail_on, (TRAIL_ON_CURRENT_RATE, TRAIL_ON_CANDLE_CLOSE))
+
+    @property
+    def trails_on_candle_close(self) -> bool:
+        """True when only closed candles move the stop."""
+        return self.trail_on == TRAIL_ON_CANDLE_CLOSE
 
     @property
     def uses_atr(self) -> bool:
@@ -113,14 +129,71 @@ class TrailingStopPolicy:
         ``trailing_stop_positive=trailing_distance_pct``,
         ``trailing_stop_positive_offset=activation_threshold``,
         ``trailing_only_offset_is_reached=True``. Freqtrade accepts that only with an offset
-        greater than the distance, and it knows no ATR, breakeven or profit locks.
+        greater than the distance, and it knows no ATR, breakeven, profit locks or closed-candle
+        trailing.
         """
         return (
-            self.atr_multiplier is None
+            self.trail_on == TRAIL_ON_CURRENT_RATE
+            and self.atr_multiplier is None
             and self.breakeven_threshold is None
             and not self.profit_locks
             and self.activation_threshold > self.trailing_distance_pct
         )
+
+    def stop_and_source(
+        self,
+        *,
+        is_short: bool,
+        open_rate: float,
+        best_rate: float,
+        atr: float | None = None,
+        leverage: float = 1.0,
+        fee_open: float = 0.0,
+        fee_close: float = 0.0,
+        amount: float = 1.0,
+        funding_fees: float = 0.0,
+    ) -> tuple[float, str] | None:
+        """
+        The tightest stop the rules give at ``best_rate``, and which rule gives it
+        (``stop_sources.STOP_TRAIL``, ``STOP_BREAKEVEN`` or ``STOP_LOCK``); None while no rule
+        applies. The arguments are those of :meth:`update_trailing_stop`.
+        """
+        position = {
+            "open_rate": open_rate,
+            "is_short": is_short,
+            "leverage": leverage,
+            "fee_open": fee_open,
+            "fee_close": fee_close,
+            "amount": amount,
+            "funding_fees": funding_fees,
+        }
+        best_profit = profit_ratio(best_rate, **position)
+        side = -1.0 if is_short else 1.0
+        stops = []
+
+        if best_profit > self.activation_threshold:
+            if self.atr_multiplier is not None and atr is not None and atr > 0:
+                stops.append((best_rate - side * self.atr_multiplier * atr, STOP_TRAIL))
+            else:
+                # Freqtrade's own expression for trailing_stop_positive, bit for bit.
+                trail = best_rate * (1 - side * abs(self.trailing_distance_pct / leverage))
+                stops.append((trail, STOP_TRAIL))
+
+        locked = source = None
+        if self.breakeven_threshold is not None and best_profit >= self.breakeven_threshold:
+            locked, source = self.breakeven_buffer, STOP_BREAKEVEN
+        for profit, lock in self.profit_locks:
+            if best_profit >= profit and (locked is None or lock > locked):
+                locked, source = lock, STOP_LOCK
+        if locked is not None:
+            stops.append((rate_for_profit(locked, **position), source))
+
+        # A distance beyond the price, or a lock within rounding of its trigger, places no stop.
+        stops = [(stop, rule) for stop, rule in stops if stop > 0 and side * (best_rate - stop) > 0]
+        if not stops:
+            return None
+        # The tightest wins; on a tie the first (the trail).
+        return max(stops, key=lambda found: side * found[0])
 
     def update_trailing_stop(
         self,
@@ -145,7 +218,8 @@ class TrailingStopPolicy:
 
         :param is_short: True for a short position.
         :param open_rate: Average entry rate of the position.
-        :param best_rate: Highest rate since entry for a long, lowest for a short.
+        :param best_rate: Highest rate since entry for a long, lowest for a short (with
+            ``trail_on="candle_close"``: of the closed candles since entry).
         :param existing_stop: The stop price in force, if any.
         :param atr: ATR of the last closed candle, in price units (None or NaN while unknown).
         :param leverage: Leverage of the position (1.0 for spot).
@@ -155,39 +229,19 @@ class TrailingStopPolicy:
         :param funding_fees: Futures funding booked so far, received (> 0) or paid (< 0).
         :return: Stop price, or None while no rule applies.
         """
-        position = {
-            "open_rate": open_rate,
-            "is_short": is_short,
-            "leverage": leverage,
-            "fee_open": fee_open,
-            "fee_close": fee_close,
-            "amount": amount,
-            "funding_fees": funding_fees,
-        }
-        best_profit = profit_ratio(best_rate, **position)
-        side = -1.0 if is_short else 1.0
-        stops = []
-
-        if best_profit > self.activation_threshold:
-            if self.atr_multiplier is not None and atr is not None and atr > 0:
-                stops.append(best_rate - side * self.atr_multiplier * atr)
-            else:
-                # Freqtrade's own expression for trailing_stop_positive, bit for bit.
-                stops.append(best_rate * (1 - side * abs(self.trailing_distance_pct / leverage)))
-
-        locked = None
-        if self.breakeven_threshold is not None and best_profit >= self.breakeven_threshold:
-            locked = self.breakeven_buffer
-        for profit, lock in self.profit_locks:
-            if best_profit >= profit and (locked is None or lock > locked):
-                locked = lock
-        if locked is not None:
-            stops.append(rate_for_profit(locked, **position))
-
-        # A distance beyond the price, or a lock within rounding of its trigger, places no stop.
-        stops = [stop for stop in stops if stop > 0 and side * (best_rate - stop) > 0]
-        if not stops:
+        found = self.stop_and_source(
+            is_short=is_short,
+            open_rate=open_rate,
+            best_rate=best_rate,
+            atr=atr,
+            leverage=leverage,
+            fee_open=fee_open,
+            fee_close=fee_close,
+            amount=amount,
+            funding_fees=funding_fees,
+        )
+        if found is None:
             return None
-        if existing_stop is not None:
-            stops.append(existing_stop)
-        return min(stops) if is_short else max(stops)
+        if existing_stop is None:
+            return found[0]
+        return min(found[0], existing_stop) if is_short else max(found[0], existing_stop)

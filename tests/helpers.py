@@ -29,6 +29,22 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def ladder(**overrides) -> PartialExitPolicy:
+    """The seed README's ladder: 25% at 3%, 25% at 6%, the rest at 10%."""
+    values = {"exit_targets": [0.03, 0.06, 0.10], "exit_sizes": [0.25, 0.25, 0.5]}
+    return PartialExitPolicy(**(values | overrides))
+
+
+def adds(**overrides) -> PartialExitPolicy:
+    """The ladder with two DCA levels and one add to a winner."""
+    values = {
+        "scale_in_thresholds": [-0.10, -0.05, 0.02],
+        "scale_in_sizes": [1.0, 0.5, 0.25],
+        "max_scale_ins": 3,
+    }
+    return ladder(**(values | overrides))
+
+
 def apply_partial_exit(position: PositionState, action: PartialExit) -> PositionState:
     """The position after ``action`` filled at its price (never selling more than held)."""
     return replace(

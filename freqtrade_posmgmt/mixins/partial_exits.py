@@ -18,12 +18,8 @@ from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter, IntParameter
 
-from freqtrade_posmgmt.mixins._base import (
-    PARAMETERS,
-    PolicyMixin,
-    guarded,
-    tightest_stop,
-)
+from freqtrade_posmgmt.mixins._base import PARAMETERS, guarded, tightest_stop
+from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
 from freqtrade_posmgmt.partial_manager import (
     CANDLES_SINCE_LAST_FILL,
     PartialExitPolicy,
@@ -31,6 +27,7 @@ from freqtrade_posmgmt.partial_manager import (
     levels_in_tag,
 )
 from freqtrade_posmgmt.profit import stoploss_ratio
+from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN_AFTER_TP
 
 
 def position_state(trade: Trade, policy: PartialExitPolicy) -> PositionState:
@@ -79,7 +76,7 @@ def position_state(trade: Trade, policy: PartialExitPolicy) -> PositionState:
     )
 
 
-class PartialExitMixin(PolicyMixin):
+class PartialExitMixin(StopSourceMixin):
     """
     Take profit in steps and add to positions, one order per ``adjust_trade_position`` call.
 
@@ -90,7 +87,8 @@ class PartialExitMixin(PolicyMixin):
     one add of half the first stake at -5%).
     Which levels already fired is read from the trade's filled order tags, which name each
     level by its target (``pm_tp3%``, ``pm_add-5%``), so a restarted bot carries on where it
-    stopped, also with a changed ladder.
+    stopped, also with a changed ladder. A stop exit at the breakeven after a take-profit is
+    tagged ``... (pm_stop=breakeven_after_tp)`` on its exit order (see ``stop_sources``).
     """
 
     partial_exit_policy: PartialExitPolicy | None = PARAMETERS
@@ -128,6 +126,7 @@ class PartialExitMixin(PolicyMixin):
         self.pm_enable("max_entry_position_adjustment", self.pm_partial_exit_policy.max_scale_ins)
         if self.pm_partial_exit_policy.breakeven_after_first_exit:
             self.pm_enable("use_custom_stoploss", True)
+            self.pm_use_callbacks(StopSourceMixin)
         self.pm_use_callbacks(PartialExitMixin)
 
     def _pm_partial_from_parameters(self) -> PartialExitPolicy:
@@ -276,4 +275,9 @@ class PartialExitMixin(PolicyMixin):
         price = policy.breakeven_stop_price(self._pm_state(trade))
         if price is None:
             return None
-        return stoploss_ratio(price, current_rate, is_short=trade.is_short, leverage=trade.leverage)
+        ratio = stoploss_ratio(
+            price, current_rate, is_short=trade.is_short, leverage=trade.leverage
+        )
+        if ratio is not None:
+            self.pm_record_stop(trade, price, STOP_BREAKEVEN_AFTER_TP)
+        return ratio

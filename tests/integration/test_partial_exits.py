@@ -30,6 +30,7 @@ from freqtrade_posmgmt.partial_manager import (
     level_tag,
     levels_in_tag,
 )
+from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN_AFTER_TP, stop_source
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import SPOT_DATA, copy_user_data, run_backtest, write_strategy_stub
 from tests.helpers import run_cli
@@ -380,6 +381,22 @@ def test_breakeven_stop_closes_runners_at_no_loss(spot):
     for trade in stopped:
         final = filled(trade)[-1]
         assert trade.calc_profit_ratio(final.safe_price) >= -1e-6
+
+
+def test_a_stop_exit_at_the_breakeven_after_a_take_profit_names_it(spot):
+    result, _ = spot
+    tagged = [
+        t
+        for t in result.trades
+        if stop_source(filled(t)[-1].ft_order_tag) == STOP_BREAKEVEN_AFTER_TP
+    ]
+    assert tagged
+    for trade in tagged:
+        assert trade.exit_reason in ("stop_loss", "trailing_stop_loss")
+        book = Book.of(trade, filled(trade)[:-1], SPOT_POLICY)
+        assert book.targets, "only after a take-profit"
+        # Freqtrade's average entry and its tick rounding: within two ticks of the book's.
+        assert abs(trade.stop_loss - book.breakeven(trade)) <= 2 * trade.price_precision
 
 
 # --- restart -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ POLICY_TESTS = [
     "tests/unit/test_time_exits.py",
     "tests/unit/test_mfe_mae_tracker.py",
     "tests/unit/test_validation.py",
+    "tests/unit/test_stop_sources.py",
 ]
 BLOCK = "import sys; sys.modules['freqtrade'] = None; "
 

@@ -23,23 +23,9 @@ from freqtrade_posmgmt.partial_manager import (
     exit_min_stake_factor,
     level_name,
 )
-from tests.helpers import FEE, paths, policies, walk
+from tests.helpers import FEE, adds, ladder, paths, policies, walk
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def ladder(**overrides) -> PartialExitPolicy:
-    values = {"exit_targets": [0.03, 0.06, 0.10], "exit_sizes": [0.25, 0.25, 0.5]}
-    return PartialExitPolicy(**(values | overrides))
-
-
-def adds(**overrides) -> PartialExitPolicy:
-    values = {
-        "scale_in_thresholds": [-0.10, -0.05, 0.02],
-        "scale_in_sizes": [1.0, 0.5, 0.25],
-        "max_scale_ins": 3,
-    }
-    return ladder(**(values | overrides))
 
 
 class FakeOrderBook:

@@ -15,12 +15,16 @@ from freqtrade_posmgmt.partial_manager import (
     level_tag,
     levels_in_tag,
 )
-from tests.helpers import FEE, apply_partial_exit, apply_scale_in, paths, policies, walk
-
-
-def ladder(**overrides) -> PartialExitPolicy:
-    values = {"exit_targets": [0.03, 0.06, 0.10], "exit_sizes": [0.25, 0.25, 0.5]}
-    return PartialExitPolicy(**(values | overrides))
+from tests.helpers import (
+    FEE,
+    adds,
+    apply_partial_exit,
+    apply_scale_in,
+    ladder,
+    paths,
+    policies,
+    walk,
+)
 
 
 def long_position(**overrides) -> PositionState:
@@ -248,15 +252,6 @@ def test_nothing_is_sold_from_an_empty_position():
 
 
 # --- scale-ins --------------------------------------------------------------------------------
-
-
-def adds(**overrides) -> PartialExitPolicy:
-    values = {
-        "scale_in_thresholds": [-0.10, -0.05, 0.02],
-        "scale_in_sizes": [1.0, 0.5, 0.25],
-        "max_scale_ins": 3,
-    }
-    return ladder(**(values | overrides))
 
 
 def test_negative_thresholds_average_down_and_positive_ones_add_to_winners():

@@ -7,6 +7,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
+from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN, STOP_LOCK, STOP_TRAIL
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 FEE = 0.001
@@ -333,3 +334,47 @@ def test_breakeven_never_below_the_fee_aware_price_once_triggered(policy, positi
         if triggered:
             assert stop is not None and side * (stop - breakeven) >= 0
             assert profit_ratio(stop, **position) >= policy.breakeven_buffer - 1e-8
+
+
+# --- closed-candle trailing and the rule that set the stop ----------------------------------
+
+
+def test_trail_on_is_checked_and_candle_close_is_not_builtin_expressible():
+    with pytest.raises(ValueError) as error:
+        TrailingStopPolicy(trail_on="close")
+    assert str(error.value) == "trail_on='close': must be one of 'current_rate', 'candle_close'"
+    assert TrailingStopPolicy().is_builtin_expressible()
+    assert not TrailingStopPolicy(trail_on="candle_close").is_builtin_expressible()
+    assert TrailingStopPolicy(trail_on="candle_close").trails_on_candle_close
+
+
+def test_stop_and_source_names_the_tightest_rule():
+    policy = TrailingStopPolicy(
+        activation_threshold=0.02,
+        trailing_distance_pct=0.05,
+        breakeven_threshold=0.01,
+        profit_locks=[[0.10, 0.05]],
+    )
+    position = {"is_short": False, "open_rate": 100.0, "fee_open": FEE, "fee_close": FEE}
+    assert policy.stop_and_source(best_rate=100.5, **position) is None
+    breakeven = rate_for_profit(
+        policy.breakeven_buffer, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE
+    )
+    assert policy.stop_and_source(best_rate=103.0, **position) == (breakeven, STOP_BREAKEVEN)
+    stop, source = policy.stop_and_source(best_rate=130.0, **position)
+    assert (stop, source) == (130.0 * 0.95, STOP_TRAIL)
+    lock = rate_for_profit(0.05, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE)
+    assert policy.stop_and_source(best_rate=110.5, **position) == (lock, STOP_LOCK)
+    # update_trailing_stop is the same stop, never looser than the one in force.
+    assert long_stop(policy, best_rate=110.5) == lock
+    assert long_stop(policy, best_rate=110.5, existing_stop=108.0) == 108.0
+
+
+@given(policy=policies(), position=positions, path=paths)
+def test_stop_and_source_is_update_trailing_stop_without_the_stop_in_force(policy, position, path):
+    for best, _, _ in walk(policy, position, path):
+        found = policy.stop_and_source(best_rate=best, **position)
+        alone = policy.update_trailing_stop(best_rate=best, **position)
+        assert (found is None and alone is None) or found[0] == alone
+        if found is not None:
+            assert found[1] in (STOP_TRAIL, STOP_BREAKEVEN, STOP_LOCK)
