@@ -8,7 +8,7 @@ Unit: ratios of the entry price, side-aware, before fees and without leverage.
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from freqtrade_posmgmt.validation import validated_policy
+from freqtrade_posmgmt.validation import validated_policy, whole
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,10 @@ class MFEMetrics:
     :param mae: Maximum adverse excursion, ratio of the entry price, <= 0.
     :param mfe_price: Price at which ``mfe`` was reached (None while not known).
     :param mae_price: Price at which ``mae`` was reached (None while not known).
+
+    The prices are the seed's API and what a standalone tracker reports; ``MFEMAEMixin`` does
+    not save them, as each follows from its ratio and the first entry price
+    (``entry * (1 + mfe)`` for a long), so after a restart they are None.
     :param mfe_time: When ``mfe`` was reached (UTC).
     :param mae_time: When ``mae`` was reached (UTC).
     """
@@ -58,9 +62,7 @@ class MFEMAETracker:
     )
 
     def __post_init__(self) -> None:
-        whole = isinstance(self.precision, int) and not isinstance(self.precision, bool)
-        if not (whole and self.precision >= 1):
-            raise ValueError(f"precision={self.precision!r}: must be an integer >= 1")
+        self.precision = whole("precision", self.precision, 1, rule="must be an integer >= 1")
 
     def calculate_mfe_mae(
         self, entry_price: float, high: float, low: float, is_short: bool

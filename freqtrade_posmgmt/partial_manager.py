@@ -2,99 +2,95 @@
 Partial exits (a take-profit ladder) and scale-ins (adds to winners, DCA on drawdowns).
 
 Framework-free policy: it decides, Freqtrade (through ``PartialExitMixin``) executes.
-A ``position`` is either a :class:`PositionState` or any object shaped like Freqtrade's
-``Trade`` (read by :meth:`PositionState.from_trade`).
+A ``position`` is a :class:`PositionState`: plain values, built by hand or, by the mixin, from
+a Freqtrade ``Trade`` (``freqtrade_posmgmt.mixins.partial_exits.position_state``).
 
-Which levels already fired is read from the tags of a trade's filled orders
-(``pm_tp1``, ``pm_add1``, merged ``pm_tp1+tp2``), so decisions survive a bot restart.
+Which levels already fired is read from the tags of a trade's filled orders, which name each
+level by what it is, its target: ``pm_tp3%``, merged ``pm_tp3%+6%``, ``pm_add-5%``. Decisions
+survive a bot restart, and a ladder changed in between is matched by target, not by position.
 """
 
-import itertools
-import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from freqtrade_posmgmt.validation import validated_policy
+from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
+from freqtrade_posmgmt.validation import (
+    fail,
+    flag,
+    is_number,
+    number,
+    numbers,
+    strictly_ascending,
+    validated_policy,
+    whole,
+)
 
 TAG_PREFIX = "pm_"
 SOLD_ALL_NOTE = " (sold all: rest below min stake)"
 CANDLES_SINCE_LAST_FILL = "candles_since_last_fill"
 
-_TAG_RE = re.compile(r"^pm_((?:tp|add)\d+(?:\+(?:tp|add)\d+)*)")
+_PERCENT = r"-?\d+(?:\.\d+)?(?:e-?\d+)?%"
+_TAG_RE = re.compile(rf"^pm_(tp|add)({_PERCENT}(?:\+{_PERCENT})*)")
+# Tags written before levels were named by target (pm_tp1+tp2): read by position.
+_OLD_TAG_RE = re.compile(r"^pm_((?:tp|add)\d+(?:\+(?:tp|add)\d+)*)")
 # Sizes are ratios summed from floats: 0.25 + 0.25 + 0.5 must count as a whole position.
 _EPSILON = 1e-9
 
 
-def _fail(name: str, value: Any, rule: str) -> ValueError:
-    shown = list(value) if isinstance(value, tuple) else value
-    return ValueError(f"{name}={shown!r}: {rule}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _numbers(name: str, value: Any) -> tuple[float, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise _fail(name, value, "must be a list of numbers")
-    items = tuple(value)
-    if not all(_is_number(v) for v in items):
-        raise _fail(name, value, "must be a list of numbers")
-    if not all(math.isfinite(v) for v in items):
-        raise _fail(name, value, "must hold finite numbers")
-    return tuple(float(v) for v in items)
-
-
-def _whole(name: str, value: Any, minimum: int = 0) -> int:
-    if not (_is_number(value) and float(value).is_integer()) or value < minimum:
-        raise _fail(name, value, f"must be a whole number >= {minimum}")
-    return int(value)
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(name, value, "must be true or false")
-    return value
-
-
-def _ascending(name: str, values: tuple[float, ...]) -> None:
-    if any(b <= a for a, b in itertools.pairwise(values)):
-        raise _fail(name, values, "must be strictly ascending")
-
-
-def level_tag(kind: str, levels: Iterable[int]) -> str:
+def level_name(value: float) -> str:
     """
-    Order tag naming the levels an order fires, e.g. ``pm_tp1+tp2`` or ``pm_add1``.
+    How a tag names a level: its target (or scale-in threshold) in percent, e.g. ``3%``,
+    ``1.5%``, ``-5%``. Two levels are the same level when their names are equal.
+    """
+    return f"{value * 100:g}%"
+
+
+def level_tag(kind: str, values: Iterable[float]) -> str:
+    """
+    Order tag naming the levels an order fires by their targets, e.g. ``pm_tp3%+6%`` or
+    ``pm_add-5%``.
     :param kind: ``"tp"`` for exit targets, ``"add"`` for scale-ins.
-    :param levels: 1-based level numbers.
+    :param values: the targets (profit ratios) or scale-in thresholds of those levels.
     """
-    return TAG_PREFIX + "+".join(f"{kind}{n}" for n in levels)
+    return TAG_PREFIX + kind + "+".join(level_name(v) for v in values)
 
 
-def levels_in_tag(tag: str | None, kind: str) -> frozenset[int]:
+def levels_in_tag(tag: str | None, kind: str, ladder: Sequence[float]) -> frozenset[int]:
     """
-    Level numbers of one kind named by an order tag written by :func:`level_tag`.
-    Tags of other origins (entry signals, other mixins) name no levels.
+    Levels of ``ladder`` (1-based) named by an order tag written by :func:`level_tag`, matched
+    by target: a tag naming a target the ladder does not have names no level. Tags of the older
+    form ``pm_tp1+tp2`` name levels by position. Tags of other origins (entry signals, other
+    mixins) name no levels.
     :param tag: an order's tag (Freqtrade's ``order.ft_order_tag``).
     :param kind: ``"tp"`` or ``"add"``.
+    :param ladder: the policy's ``exit_targets`` (for ``"tp"``) or ``scale_in_thresholds``.
     """
-    match = _TAG_RE.match(tag or "")
+    tag = tag or ""
+    match = _TAG_RE.match(tag)
+    if match:
+        if match.group(1) != kind:
+            return frozenset()
+        named = set(match.group(2).split("+"))
+        return frozenset(n for n, value in enumerate(ladder, 1) if level_name(value) in named)
+    match = _OLD_TAG_RE.match(tag)
     if not match:
         return frozenset()
     return frozenset(
         int(part[len(kind) :])
         for part in match.group(1).split("+")
-        if part.startswith(kind) and part[len(kind) :].isdigit()
+        if part.startswith(kind)
+        and part[len(kind) :].isdigit()
+        and 1 <= int(part[len(kind) :]) <= len(ladder)
     )
 
 
 @dataclass(frozen=True)
 class PositionState:
     """
-    The facts about a position the policy decides on. Build one by hand for simulations, or
-    read a Freqtrade trade with :meth:`from_trade`.
+    The facts about a position the policy decides on: plain values, no Freqtrade object. The
+    mixin reads them from a trade's filled orders (``mixins.partial_exits.position_state``).
 
     :param entry_price: average entry price (Freqtrade's ``trade.open_rate``).
     :param side: ``"long"`` or ``"short"``.
@@ -129,115 +125,82 @@ class PositionState:
 
     def __post_init__(self) -> None:
         if self.side not in ("long", "short"):
-            raise _fail("side", self.side, 'must be "long" or "short"')
-        if not (_is_number(self.entry_price) and self.entry_price > 0):
-            raise _fail("entry_price", self.entry_price, "must be a number > 0")
-        if not (_is_number(self.leverage) and self.leverage >= 1):
-            raise _fail("leverage", self.leverage, "must be a number >= 1")
+            raise fail("side", self.side, 'must be "long" or "short"')
+        number("entry_price", self.entry_price, above=0, rule="must be a number > 0")
+        number("leverage", self.leverage, at_least=1, rule="must be a number >= 1")
         exit_fee = self.fee if self.exit_fee is None else self.exit_fee
         for name, fee in (("fee", self.fee), ("exit_fee", exit_fee)):
-            if not (_is_number(fee) and 0 <= fee < 1):
-                raise _fail(name, fee, "must be a number in [0, 1)")
-        if not (_is_number(self.funding_fees) and math.isfinite(self.funding_fees)):
-            raise _fail("funding_fees", self.funding_fees, "must be a finite number")
-        if not (_is_number(self.original_size) and self.original_size > 0):
-            raise _fail("original_size", self.original_size, "must be a number > 0")
+            number(name, fee, at_least=0, below=1, rule="must be a number in [0, 1)")
+        number("funding_fees", self.funding_fees)
+        number("original_size", self.original_size, above=0, rule="must be a number > 0")
         current = self.original_size if self.current_size is None else self.current_size
-        if not (_is_number(current) and current >= 0):
-            raise _fail("current_size", self.current_size, "must be a number >= 0")
+        number("current_size", current, at_least=0, rule="must be a number >= 0")
         peak = max(self.original_size, current) if self.peak_size is None else self.peak_size
-        if not (_is_number(peak) and peak >= max(self.original_size, current)):
-            raise _fail("peak_size", self.peak_size, "must be >= original_size and current_size")
+        if not (is_number(peak) and peak >= max(self.original_size, current)):
+            raise fail("peak_size", self.peak_size, "must be >= original_size and current_size")
         stake = self.original_stake
         if stake is None:
             stake = self.original_size * self.entry_price / self.leverage
-        elif not (_is_number(stake) and stake > 0):
-            raise _fail("original_stake", stake, "must be a number > 0")
+        number("original_stake", stake, above=0, rule="must be a number > 0")
         object.__setattr__(self, "current_size", float(current))
         object.__setattr__(self, "peak_size", float(peak))
         object.__setattr__(self, "original_stake", float(stake))
         object.__setattr__(self, "exit_fee", float(exit_fee))
         for name in ("partial_exits_taken", "scale_ins_taken"):
             levels = getattr(self, name)
-            if not all(_is_number(n) and float(n).is_integer() and n >= 1 for n in levels):
-                raise _fail(name, levels, "must hold level numbers >= 1")
+            if not all(is_number(n) and float(n).is_integer() and n >= 1 for n in levels):
+                raise fail(name, levels, "must hold level numbers >= 1")
             object.__setattr__(self, name, frozenset(int(n) for n in levels))
         if self.partly_exited is None:
             object.__setattr__(self, "partly_exited", bool(self.partial_exits_taken))
-        _flag("partly_exited", self.partly_exited)
-
-    @classmethod
-    def from_trade(cls, trade: Any) -> "PositionState":
-        """
-        Read a Freqtrade ``Trade`` (or anything shaped like it). Which levels fired comes from
-        the tags of its filled orders, so the result is the same after a bot restart.
-        :param trade: a trade with at least one filled entry.
-        """
-        entry_side = trade.entry_side
-        leverage = trade.leverage or 1.0
-        held = peak = first_size = first_stake = 0.0
-        targets: set[int] = set()
-        scale_ins: set[int] = set()
-        exited = False
-        for order in trade.orders:
-            if order.ft_is_open or not order.filled:
-                continue
-            amount = order.safe_amount_after_fee
-            if order.ft_order_side == entry_side:
-                if not first_size:
-                    first_size = amount
-                    first_stake = order.safe_filled * order.safe_price / leverage
-                held += amount
-                peak = max(peak, held)
-                scale_ins |= levels_in_tag(order.ft_order_tag, "add")
-            else:
-                held -= amount
-                exited = True
-                targets |= levels_in_tag(order.ft_order_tag, "tp")
-        return cls(
-            entry_price=trade.open_rate,
-            side="short" if trade.is_short else "long",
-            original_size=first_size,
-            current_size=trade.amount,
-            peak_size=max(peak, first_size, trade.amount),
-            original_stake=first_stake,
-            leverage=leverage,
-            fee=trade.fee_open or 0.0,
-            exit_fee=trade.fee_close or 0.0,
-            funding_fees=trade.funding_fees or 0.0,
-            partial_exits_taken=frozenset(targets),
-            scale_ins_taken=frozenset(scale_ins),
-            partly_exited=exited,
-        )
+        flag("partly_exited", self.partly_exited)
 
     @property
     def is_short(self) -> bool:
         return self.side == "short"
 
+    def _arithmetic(self) -> dict[str, Any]:
+        """The position as :mod:`freqtrade_posmgmt.profit` takes it."""
+        return {
+            "open_rate": self.entry_price,
+            "is_short": self.is_short,
+            "leverage": self.leverage,
+            "fee_open": self.fee,
+            "fee_close": self.exit_fee,
+            "amount": self.current_size or self.original_size,
+            "funding_fees": self.funding_fees,
+        }
+
     def profit_at(self, price: float) -> float:
         """
         Freqtrade's profit ratio at ``price`` (``trade.calc_profit_ratio``): both fees and the
-        funding included, leverage-scaled, from the average entry price.
+        funding included, leverage-scaled, from the average entry price, rounded as Freqtrade
+        rounds it. 0.0 once nothing is held.
         """
         if not self.current_size:
             return 0.0
-        sign = -1.0 if self.is_short else 1.0
-        open_value = self.current_size * self.entry_price * (1 + sign * self.fee)
-        close_value = (
-            self.current_size * price * (1 - sign * self.exit_fee) + sign * self.funding_fees
-        )
-        return sign * (close_value / open_value - 1) * self.leverage
+        return profit_ratio(price, **self._arithmetic())
 
     def breakeven_price(self) -> float:
         """Price at which selling the rest earns back its entry, both fees and the funding."""
-        sign = -1.0 if self.is_short else 1.0
-        size = self.current_size or self.original_size
-        open_value = size * self.entry_price * (1 + sign * self.fee)
-        return (open_value - sign * self.funding_fees) / (size * (1 - sign * self.exit_fee))
+        return rate_for_profit(0.0, **self._arithmetic())
 
 
-def _state(position: Any) -> PositionState:
-    return position if isinstance(position, PositionState) else PositionState.from_trade(position)
+def exit_min_stake_factor(stoploss: float, amount_reserve_percent: float) -> float:
+    """
+    How much more than ``adjust_trade_position``'s ``min_stake`` the rest of a partial exit must
+    be worth, by Freqtrade's own rule (``Exchange.get_min_pair_stake_amount``): for an exit it
+    reserves ``amount_reserve_percent`` plus room for the ``stoploss`` (at most 1.5x in all),
+    for the ``min_stake`` it hands the strategy only the ``amount_reserve_percent``. Live, an exit
+    whose rest is worth less is dropped by Freqtrade, silently; backtests use the same bound.
+
+    :param stoploss: the strategy's ``stoploss`` (e.g. -0.10).
+    :param amount_reserve_percent: Freqtrade's ``amount_reserve_percent`` (its default is
+        ``freqtrade.constants.DEFAULT_AMOUNT_RESERVE_PERCENT``, 0.05).
+    """
+    margin_reserve = 1.0 + amount_reserve_percent
+    reserve = margin_reserve / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
+    return max(max(min(reserve, 1.5), 1.0) / margin_reserve, 1.0)
 
 
 def _crossed(profit: float, threshold: float) -> bool:
@@ -256,6 +219,7 @@ class PartialExit:
     :param sells_all: the order closes the position.
     :param rest_below_min_stake: the whole rest is sold because what the targets would have
         left is below the minimum stake.
+    :param targets: the profit targets of ``levels``, which the tag names.
     """
 
     levels: tuple[int, ...]
@@ -263,12 +227,13 @@ class PartialExit:
     price: float
     sells_all: bool
     rest_below_min_stake: bool = False
+    targets: tuple[float, ...] = field(default=(), compare=False)
 
     @property
     def tag(self) -> str:
-        """Order tag naming the targets, e.g. ``pm_tp1+tp2``."""
+        """Order tag naming the targets, e.g. ``pm_tp3%+6%``."""
         note = SOLD_ALL_NOTE if self.rest_below_min_stake else ""
-        return level_tag("tp", self.levels) + note
+        return level_tag("tp", self.targets) + note
 
 
 @dataclass(frozen=True)
@@ -279,16 +244,18 @@ class ScaleIn:
     :param levels: 1-based numbers of the scale-in thresholds this order fires.
     :param stake: stake to add, in stake currency (before leverage).
     :param price: the price the decision was made at.
+    :param thresholds: the profit thresholds of ``levels``, which the tag names.
     """
 
     levels: tuple[int, ...]
     stake: float
     price: float
+    thresholds: tuple[float, ...] = field(default=(), compare=False)
 
     @property
     def tag(self) -> str:
-        """Order tag naming the levels, e.g. ``pm_add1``."""
-        return level_tag("add", self.levels)
+        """Order tag naming the levels by threshold, e.g. ``pm_add-5%``."""
+        return level_tag("add", self.thresholds)
 
 
 @validated_policy
@@ -324,43 +291,43 @@ class PartialExitPolicy:
     breakeven_after_first_exit: bool = False
 
     def __post_init__(self) -> None:
-        targets = _numbers("exit_targets", self.exit_targets)
-        sizes = _numbers("exit_sizes", self.exit_sizes)
-        thresholds = _numbers("scale_in_thresholds", self.scale_in_thresholds)
-        adds = _numbers("scale_in_sizes", self.scale_in_sizes)
-        _ascending("exit_targets", targets)
+        targets = numbers("exit_targets", self.exit_targets)
+        sizes = numbers("exit_sizes", self.exit_sizes)
+        thresholds = numbers("scale_in_thresholds", self.scale_in_thresholds)
+        adds = numbers("scale_in_sizes", self.scale_in_sizes)
+        strictly_ascending("exit_targets", targets)
         if any(t <= 0 for t in targets):
-            raise _fail("exit_targets", targets, "must all be > 0")
+            raise fail("exit_targets", targets, "must all be > 0")
         if len(sizes) != len(targets):
-            raise _fail(
+            raise fail(
                 "exit_sizes",
                 sizes,
                 f"must have one size per exit target ({len(targets)})",
             )
         if any(not 0 < s <= 1 for s in sizes):
-            raise _fail("exit_sizes", sizes, "must each be in (0, 1]")
+            raise fail("exit_sizes", sizes, "must each be in (0, 1]")
         if sum(sizes) > 1 + _EPSILON:
-            raise _fail("exit_sizes", sizes, "must sum to at most 1")
-        _ascending("scale_in_thresholds", thresholds)
+            raise fail("exit_sizes", sizes, "must sum to at most 1")
+        strictly_ascending("scale_in_thresholds", thresholds)
         if any(t == 0 for t in thresholds):
-            raise _fail("scale_in_thresholds", thresholds, "must all be non-zero")
+            raise fail("scale_in_thresholds", thresholds, "must all be non-zero")
         if len(adds) != len(thresholds):
-            raise _fail(
+            raise fail(
                 "scale_in_sizes",
                 adds,
                 f"must have one size per scale-in threshold ({len(thresholds)})",
             )
         if any(s <= 0 for s in adds):
-            raise _fail("scale_in_sizes", adds, "must all be > 0")
-        max_adds = _whole("max_scale_ins", self.max_scale_ins)
+            raise fail("scale_in_sizes", adds, "must all be > 0")
+        max_adds = whole("max_scale_ins", self.max_scale_ins)
         if max_adds > len(thresholds):
-            raise _fail(
+            raise fail(
                 "max_scale_ins",
                 max_adds,
                 f"must be <= len(scale_in_thresholds) ({len(thresholds)})",
             )
         if not targets and not max_adds:
-            raise _fail(
+            raise fail(
                 "exit_targets",
                 targets,
                 "is empty and no scale-in may fire: use None to switch off",
@@ -373,10 +340,47 @@ class PartialExitPolicy:
         object.__setattr__(
             self,
             "scale_in_min_candles",
-            _whole("scale_in_min_candles", self.scale_in_min_candles),
+            whole("scale_in_min_candles", self.scale_in_min_candles),
         )
-        _flag("scale_in_after_exit", self.scale_in_after_exit)
-        _flag("breakeven_after_first_exit", self.breakeven_after_first_exit)
+        flag("scale_in_after_exit", self.scale_in_after_exit)
+        flag("breakeven_after_first_exit", self.breakeven_after_first_exit)
+
+    @classmethod
+    def from_shape(
+        cls,
+        *,
+        first_target: float,
+        levels: int = 1,
+        spacing: float = 2.0,
+        size: float = 0.5,
+        size_ratio: float = 1.0,
+        first_scale_in: float = -0.05,
+        scale_in_levels: int = 0,
+        scale_in_spacing: float = 2.0,
+        scale_in_size: float = 0.5,
+    ) -> "PartialExitPolicy":
+        """
+        A whole ladder from a few numbers, so that a hyperopt can shape it: ``levels`` targets
+        from ``first_target``, each ``spacing`` times the one before; together they sell
+        ``size`` of the peak amount, each level ``size_ratio`` times what the one before sells
+        (1: equal parts). Likewise ``scale_in_levels`` adds from ``first_scale_in`` (negative:
+        DCA), each ``scale_in_spacing`` times further from zero, each of ``scale_in_size``
+        times the first entry's stake. Targets are rounded to 0.01% so that tags stay short.
+        """
+        levels = whole("levels", levels, 1)
+        scale_in_levels = whole("scale_in_levels", scale_in_levels, 0)
+        targets = [round(first_target * spacing**n, 4) for n in range(levels)]
+        weights = [size_ratio**n for n in range(levels)]
+        thresholds = sorted(
+            round(first_scale_in * scale_in_spacing**n, 4) for n in range(scale_in_levels)
+        )
+        return cls(
+            exit_targets=targets,
+            exit_sizes=[size * w / sum(weights) for w in weights],
+            scale_in_thresholds=thresholds,
+            scale_in_sizes=[scale_in_size] * scale_in_levels,
+            max_scale_ins=scale_in_levels,
+        )
 
     @property
     def scales_in(self) -> bool:
@@ -385,48 +389,56 @@ class PartialExitPolicy:
 
     def check_partial_exits(
         self,
-        position: Any,
+        position: PositionState,
         current_price: float,
         *,
         current_profit: float | None = None,
         min_stake: float | None = None,
+        stoploss: float = 0.0,
+        amount_reserve_percent: float = 0.0,
     ) -> PartialExit | None:
         """
         The exit order due now, or None. All targets reached and not yet filled are merged
         into one order, so a price gap over several targets loses none.
-        :param position: a :class:`PositionState` or a Freqtrade ``Trade``.
+        :param position: the position now.
         :param current_price: the price an exit would fill at.
         :param current_profit: the position's profit ratio at ``current_price``, when the
             caller already has it (Freqtrade's ``current_exit_profit``).
-        :param min_stake: smallest value (amount x price) a position may keep; a rest below it
-            is sold with the targets.
+        :param min_stake: Freqtrade's ``min_stake`` for the pair; a rest worth less than it,
+            with the reserve of :func:`exit_min_stake_factor`, is sold with the targets.
+        :param stoploss: the strategy's ``stoploss``, for that reserve.
+        :param amount_reserve_percent: Freqtrade's ``amount_reserve_percent``, for that reserve.
         :return: the exit to place, or None.
         """
-        state = _state(position)
-        profit = state.profit_at(current_price) if current_profit is None else current_profit
+        profit = position.profit_at(current_price) if current_profit is None else current_profit
         # Targets ascend: below the first one nothing can be due, whatever already fired.
-        if not self.exit_targets or profit < self.exit_targets[0] or state.current_size <= 0:
+        if not self.exit_targets or profit < self.exit_targets[0] or position.current_size <= 0:
             return None
         due = tuple(
             n
             for n, target in enumerate(self.exit_targets, start=1)
-            if n not in state.partial_exits_taken and profit >= target
+            if n not in position.partial_exits_taken and profit >= target
         )
         if not due:
             return None
-        fired = state.partial_exits_taken.union(due)
+        fired = position.partial_exits_taken.union(due)
         ladder_done = (
             sum(size for n, size in enumerate(self.exit_sizes, start=1) if n in fired)
             >= 1 - _EPSILON
         )
-        held = state.current_size
-        wanted = sum(self.exit_sizes[n - 1] for n in due) * state.peak_size
+        held = position.current_size
+        wanted = sum(self.exit_sizes[n - 1] for n in due) * position.peak_size
         amount = held if ladder_done else min(wanted, held)
         rest = held - amount
-        rest_below_min = bool(min_stake) and 0 < rest * current_price < min_stake
+        rest_below_min = bool(
+            min_stake
+        ) and 0 < rest * current_price < min_stake * exit_min_stake_factor(
+            stoploss, amount_reserve_percent
+        )
         if rest_below_min:
             amount = held
         return PartialExit(
+            targets=tuple(self.exit_targets[n - 1] for n in due),
             levels=due,
             amount=amount,
             price=current_price,
@@ -436,38 +448,44 @@ class PartialExitPolicy:
 
     def check_scale_in_opportunity(
         self,
-        position: Any,
+        position: PositionState,
         current_price: float,
         market_data: Mapping[str, Any] | None = None,
         *,
         current_profit: float | None = None,
+        min_stake: float | None = None,
+        max_stake: float | None = None,
     ) -> ScaleIn | None:
         """
         The add due now, or None. Levels crossed together are merged into one order, nearest
         to zero profit first, as far as ``max_scale_ins`` allows.
-        :param position: a :class:`PositionState` or a Freqtrade ``Trade``.
+        :param position: the position now.
         :param current_price: the price an add would fill at.
         :param market_data: facts beyond the position; ``scale_in_min_candles`` needs
-            ``market_data["candles_since_last_fill"]``.
+            ``market_data["candles_since_last_fill"]``. A mapping rather than one argument
+            because it is the third argument of the seed's call,
+            ``check_scale_in_opportunity(position, current_price, market_data)``.
         :param current_profit: the position's profit ratio at ``current_price``, when the
             caller already has it (Freqtrade's ``current_entry_profit``).
+        :param min_stake: smallest stake an add may have; a smaller one is not placed.
+        :param max_stake: largest stake an add may have (Freqtrade's ``max_stake``: the
+            exchange's limit or the free wallet, whichever is smaller); a larger one is capped.
         :return: the add to place, or None.
         """
         if not self.scales_in:
             return None
-        state = _state(position)
-        profit = state.profit_at(current_price) if current_profit is None else current_profit
+        profit = position.profit_at(current_price) if current_profit is None else current_profit
         if not any(_crossed(profit, t) for t in self.scale_in_thresholds):
             return None
-        allowance = self.max_scale_ins - len(state.scale_ins_taken)
-        if state.current_size <= 0 or allowance <= 0:
+        allowance = self.max_scale_ins - len(position.scale_ins_taken)
+        if position.current_size <= 0 or allowance <= 0:
             return None
-        if state.partly_exited and not self.scale_in_after_exit:
+        if position.partly_exited and not self.scale_in_after_exit:
             return None
         if self.scale_in_min_candles:
             candles = (market_data or {}).get(CANDLES_SINCE_LAST_FILL)
             if candles is None:
-                raise _fail(
+                raise fail(
                     "scale_in_min_candles",
                     self.scale_in_min_candles,
                     f'needs market_data["{CANDLES_SINCE_LAST_FILL}"]',
@@ -478,54 +496,28 @@ class PartialExitPolicy:
             (
                 n
                 for n, threshold in enumerate(self.scale_in_thresholds, start=1)
-                if n not in state.scale_ins_taken and _crossed(profit, threshold)
+                if n not in position.scale_ins_taken and _crossed(profit, threshold)
             ),
             key=lambda n: abs(self.scale_in_thresholds[n - 1]),
         )
         due = tuple(sorted(crossed[:allowance]))
         if not due:
             return None
-        stake = sum(self.scale_in_sizes[n - 1] for n in due) * state.original_stake
-        return ScaleIn(levels=due, stake=stake, price=current_price)
+        stake = sum(self.scale_in_sizes[n - 1] for n in due) * position.original_stake
+        if max_stake is not None:
+            stake = min(stake, max_stake)
+        if min_stake and stake < min_stake:
+            return None
+        thresholds = tuple(self.scale_in_thresholds[n - 1] for n in due)
+        return ScaleIn(levels=due, stake=stake, price=current_price, thresholds=thresholds)
 
-    def breakeven_stop_price(self, position: Any) -> float | None:
+    def breakeven_stop_price(self, position: PositionState) -> float | None:
         """
         The fee-aware breakeven price once the first target has filled, else None.
-        :param position: a :class:`PositionState` or a Freqtrade ``Trade``.
+        :param position: the position now.
         """
         if not self.breakeven_after_first_exit:
             return None
-        state = _state(position)
-        if not state.partial_exits_taken or state.current_size <= 0:
+        if not position.partial_exits_taken or position.current_size <= 0:
             return None
-        return state.breakeven_price()
-
-    def apply_partial_exit(self, position: PositionState, action: PartialExit) -> PositionState:
-        """
-        The position after ``action`` filled at its price (never selling more than held).
-        :param position: the position before the exit.
-        :param action: an exit returned by :meth:`check_partial_exits`.
-        """
-        return replace(
-            position,
-            current_size=position.current_size - min(action.amount, position.current_size),
-            partial_exits_taken=position.partial_exits_taken.union(action.levels),
-            partly_exited=True,
-        )
-
-    def apply_scale_in(self, position: PositionState, action: ScaleIn) -> PositionState:
-        """
-        The position after ``action`` filled at its price: larger, with a new average entry.
-        :param position: the position before the add.
-        :param action: an add returned by :meth:`check_scale_in_opportunity`.
-        """
-        added = action.stake * position.leverage / action.price
-        size = position.current_size + added
-        return replace(
-            position,
-            entry_price=(position.current_size * position.entry_price + added * action.price)
-            / size,
-            current_size=size,
-            peak_size=max(position.peak_size, size),
-            scale_ins_taken=position.scale_ins_taken.union(action.levels),
-        )
+        return position.breakeven_price()

@@ -6,126 +6,42 @@ closes the trade (maximum holding time, end of day, weekend, session closed), wh
 happen, and why an entry now would be refused. Times are timezone-aware datetimes; naive ones
 are rejected, never guessed.
 
-Conventions:
-- A session belongs to the trading day on which it closes, as exchanges label them: a session
-  that crosses midnight (e.g. 18:00-17:00) opens on the evening before its trading day.
-- Sessions are half-open: at the exact close the market is closed.
-- Wall-clock times follow zoneinfo (PEP 495): a time skipped by a DST gap is read with the
-  offset before the gap (02:30 on 9 March 2025 in New York is 03:30 EDT), and a time that
-  occurs twice means its first occurrence.
+Sessions (hours, time zones, DST, holidays) are :mod:`freqtrade_posmgmt.market_sessions`;
+``MarketSessionDef`` is re-exported here, the seed's import path.
 """
 
-import math
-from bisect import bisect_right
-from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, time, timedelta
-from functools import cache, lru_cache
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from freqtrade_posmgmt.validation import validated_policy
+from freqtrade_posmgmt.market_sessions import (
+    MICROSECOND,
+    NEVER,
+    MarketSessionDef,
+    SessionTimeline,
+    as_zone,
+    datetime_utc,
+    format_utc,
+    to_epoch_us,
+)
+from freqtrade_posmgmt.validation import flag, number, optional_number, validated_policy
+
+__all__ = [
+    "EXIT_END_OF_DAY",
+    "EXIT_MAX_HOLDING",
+    "EXIT_SESSION_CLOSED",
+    "EXIT_WEEKEND",
+    "MarketSessionDef",
+    "TimeExitPolicy",
+    "TimeRestrictions",
+]
 
 EXIT_MAX_HOLDING = "time_max_holding"
 EXIT_WEEKEND = "time_weekend"
 EXIT_END_OF_DAY = "time_end_of_day"
 EXIT_SESSION_CLOSED = "time_session_closed"
 
-ALL_WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _US_PER_MINUTE = 60_000_000
-_NEVER = math.inf
-# A generated timeline is extended this far beyond the queried day, and answers only queries
-# this far inside its span, so that the sessions around any query are always present.
-_GENERATE_DAYS = 400
-_INNER_MARGIN_DAYS = 21
-_CALENDAR_START = "2000-01-01"
-
-
-def _epoch_us(field: str, value: Any) -> int:
-    """Microseconds since the epoch: integers keep every boundary comparison exact."""
-    match value:
-        case datetime() if value.utcoffset() is not None:
-            return (value - _EPOCH) // _MICROSECOND
-        case _:
-            raise ValueError(
-                f"{field}={value!r}: must be a timezone-aware datetime "
-                "(a naive one is not guessed; Freqtrade passes UTC)"
-            )
-
-
-def _datetime_utc(epoch_us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=epoch_us)
-
-
-def _format_utc(epoch_us: float) -> str:
-    if epoch_us == _NEVER:
-        return "further than the session tables reach"
-    return _datetime_utc(int(epoch_us)).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _wall_us(day: date, wall: time, zone: ZoneInfo) -> int:
-    return (datetime.combine(day, wall, tzinfo=zone) - _EPOCH) // _MICROSECOND
-
-
-def _require_bool(field: str, value: Any) -> None:
-    if value is not True and value is not False:
-        raise ValueError(f"{field}={value!r}: must be true or false")
-
-
-def _as_zone(field: str, value: Any) -> ZoneInfo:
-    try:
-        return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"{field}={value!r}: unknown time zone (expected an IANA name like 'Europe/Berlin')"
-        ) from None
-
-
-def _as_time(field: str, value: Any) -> time | None:
-    match value:
-        case None:
-            return None
-        case time() if value.tzinfo is None:
-            return value
-        case str():
-            try:
-                return _as_time(field, time.fromisoformat(value))
-            except ValueError:
-                pass
-    raise ValueError(f"{field}={value!r}: must be a wall-clock time like '09:30' (no time zone)")
-
-
-def _as_weekdays(value: Any) -> tuple[int, ...]:
-    days = tuple(value) if isinstance(value, list | tuple | set | frozenset) else ()
-    valid = all(type(day) is int and 1 <= day <= 7 for day in days)
-    if not days or not valid or len(set(days)) != len(days):
-        raise ValueError(
-            f"days_of_week={value!r}: must list ISO weekdays, 1 (Monday) to 7 (Sunday), each once"
-        )
-    return tuple(sorted(days))
-
-
-def _as_date(value: Any) -> date:
-    match value:
-        case datetime():
-            pass
-        case date():
-            return value
-        case str():
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                pass
-    raise ValueError(f"holidays: {value!r}: must be a date like '2025-12-25'")
-
-
-def _as_dates(value: Any) -> tuple[date, ...]:
-    match value:
-        case list() | tuple() | set() | frozenset():
-            return tuple(sorted({_as_date(item) for item in value}))
-    raise ValueError(f"holidays={value!r}: must be a list of dates like '2025-12-25'")
 
 
 def _as_nested(field: str, cls: type, value: Any) -> Any:
@@ -142,256 +58,6 @@ def _as_nested(field: str, cls: type, value: Any) -> Any:
     raise ValueError(f"{field}={value!r}: must be a {cls.__name__} or a dict of its fields")
 
 
-@cache
-def _exchange_calendar(name: str) -> Any:
-    # Imported here: exchange_calendars costs ~0.5 s to import and only calendar users pay it.
-    import exchange_calendars
-
-    if name not in exchange_calendars.get_calendar_names():
-        raise ValueError(
-            f"calendar={name!r}: unknown exchange calendar "
-            "(see exchange_calendars.get_calendar_names(), e.g. 'XNYS')"
-        )
-    # The library's default span starts 20 years before today; backtests may reach further back.
-    # It ends a year after today, as far as it projects holidays.
-    try:
-        return exchange_calendars.get_calendar(name, start=_CALENDAR_START)
-    except ValueError:  # this calendar's holidays are recorded only from a later year
-        return exchange_calendars.get_calendar(name)
-
-
-@validated_policy
-@dataclass(frozen=True)
-class MarketSessionDef:
-    """
-    When a market is open: daily hours in a time zone on some weekdays, optionally taken from
-    an exchange calendar with its holidays and early closes.
-
-    :param name: Label used in log messages.
-    :param timezone: IANA time zone of `open_time`, `close_time` and the trading days.
-        Defaults to the calendar's time zone, or "UTC" without a calendar.
-    :param open_time: Daily open, a `datetime.time` or "HH:MM".
-    :param close_time: Daily close, a `datetime.time` or "HH:MM".
-    :param days_of_week: ISO weekdays (1 = Monday) of the trading days.
-    :param is_24h: Open for the whole of each trading day, midnight to midnight.
-    :param crosses_midnight: The session opens at `open_time` on the evening before its trading
-        day and closes at `close_time` on it (e.g. 18:00-17:00); equal times mean 24 hours.
-    :param calendar: Name of an `exchange_calendars` calendar (e.g. "XNYS"). Its sessions,
-        holidays and early closes apply; `open_time`/`close_time`, when given, narrow them.
-    :param holidays: Trading days (dates, or "YYYY-MM-DD") without a session.
-    """
-
-    name: str = "market"
-    timezone: str | None = None
-    open_time: time | None = None
-    close_time: time | None = None
-    days_of_week: tuple[int, ...] = ALL_WEEKDAYS
-    is_24h: bool = False
-    crosses_midnight: bool = False
-    calendar: str | None = None
-    holidays: tuple[date, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"name={self.name!r}: must be a non-empty string")
-        _require_bool("is_24h", self.is_24h)
-        _require_bool("crosses_midnight", self.crosses_midnight)
-        if self.calendar is not None and not isinstance(self.calendar, str):
-            raise ValueError(f"calendar={self.calendar!r}: must be a calendar name like 'XNYS'")
-        timezone_name = self.timezone
-        if timezone_name is None:
-            timezone_name = str(_exchange_calendar(self.calendar).tz) if self.calendar else "UTC"
-        _as_zone("timezone", timezone_name)
-        open_time = _as_time("open_time", self.open_time)
-        close_time = _as_time("close_time", self.close_time)
-        object.__setattr__(self, "timezone", timezone_name)
-        object.__setattr__(self, "open_time", open_time)
-        object.__setattr__(self, "close_time", close_time)
-        object.__setattr__(self, "days_of_week", _as_weekdays(self.days_of_week))
-        object.__setattr__(self, "holidays", _as_dates(self.holidays))
-        self._validate_hours(open_time, close_time)
-        if self.calendar is not None:
-            _exchange_calendar(self.calendar)
-
-    def _validate_hours(self, open_time: time | None, close_time: time | None) -> None:
-        if self.is_24h:
-            if open_time is not None or close_time is not None or self.crosses_midnight:
-                raise ValueError(
-                    "is_24h=True: leave open_time, close_time and crosses_midnight unset"
-                )
-            return
-        if open_time is None and close_time is None and self.calendar is not None:
-            if self.crosses_midnight:
-                raise ValueError("crosses_midnight=True: needs open_time and close_time")
-            return
-        if open_time is None or close_time is None:
-            raise ValueError(
-                f"open_time={open_time}, close_time={close_time}: a session needs both "
-                "(or is_24h=True, or a calendar that defines them)"
-            )
-        if self.crosses_midnight and close_time > open_time:
-            raise ValueError(
-                f"close_time={close_time} is after open_time={open_time} with "
-                "crosses_midnight=True: a session lasts at most 24 hours"
-            )
-        if not self.crosses_midnight and close_time <= open_time:
-            raise ValueError(
-                f"close_time={close_time} is not after open_time={open_time}: "
-                "set crosses_midnight=True for a session that closes on the next day"
-            )
-
-    def is_open_at(self, when: datetime) -> bool:
-        """
-        :param when: A timezone-aware datetime.
-        :return: True if a session is open at `when` (open <= when < close).
-        """
-        now = _epoch_us("when", when)
-        return _timeline(self).open_session_close(now) > now
-
-    def next_close_after(self, when: datetime) -> datetime:
-        """
-        :param when: A timezone-aware datetime.
-        :return: The first session close strictly after `when`, as a UTC datetime.
-        """
-        return _datetime_utc(_timeline(self).first_close_after(_epoch_us("when", when)))
-
-    def _day_window(self, day: date, zone: ZoneInfo) -> tuple[int, int]:
-        """Open and close (epoch microseconds) of this session's trading day `day`."""
-        if self.is_24h:
-            return _wall_us(day, time(0), zone), _wall_us(day + timedelta(days=1), time(0), zone)
-        open_day = day - timedelta(days=1) if self.crosses_midnight else day
-        return _wall_us(open_day, self.open_time, zone), _wall_us(day, self.close_time, zone)
-
-
-class _Timeline:
-    """
-    A session's opens and closes as sorted epoch microseconds, plus its weekends (the gap from
-    a week's last close to the next week's first open), so every lookup is a bisection.
-    """
-
-    def __init__(self, session: MarketSessionDef) -> None:
-        self._session = session
-        self._zone = ZoneInfo(session.timezone)
-        self._first_day: date | None = None
-        self._last_day: date | None = None
-        self.opens: list[int] = []
-        self.closes: list[int] = []
-        self.weekend_last_session: list[int] = []
-        self.weekend_ends: list[int] = []
-        self._valid_from = 0
-        self._valid_until = -1
-        if session.calendar is not None:
-            self._build_from_calendar()
-
-    def _build_from_calendar(self) -> None:
-        calendar = _exchange_calendar(self._session.calendar)
-        schedule = calendar.schedule
-        narrow = self._session.open_time is not None
-        sessions = []
-        for label, opens_at, closes_at in zip(
-            schedule.index, schedule["open"], schedule["close"], strict=True
-        ):
-            day = label.date()
-            if not self._is_trading_day(day):
-                continue
-            open_us, close_us = opens_at.value // 1000, closes_at.value // 1000
-            if narrow:
-                own_open, own_close = self._session._day_window(day, self._zone)
-                open_us, close_us = max(open_us, own_open), min(close_us, own_close)
-            if open_us < close_us:
-                sessions.append((day, open_us, close_us))
-        self._index(sessions)
-        self._valid_from = self.opens[0] if self.opens else 0
-        self._valid_until = self.closes[-1] if self.closes else -1
-
-    def _is_trading_day(self, day: date) -> bool:
-        return day.isoweekday() in self._session.days_of_week and day not in self._session.holidays
-
-    def _generate(self, first_day: date, last_day: date) -> None:
-        sessions = []
-        day = first_day
-        while day <= last_day:
-            if self._is_trading_day(day):
-                open_us, close_us = self._session._day_window(day, self._zone)
-                if open_us < close_us:
-                    sessions.append((day, open_us, close_us))
-            day += timedelta(days=1)
-        self._index(sessions)
-        self._first_day, self._last_day = first_day, last_day
-        margin = timedelta(days=_INNER_MARGIN_DAYS)
-        self._valid_from = _wall_us(first_day + margin, time(0), UTC)
-        self._valid_until = _wall_us(last_day - margin, time(0), UTC)
-
-    def _index(self, sessions: list[tuple[date, int, int]]) -> None:
-        self.opens = [open_us for _, open_us, _ in sessions]
-        self.closes = [close_us for _, _, close_us in sessions]
-        # ISO weeks start on Monday and date.toordinal() is 1 on Monday, 1 January of year 1.
-        weeks = [(day.toordinal() - 1) // 7 for day, _, _ in sessions]
-        self.weekend_last_session = [
-            i
-            for i in range(len(sessions) - 1)
-            if weeks[i] != weeks[i + 1] and self.closes[i] < self.opens[i + 1]
-        ]
-        self.weekend_ends = [self.opens[i + 1] for i in self.weekend_last_session]
-
-    def ensure(self, epoch_us: int) -> None:
-        """Make sure the sessions around `epoch_us` are known, or say why they cannot be."""
-        if self._valid_from <= epoch_us <= self._valid_until:
-            return
-        if self._session.calendar is not None:
-            raise ValueError(
-                f"{_format_utc(epoch_us)}: outside the {self._session.calendar!r} calendar, "
-                f"which covers {_format_utc(self._valid_from)} to {_format_utc(self._valid_until)}"
-            )
-        day = _datetime_utc(epoch_us).date()
-        reach = timedelta(days=_GENERATE_DAYS)
-        first_day, last_day = day - reach, day + reach
-        if self._first_day is not None:
-            first_day, last_day = (
-                min(first_day, self._first_day),
-                max(last_day, self._last_day),
-            )
-        self._generate(first_day, last_day)
-
-    def session_index_at(self, epoch_us: int) -> int:
-        """Index of the last session opened at or before `epoch_us` (-1 if none)."""
-        self.ensure(epoch_us)
-        return bisect_right(self.opens, epoch_us) - 1
-
-    def open_session_close(self, epoch_us: int) -> float:
-        """Close of the session open at `epoch_us`, or -inf when the market is closed."""
-        index = self.session_index_at(epoch_us)
-        if index >= 0 and epoch_us < self.closes[index]:
-            return self.closes[index]
-        return -_NEVER
-
-    def first_close_after(self, epoch_us: int) -> float:
-        """First close strictly after `epoch_us`; inf if the known sessions hold none."""
-        self.ensure(epoch_us)
-        index = bisect_right(self.closes, epoch_us)
-        return self.closes[index] if index < len(self.closes) else _NEVER
-
-    def next_open_after(self, epoch_us: int) -> float:
-        self.ensure(epoch_us)
-        index = bisect_right(self.opens, epoch_us)
-        return self.opens[index] if index < len(self.opens) else _NEVER
-
-    def weekend_after(self, epoch_us: int) -> tuple[float, float]:
-        """Start (the last session's close) and end of the first weekend ending after `epoch_us`."""
-        self.ensure(epoch_us)
-        index = bisect_right(self.weekend_ends, epoch_us)
-        if index == len(self.weekend_ends):
-            return _NEVER, _NEVER
-        return self.closes[self.weekend_last_session[index]], self.weekend_ends[index]
-
-
-@lru_cache(maxsize=64)
-def _timeline(session: MarketSessionDef) -> _Timeline:
-    # Cached per session definition, so policies rebuilt each hyperopt epoch share the tables.
-    return _Timeline(session)
-
-
-@validated_policy
 @dataclass(frozen=True)
 class TimeRestrictions:
     """
@@ -409,7 +75,7 @@ class TimeRestrictions:
 
     def __post_init__(self) -> None:
         for name in ("no_overnight", "no_weekend", "trading_hours_only"):
-            _require_bool(name, getattr(self, name))
+            flag(name, getattr(self, name))
 
 
 @validated_policy
@@ -443,28 +109,32 @@ class TimeExitPolicy:
     market_session: MarketSessionDef | None = None
     exit_minutes_before_close: float = 0.0
 
+    # Derived from the fields above in __post_init__, so that a check is a few integer
+    # comparisons: not arguments, not compared, not shown.
+    _hold_us: int | None = field(init=False, repr=False, compare=False)
+    _early_us: int = field(init=False, repr=False, compare=False)
+    _sessions: SessionTimeline | None = field(init=False, repr=False, compare=False)
+    _weekend: SessionTimeline | None = field(init=False, repr=False, compare=False)
+    _exit_when_closed: bool = field(init=False, repr=False, compare=False)
+    _gate_on_session: bool = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
-        hours = self.max_holding_hours
-        if hours is not None and (
-            not isinstance(hours, int | float)
-            or isinstance(hours, bool)
-            or not math.isfinite(hours)
-            or hours <= 0
-        ):
-            raise ValueError(f"max_holding_hours={hours!r}: must be a number of hours above 0")
+        optional_number(
+            "max_holding_hours",
+            self.max_holding_hours,
+            above=0,
+            rule="must be a number of hours above 0",
+        )
         minutes = self.exit_minutes_before_close
-        if (
-            not isinstance(minutes, int | float)
-            or isinstance(minutes, bool)
-            or not math.isfinite(minutes)
-            or minutes < 0
-        ):
-            raise ValueError(
-                f"exit_minutes_before_close={minutes!r}: must be a number of minutes, 0 or more"
-            )
-        _require_bool("end_of_day_flat", self.end_of_day_flat)
-        _require_bool("weekend_flat", self.weekend_flat)
-        _as_zone("market_timezone", self.market_timezone)
+        number(
+            "exit_minutes_before_close",
+            minutes,
+            at_least=0,
+            rule="must be a number of minutes, 0 or more",
+        )
+        flag("end_of_day_flat", self.end_of_day_flat)
+        flag("weekend_flat", self.weekend_flat)
+        as_zone("market_timezone", self.market_timezone)
         restrictions = self.time_restrictions
         restrictions = TimeRestrictions() if restrictions is None else restrictions
         restrictions = _as_nested("time_restrictions", TimeRestrictions, restrictions)
@@ -488,25 +158,26 @@ class TimeExitPolicy:
         self._prepare(session, restrictions)
 
     def _prepare(self, session: MarketSessionDef | None, restrictions: TimeRestrictions) -> None:
-        """Precompute what every check needs, so a check is a few integer comparisons."""
-        setattr_ = object.__setattr__  # the dataclass is frozen; these are derived caches
+        """Set the derived fields (the dataclass is frozen, hence object.__setattr__)."""
+        setattr_ = object.__setattr__
         hold = self.max_holding_hours
         setattr_(
             self,
             "_hold_us",
-            None if hold is None else timedelta(hours=hold) // _MICROSECOND,
+            None if hold is None else timedelta(hours=hold) // MICROSECOND,
         )
         setattr_(self, "_early_us", round(self.exit_minutes_before_close * _US_PER_MINUTE))
-        setattr_(self, "_sessions", None if session is None else _timeline(session))
+        setattr_(self, "_sessions", None if session is None else session.timeline())
         weekend = None
         if self.weekend_flat or restrictions.no_weekend:
-            weekend = self._sessions or _timeline(
-                MarketSessionDef(
+            weekend = (
+                self._sessions
+                or MarketSessionDef(
                     "weekdays",
                     timezone=self.market_timezone,
                     is_24h=True,
                     days_of_week=(1, 2, 3, 4, 5),
-                )
+                ).timeline()
             )
         setattr_(self, "_weekend", weekend)
         setattr_(self, "_exit_when_closed", restrictions.no_overnight)
@@ -551,7 +222,7 @@ class TimeExitPolicy:
             `time_weekend`, `time_end_of_day`, `time_session_closed`; else (False, None).
         """
         reason = self._exit_reason(
-            _epoch_us("entry_time", entry_time), _epoch_us("now_time", now_time)
+            to_epoch_us("entry_time", entry_time), to_epoch_us("now_time", now_time)
         )
         return reason is not None, reason
 
@@ -562,8 +233,8 @@ class TimeExitPolicy:
         :return: The earliest time at or after `now_time` at which a time rule closes the
             trade (`now_time` itself when one already does), in UTC; None if none ever will.
         """
-        entry_us = _epoch_us("entry_time", entry_time)
-        now_us = _epoch_us("now_time", now_time)
+        entry_us = to_epoch_us("entry_time", entry_time)
+        now_us = to_epoch_us("now_time", now_time)
         due: list[float] = []
         if self._hold_us is not None:
             due.append(entry_us + self._hold_us)
@@ -573,8 +244,8 @@ class TimeExitPolicy:
             due.append(self._day_end(entry_us))
         if self._exit_when_closed:
             due.append(max(self._open_until(now_us), now_us))
-        due = [max(at, now_us) for at in due if at != _NEVER]
-        return _datetime_utc(int(min(due))) if due else None
+        due = [max(at, now_us) for at in due if at != NEVER]
+        return datetime_utc(int(min(due))) if due else None
 
     def entry_refusal(self, now_time: datetime) -> str | None:
         """
@@ -586,20 +257,20 @@ class TimeExitPolicy:
         :return: Why the entry is refused, starting with the rule's exit reason and naming
             when the refusal ends (the same text for a whole closed period); None to allow.
         """
-        now_us = _epoch_us("now_time", now_time)
+        now_us = to_epoch_us("now_time", now_time)
         if self._weekend is not None:
             start, end = self._weekend.weekend_after(now_us)
             if now_us >= start - self._early_us:
-                return f"{EXIT_WEEKEND}: inside the weekend until {_format_utc(end)}"
+                return f"{EXIT_WEEKEND}: inside the weekend until {format_utc(end)}"
         if self._gate_on_session and now_us >= self._open_until(now_us):
             rule = EXIT_END_OF_DAY if self.end_of_day_flat else EXIT_SESSION_CLOSED
             session = f"session {self.market_session.name!r}"
             close = self._sessions.open_session_close(now_us)
             if close > now_us:
                 return (
-                    f"{rule}: {session} closes at {_format_utc(close)}, within "
+                    f"{rule}: {session} closes at {format_utc(close)}, within "
                     f"exit_minutes_before_close={self.exit_minutes_before_close}"
                 )
             next_open = self._sessions.next_open_after(now_us)
-            return f"{rule}: {session} is closed until {_format_utc(next_open)}"
+            return f"{rule}: {session} is closed until {format_utc(next_open)}"
         return None

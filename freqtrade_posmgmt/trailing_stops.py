@@ -2,132 +2,53 @@
 Trailing stops, fee-aware breakeven and stepped profit locks, decided without Freqtrade.
 
 Every threshold speaks Freqtrade's language: a profit is Freqtrade's profit ratio (after both
-fees, scaled by leverage, from the average entry price, as ``Trade.calc_profit_ratio``
-computes it), and a percent distance is a ratio of that profit, exactly like Freqtrade's own
-``trailing_stop_positive``: on leverage ``L`` it moves the stop ``rate * pct / L``.
-Funding fees are left out: they are not known to the policy and move a profit by basis points.
+fees and the funding, scaled by leverage, from the average entry price, as
+``Trade.calc_profit_ratio`` computes it: :mod:`freqtrade_posmgmt.profit`), and a percent distance
+is a ratio of that profit, exactly like Freqtrade's own ``trailing_stop_positive``: on leverage
+``L`` it moves the stop ``rate * pct / L``.
 """
 
 import itertools
-import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
-from freqtrade_posmgmt.validation import validated_policy
+from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
+from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN, STOP_LOCK, STOP_TRAIL
+from freqtrade_posmgmt.validation import (
+    fail,
+    number,
+    one_of,
+    optional_number,
+    validated_policy,
+    whole,
+)
 
-# Freqtrade rounds profit ratios to 8 decimals (Trade.calc_profit_ratio); so do we, so that a
-# threshold compares exactly as Freqtrade's own trailing offset does.
-_PROFIT_DECIMALS = 8
-
-
-def profit_ratio(
-    rate: float,
-    *,
-    open_rate: float,
-    is_short: bool,
-    leverage: float = 1.0,
-    fee_open: float = 0.0,
-    fee_close: float = 0.0,
-) -> float:
-    """
-    Freqtrade's profit ratio of closing the whole position at ``rate`` (fees included).
-
-    :param rate: Exit rate.
-    :param open_rate: Average entry rate of the position.
-    :param is_short: True for a short position.
-    :param leverage: Leverage of the position (1.0 for spot).
-    :param fee_open: Fee ratio paid on the entry.
-    :param fee_close: Fee ratio paid on the exit.
-    :return: Profit ratio, as ``Trade.calc_profit_ratio`` returns it (funding fees excluded).
-    """
-    if is_short:
-        ratio = (1 - rate * (1 + fee_close) / (open_rate * (1 - fee_open))) * leverage
-    else:
-        ratio = (rate * (1 - fee_close) / (open_rate * (1 + fee_open)) - 1) * leverage
-    return round(ratio, _PROFIT_DECIMALS)
-
-
-def rate_for_profit(
-    profit: float,
-    *,
-    open_rate: float,
-    is_short: bool,
-    leverage: float = 1.0,
-    fee_open: float = 0.0,
-    fee_close: float = 0.0,
-) -> float:
-    """
-    The exit rate at which Freqtrade's profit ratio equals ``profit``: the inverse of
-    :func:`profit_ratio`. With ``profit=0`` it is the fee-aware breakeven price.
-
-    :param profit: Wanted profit ratio (leverage-scaled, after both fees).
-    :param open_rate: Average entry rate of the position.
-    :param is_short: True for a short position.
-    :param leverage: Leverage of the position (1.0 for spot).
-    :param fee_open: Fee ratio paid on the entry.
-    :param fee_close: Fee ratio paid on the exit.
-    :return: Exit rate.
-    """
-    if is_short:
-        return open_rate * (1 - fee_open) * (1 - profit / leverage) / (1 + fee_close)
-    return open_rate * (1 + fee_open) * (1 + profit / leverage) / (1 - fee_close)
-
-
-def stoploss_ratio(
-    stop_rate: float, current_rate: float, *, is_short: bool, leverage: float = 1.0
-) -> float | None:
-    """
-    The value ``custom_stoploss`` must return so that Freqtrade places its stop at ``stop_rate``.
-
-    Freqtrade divides the returned ratio by leverage and applies it to ``current_rate``
-    (``Trade.adjust_stop_loss``). The ratio is refined until Freqtrade's own arithmetic gives back
-    ``stop_rate`` to the last bit whenever a float allows it: the stop is then rounded to the
-    exchange tick exactly as a stop Freqtrade computed itself would be.
-
-    :param stop_rate: Wanted absolute stop price.
-    :param current_rate: The ``current_rate`` Freqtrade passed to ``custom_stoploss``.
-    :param is_short: True for a short position.
-    :param leverage: Leverage of the position (1.0 for spot).
-    :return: Positive stop ratio, or None when the stop would sit at or beyond ``current_rate``
-        (Freqtrade cannot place it there; its own ``stoploss_from_absolute`` returns 0 then).
-    """
-    side = -1.0 if is_short else 1.0
-    if current_rate <= 0 or side * (current_rate - stop_rate) <= 0:
-        return None
-    ratio = side * (1 - stop_rate / current_rate) * leverage
-    for _ in range(4):
-        placed = current_rate * (1 - side * abs(ratio / leverage))
-        if placed == stop_rate:
-            break
-        ratio += side * (placed - stop_rate) / current_rate * leverage
-    return ratio
-
-
-def _number(field: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{field}={value!r}: must be a finite number")
-    return float(value)
+TRAIL_ON_CURRENT_RATE = "current_rate"
+TRAIL_ON_CANDLE_CLOSE = "candle_close"
 
 
 def _profit_locks(value: Any) -> tuple[tuple[float, float], ...]:
-    field = f"profit_locks={value!r}"
     if not isinstance(value, list | tuple):
-        # Every bad configuration value is a ValueError in this package, whatever its type.
-        raise ValueError(  # noqa: TRY004
-            f"{field}: must be a list of [profit, locked_profit] pairs"
-        )
+        raise fail("profit_locks", value, "must be a list of [profit, locked_profit] pairs")
     locks = []
     for lock in value:
         if not isinstance(lock, list | tuple) or len(lock) != 2:
-            raise ValueError(f"{field}: each lock must be a [profit, locked_profit] pair")
-        trigger, locked = (_number("profit_locks", item) for item in lock)
+            raise fail(
+                "profit_locks",
+                value,
+                "each lock must be a [profit, locked_profit] pair",
+            )
+        trigger, locked = (number("profit_locks", item) for item in lock)
         if not 0 <= locked < trigger:
-            raise ValueError(f"{field}: each lock needs 0 <= locked_profit < profit")
+            raise fail("profit_locks", value, "each lock needs 0 <= locked_profit < profit")
         locks.append((trigger, locked))
     for (trigger, locked), (next_trigger, next_locked) in itertools.pairwise(locks):
         if not (trigger < next_trigger and locked < next_locked):
-            raise ValueError(f"{field}: profits and locked profits must be strictly ascending")
+            raise fail(
+                "profit_locks",
+                value,
+                "profits and locked profits must be strictly ascending",
+            )
     return tuple(locks)
 
 
@@ -152,6 +73,11 @@ class TrailingStopPolicy:
     :param profit_locks: Stepped locks as ``(profit, locked_profit)`` pairs, ascending: once the
         profit at the best rate reaches ``profit``, the stop is at least the price that closes
         with ``locked_profit``. E.g. ``((0.20, 0.07), (0.25, 0.15))``.
+    :param trail_on: Which prices move the stop. ``"current_rate"`` (default): every rate
+        Freqtrade passes, the running candle's high (low for shorts) in a backtest, so a stop can
+        arm and fire inside the entry candle. ``"candle_close"``: only closed candles' highs
+        (lows), as a bot deciding at each candle close does: never on the entry candle, and a
+        backtest decides what a live bot decides (Freqtrade issue #7546).
     """
 
     activation_threshold: float = 0.015
@@ -161,49 +87,44 @@ class TrailingStopPolicy:
     breakeven_buffer: float = 0.001
     atr_period: int = 14
     profit_locks: tuple[tuple[float, float], ...] = ()
+    trail_on: str = TRAIL_ON_CURRENT_RATE
 
     def __post_init__(self) -> None:
         def coerce(field: str, value: Any) -> None:
             object.__setattr__(self, field, value)
 
-        activation = _number("activation_threshold", self.activation_threshold)
-        if activation < 0:
-            raise ValueError(f"activation_threshold={activation!r}: must be >= 0")
-        coerce("activation_threshold", activation)
-
-        distance = _number("trailing_distance_pct", self.trailing_distance_pct)
-        if not 0 < distance < 1:
-            raise ValueError(f"trailing_distance_pct={distance!r}: must be > 0 and < 1")
-        coerce("trailing_distance_pct", distance)
-
-        if self.atr_multiplier is not None:
-            multiplier = _number("atr_multiplier", self.atr_multiplier)
-            if multiplier <= 0:
-                raise ValueError(f"atr_multiplier={multiplier!r}: must be > 0 (or None)")
-            coerce("atr_multiplier", multiplier)
-
-        buffer = _number("breakeven_buffer", self.breakeven_buffer)
-        if buffer < 0:
-            raise ValueError(f"breakeven_buffer={buffer!r}: must be >= 0")
-        coerce("breakeven_buffer", buffer)
-
-        if self.breakeven_threshold is not None:
-            threshold = _number("breakeven_threshold", self.breakeven_threshold)
-            if threshold <= buffer:
-                raise ValueError(
-                    f"breakeven_threshold={threshold!r}: must be greater than "
-                    f"breakeven_buffer={buffer!r} (or None)"
-                )
-            coerce("breakeven_threshold", threshold)
-
-        period = self.atr_period
-        if isinstance(period, float) and period.is_integer():
-            period = int(period)
-        if isinstance(period, bool) or not isinstance(period, int) or period < 1:
-            raise ValueError(f"atr_period={self.atr_period!r}: must be an integer >= 1")
-        coerce("atr_period", period)
-
+        # JSON gives ints: coerce first, so that a message shows the number as the policy holds it.
+        for name in (
+            "activation_threshold",
+            "trailing_distance_pct",
+            "breakeven_buffer",
+        ):
+            coerce(name, number(name, getattr(self, name)))
+        for name in ("atr_multiplier", "breakeven_threshold"):
+            coerce(name, optional_number(name, getattr(self, name)))
+        number("activation_threshold", self.activation_threshold, at_least=0)
+        number("trailing_distance_pct", self.trailing_distance_pct, above=0, below=1)
+        optional_number(
+            "atr_multiplier", self.atr_multiplier, above=0, rule="must be > 0 (or None)"
+        )
+        number("breakeven_buffer", self.breakeven_buffer, at_least=0)
+        optional_number(
+            "breakeven_threshold",
+            self.breakeven_threshold,
+            above=self.breakeven_buffer,
+            rule=f"must be greater than breakeven_buffer={self.breakeven_buffer!r} (or None)",
+        )
+        coerce(
+            "atr_period",
+            whole("atr_period", self.atr_period, 1, rule="must be an integer >= 1"),
+        )
         coerce("profit_locks", _profit_locks(self.profit_locks))
+        one_of("trail_on", self.trail_on, (TRAIL_ON_CURRENT_RATE, TRAIL_ON_CANDLE_CLOSE))
+
+    @property
+    def trails_on_candle_close(self) -> bool:
+        """True when only closed candles move the stop."""
+        return self.trail_on == TRAIL_ON_CANDLE_CLOSE
 
     @property
     def uses_atr(self) -> bool:
@@ -216,42 +137,71 @@ class TrailingStopPolicy:
         ``trailing_stop_positive=trailing_distance_pct``,
         ``trailing_stop_positive_offset=activation_threshold``,
         ``trailing_only_offset_is_reached=True``. Freqtrade accepts that only with an offset
-        greater than the distance, and it knows no ATR, breakeven or profit locks.
+        greater than the distance, and it knows no ATR, breakeven, profit locks or closed-candle
+        trailing.
         """
         return (
-            self.atr_multiplier is None
+            self.trail_on == TRAIL_ON_CURRENT_RATE
+            and self.atr_multiplier is None
             and self.breakeven_threshold is None
             and not self.profit_locks
             and self.activation_threshold > self.trailing_distance_pct
         )
 
-    def breakeven_rate(
+    def stop_and_source(
         self,
         *,
-        open_rate: float,
         is_short: bool,
+        open_rate: float,
+        best_rate: float,
+        atr: float | None = None,
         leverage: float = 1.0,
         fee_open: float = 0.0,
         fee_close: float = 0.0,
-    ) -> float:
+        amount: float = 1.0,
+        funding_fees: float = 0.0,
+    ) -> tuple[float, str] | None:
         """
-        The fee-aware breakeven stop: the exit rate that yields ``breakeven_buffer`` profit.
+        The tightest stop the rules give at ``best_rate``, and which rule gives it
+        (``stop_sources.STOP_TRAIL``, ``STOP_BREAKEVEN`` or ``STOP_LOCK``); None while no rule
+        applies. The arguments are those of :meth:`update_trailing_stop`.
+        """
+        position = {
+            "open_rate": open_rate,
+            "is_short": is_short,
+            "leverage": leverage,
+            "fee_open": fee_open,
+            "fee_close": fee_close,
+            "amount": amount,
+            "funding_fees": funding_fees,
+        }
+        best_profit = profit_ratio(best_rate, **position)
+        side = -1.0 if is_short else 1.0
+        stops = []
 
-        :param open_rate: Average entry rate of the position.
-        :param is_short: True for a short position.
-        :param leverage: Leverage of the position (1.0 for spot).
-        :param fee_open: Fee ratio paid on the entry.
-        :param fee_close: Fee ratio paid on the exit.
-        :return: Exit rate.
-        """
-        return rate_for_profit(
-            self.breakeven_buffer,
-            open_rate=open_rate,
-            is_short=is_short,
-            leverage=leverage,
-            fee_open=fee_open,
-            fee_close=fee_close,
-        )
+        if best_profit > self.activation_threshold:
+            if self.atr_multiplier is not None and atr is not None and atr > 0:
+                stops.append((best_rate - side * self.atr_multiplier * atr, STOP_TRAIL))
+            else:
+                # Freqtrade's own expression for trailing_stop_positive, bit for bit.
+                trail = best_rate * (1 - side * abs(self.trailing_distance_pct / leverage))
+                stops.append((trail, STOP_TRAIL))
+
+        locked = source = None
+        if self.breakeven_threshold is not None and best_profit >= self.breakeven_threshold:
+            locked, source = self.breakeven_buffer, STOP_BREAKEVEN
+        for profit, lock in self.profit_locks:
+            if best_profit >= profit and (locked is None or lock > locked):
+                locked, source = lock, STOP_LOCK
+        if locked is not None:
+            stops.append((rate_for_profit(locked, **position), source))
+
+        # A distance beyond the price, or a lock within rounding of its trigger, places no stop.
+        stops = [(stop, rule) for stop, rule in stops if stop > 0 and side * (best_rate - stop) > 0]
+        if not stops:
+            return None
+        # The tightest wins; on a tie the first (the trail).
+        return max(stops, key=lambda found: side * found[0])
 
     def update_trailing_stop(
         self,
@@ -264,6 +214,8 @@ class TrailingStopPolicy:
         leverage: float = 1.0,
         fee_open: float = 0.0,
         fee_close: float = 0.0,
+        amount: float = 1.0,
+        funding_fees: float = 0.0,
     ) -> float | None:
         """
         The stop price the position should have now: the tightest of the trailing stop, the
@@ -274,54 +226,30 @@ class TrailingStopPolicy:
 
         :param is_short: True for a short position.
         :param open_rate: Average entry rate of the position.
-        :param best_rate: Highest rate since entry for a long, lowest for a short.
+        :param best_rate: Highest rate since entry for a long, lowest for a short (with
+            ``trail_on="candle_close"``: of the closed candles since entry).
         :param existing_stop: The stop price in force, if any.
         :param atr: ATR of the last closed candle, in price units (None or NaN while unknown).
         :param leverage: Leverage of the position (1.0 for spot).
         :param fee_open: Fee ratio paid on the entry.
         :param fee_close: Fee ratio paid on the exit.
+        :param amount: Amount held; only matters with ``funding_fees``.
+        :param funding_fees: Futures funding booked so far, received (> 0) or paid (< 0).
         :return: Stop price, or None while no rule applies.
         """
-        best_profit = profit_ratio(
-            best_rate,
-            open_rate=open_rate,
+        found = self.stop_and_source(
             is_short=is_short,
+            open_rate=open_rate,
+            best_rate=best_rate,
+            atr=atr,
             leverage=leverage,
             fee_open=fee_open,
             fee_close=fee_close,
+            amount=amount,
+            funding_fees=funding_fees,
         )
-        side = -1.0 if is_short else 1.0
-        stops = []
-
-        if best_profit > self.activation_threshold:
-            if self.atr_multiplier is not None and atr is not None and atr > 0:
-                stops.append(best_rate - side * self.atr_multiplier * atr)
-            else:
-                # Freqtrade's own expression for trailing_stop_positive, bit for bit.
-                stops.append(best_rate * (1 - side * abs(self.trailing_distance_pct / leverage)))
-
-        locked = None
-        if self.breakeven_threshold is not None and best_profit >= self.breakeven_threshold:
-            locked = self.breakeven_buffer
-        for profit, lock in self.profit_locks:
-            if best_profit >= profit and (locked is None or lock > locked):
-                locked = lock
-        if locked is not None:
-            stops.append(
-                rate_for_profit(
-                    locked,
-                    open_rate=open_rate,
-                    is_short=is_short,
-                    leverage=leverage,
-                    fee_open=fee_open,
-                    fee_close=fee_close,
-                )
-            )
-
-        # A distance beyond the price, or a lock within rounding of its trigger, places no stop.
-        stops = [stop for stop in stops if stop > 0 and side * (best_rate - stop) > 0]
-        if not stops:
+        if found is None:
             return None
-        if existing_stop is not None:
-            stops.append(existing_stop)
-        return min(stops) if is_short else max(stops)
+        if existing_stop is None:
+            return found[0]
+        return min(found[0], existing_stop) if is_short else max(found[0], existing_stop)

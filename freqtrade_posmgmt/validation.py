@@ -112,6 +112,7 @@ def number(
     at_least: float | None = None,
     below: float | None = None,
     at_most: float | None = None,
+    rule: str | None = None,
 ) -> float:
     """
     A finite number within the given bounds, as a float.
@@ -119,6 +120,8 @@ def number(
     :param at_least: inclusive lower bound
     :param below: exclusive upper bound
     :param at_most: inclusive upper bound
+    :param rule: the message's rule when a bound fails, if the generated one (``must be > 0``)
+        does not say enough (``must be a number of hours above 0``)
     """
     if not is_number(value) or not math.isfinite(value):
         raise fail(field, value, "must be a finite number")
@@ -130,19 +133,22 @@ def number(
     )
     rules = [text.format(b) for b, ok, text in bounds if b is not None]
     if not all(ok(b) for b, ok, _ in bounds if b is not None):
-        raise fail(field, value, "must be " + " and ".join(rules))
+        raise fail(field, value, rule or "must be " + " and ".join(rules))
     return float(value)
 
 
-def optional_number(field: str, value: Any, **bounds: float) -> float | None:
-    """None, or :func:`number` with the same bounds."""
-    return None if value is None else number(field, value, **bounds)
+def optional_number(field: str, value: Any, **checks: Any) -> float | None:
+    """None, or :func:`number` with the same bounds (and ``rule``)."""
+    return None if value is None else number(field, value, **checks)
 
 
-def whole(field: str, value: Any, minimum: int = 0) -> int:
-    """A whole number (``3`` or ``3.0``) of at least ``minimum``, as an int."""
+def whole(field: str, value: Any, minimum: int = 0, *, rule: str | None = None) -> int:
+    """
+    A whole number (``3`` or ``3.0``) of at least ``minimum``, as an int.
+    :param rule: the message's rule, if not ``must be a whole number >= minimum``
+    """
     if not (is_number(value) and float(value).is_integer()) or value < minimum:
-        raise fail(field, value, f"must be a whole number >= {minimum}")
+        raise fail(field, value, rule or f"must be a whole number >= {minimum}")
     return int(value)
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.optimize.backtesting import Backtesting
-from freqtrade.optimize.optimize_reports import generate_backtest_stats
+from freqtrade.optimize.optimize_reports import generate_backtest_stats, store_backtest_results
 from freqtrade.persistence import LocalTrade
 from freqtrade.resolvers import StrategyResolver
 from freqtrade.strategy import IStrategy
@@ -224,3 +224,25 @@ def copy_user_data(destination: Path) -> Path:
     (target / "data").mkdir()
     (target / "data" / "binance").symlink_to(SPOT_DATA, target_is_directory=True)
     return target
+
+
+def export(result, directory: Path, stamp: str = "2025-06-01_00-00-00", trades=None) -> Path:
+    """Store a harness result the way ``freqtrade backtesting --export trades`` does."""
+    directory.mkdir(exist_ok=True)
+    stats = dict(result.stats)
+    if trades is not None:
+        stats["trades"] = trades
+    name = stats["strategy_name"]
+    metadata = {
+        "run_id": stamp,
+        "backtest_start_time": 0,
+        "timeframe": result.config["timeframe"],
+        "timeframe_detail": None,
+        "backtest_start_ts": stats["backtest_start_ts"],
+        "backtest_end_ts": stats["backtest_end_ts"],
+    }
+    return store_backtest_results(
+        {"exportdirectory": directory, "original_config": result.config["original_config"]},
+        {"strategy": {name: stats}, "strategy_comparison": [], "metadata": {name: metadata}},
+        stamp,
+    )

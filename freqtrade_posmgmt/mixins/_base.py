@@ -286,7 +286,7 @@ class PolicyMixin(IStrategy):
             return Resolution(None, f"posmgmt.{section}.enabled=false in config", False)
         uses_parameters = policy is None or class_value is PARAMETERS
         base = from_parameters() if policy is None else policy
-        known = {f.name for f in dataclasses.fields(base)}
+        known = {f.name for f in dataclasses.fields(base) if f.init}  # type: ignore[arg-type]
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise PolicyConfigError(

@@ -35,7 +35,7 @@ from freqtrade_posmgmt.mixins._account import (
     realised_point,
     record_decision,
 )
-from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded, tightest_stop
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
 from freqtrade_posmgmt.profit import stop_rate_for_ratio, stoploss_ratio
 
 CAPABILITY = "dynamic_risk"
@@ -202,7 +202,7 @@ class DynamicRiskMixin(PolicyMixin):
         if not self._pm_risk_tightens:
             return theirs
         ours = self._pm_risk_stop(pair, trade, current_time, current_rate)
-        return ours if theirs is None else tightest_stop(ours, theirs)
+        return self.pm_merge_stops(ours, theirs, trade, current_rate, after_fill)
 
     # --- decisions -------------------------------------------------------------------------------
 

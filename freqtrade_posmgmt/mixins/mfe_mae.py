@@ -44,7 +44,7 @@ class MFEMAEMixin(PolicyMixin):
         super().pm_refresh()
         tracker = self.pm_policy("mfe_mae", self.mfe_mae_tracker, MFEMAETracker)
         # A copy, so that no two strategy instances share the recorded extremes.
-        self.pm_mfe_mae = None if tracker is None else dataclasses.replace(tracker)
+        self.pm_mfe_mae_tracker = None if tracker is None else dataclasses.replace(tracker)
         self._pm_mfe_mae_trades: set[int] = set()
         if tracker is not None and self.config.get("runmode") in (RunMode.LIVE, RunMode.DRY_RUN):
             self.pm_use_callbacks(MFEMAEMixin)
@@ -55,7 +55,7 @@ class MFEMAEMixin(PolicyMixin):
 
     @guarded(None)
     def _pm_record_excursions(self, current_time: datetime) -> None:
-        tracker = self.pm_mfe_mae
+        tracker = self.pm_mfe_mae_tracker
         if tracker is None:
             return
         open_ids = set()

@@ -13,69 +13,139 @@ or ``"posmgmt": {"partial_exits": {"exit_targets": [...], ...}}`` in config.json
 
 from datetime import datetime
 
+from freqtrade.constants import DEFAULT_AMOUNT_RESERVE_PERCENT
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
-from freqtrade.strategy import DecimalParameter
+from freqtrade.strategy import DecimalParameter, IntParameter
 
-from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
+from freqtrade_posmgmt.mixins._base import PARAMETERS, guarded
+from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
 from freqtrade_posmgmt.partial_manager import (
     CANDLES_SINCE_LAST_FILL,
     PartialExitPolicy,
     PositionState,
+    levels_in_tag,
 )
-from freqtrade_posmgmt.trailing_stops import stoploss_ratio
-
-# Freqtrade's default reserve on minimum stakes (config key ``amount_reserve_percent``).
-DEFAULT_AMOUNT_RESERVE = 0.05
+from freqtrade_posmgmt.profit import stoploss_ratio
+from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN_AFTER_TP
 
 
-class PartialExitMixin(PolicyMixin):
+def position_state(trade: Trade, policy: PartialExitPolicy) -> PositionState:
+    """
+    The policy's view of a Freqtrade ``Trade``, read from its filled orders. Which of the
+    policy's levels fired comes from the orders' tags, matched by target, so the result is the
+    same after a bot restart, and a changed ladder counts only the targets it still has.
+    :param trade: a trade with at least one filled entry.
+    :param policy: the policy in force, whose levels the tags are matched to.
+    """
+    entry_side = trade.entry_side
+    leverage = trade.leverage or 1.0
+    held = peak = first_size = first_stake = 0.0
+    targets: set[int] = set()
+    scale_ins: set[int] = set()
+    exited = False
+    for order in trade.orders:
+        if order.ft_is_open or not order.filled:
+            continue
+        amount = order.safe_amount_after_fee
+        if order.ft_order_side == entry_side:
+            if not first_size:
+                first_size = amount
+                first_stake = order.safe_filled * order.safe_price / leverage
+            held += amount
+            peak = max(peak, held)
+            scale_ins |= levels_in_tag(order.ft_order_tag, "add", policy.scale_in_thresholds)
+        else:
+            held -= amount
+            exited = True
+            targets |= levels_in_tag(order.ft_order_tag, "tp", policy.exit_targets)
+    return PositionState(
+        entry_price=trade.open_rate,
+        side="short" if trade.is_short else "long",
+        original_size=first_size,
+        current_size=trade.amount,
+        peak_size=max(peak, first_size, trade.amount),
+        original_stake=first_stake,
+        leverage=leverage,
+        fee=trade.fee_open or 0.0,
+        exit_fee=trade.fee_close or 0.0,
+        funding_fees=trade.funding_fees or 0.0,
+        partial_exits_taken=frozenset(targets),
+        scale_ins_taken=frozenset(scale_ins),
+        partly_exited=exited,
+    )
+
+
+class PartialExitMixin(StopSourceMixin):
     """
     Take profit in steps and add to positions, one order per ``adjust_trade_position`` call.
 
     Configure with the class attribute ``partial_exit_policy`` (a ``PartialExitPolicy``, or None
     to switch off), ``"posmgmt": {"partial_exits": {...}}`` in config.json, or, by default, the
-    hyperoptable Parameters in space ``pm_partial``: one target, its size and one scale-in.
-    Which levels already fired is read from the trade's filled order tags (``pm_tp1``,
-    ``pm_add1``), so a restarted bot carries on where it stopped.
+    hyperoptable Parameters in space ``pm_partial``, which shape the whole ladder and the
+    scale-ins (``PartialExitPolicy.from_shape``; by default one target at 4% selling half, and
+    one add of half the first stake at -5%).
+    Which levels already fired is read from the trade's filled order tags, which name each
+    level by its target (``pm_tp3%``, ``pm_add-5%``), so a restarted bot carries on where it
+    stopped, also with a changed ladder. A stop exit at the breakeven after a take-profit is
+    tagged ``... (pm_stop=breakeven_after_tp)`` on its exit order (see ``stop_sources``).
     """
 
     pm_section = "partial_exits"
     partial_exit_policy: PartialExitPolicy | None = PARAMETERS
 
+    # The ladder's shape (PartialExitPolicy.from_shape): targets, their spacing and sizes.
     pm_partial_target = DecimalParameter(0.01, 0.10, default=0.04, decimals=3, space="pm_partial")
+    pm_partial_levels = IntParameter(1, 4, default=1, space="pm_partial")
+    pm_partial_spacing = DecimalParameter(1.2, 3.0, default=2.0, decimals=1, space="pm_partial")
     pm_partial_size = DecimalParameter(0.1, 1.0, default=0.5, decimals=2, space="pm_partial")
+    pm_partial_size_ratio = DecimalParameter(0.5, 2.0, default=1.0, decimals=1, space="pm_partial")
+    # The scale-ins' shape: first threshold, how many, their spacing and stakes.
     pm_partial_scale_in = DecimalParameter(
         -0.15, -0.01, default=-0.05, decimals=3, space="pm_partial"
+    )
+    pm_partial_scale_in_levels = IntParameter(0, 3, default=1, space="pm_partial")
+    pm_partial_scale_in_spacing = DecimalParameter(
+        1.2, 3.0, default=2.0, decimals=1, space="pm_partial"
+    )
+    pm_partial_scale_in_size = DecimalParameter(
+        0.25, 2.0, default=0.5, decimals=2, space="pm_partial"
     )
 
     def pm_refresh(self) -> None:
         super().pm_refresh()
-        self.pm_partial_policy = self.pm_policy(
+        self.pm_partial_exit_policy = self.pm_policy(
             "partial_exits", self.partial_exit_policy, self._pm_partial_from_parameters
         )
         self._pm_partial_states: dict[int, tuple[tuple, PositionState]] = {}
-        if self.pm_partial_policy is None:
+        if self.pm_partial_exit_policy is None:
             return
-        self._pm_rest_factor = self._pm_min_rest_factor()
+        self._pm_amount_reserve = self.config.get(
+            "amount_reserve_percent", DEFAULT_AMOUNT_RESERVE_PERCENT
+        )
         self.pm_enable("position_adjustment_enable", True)
-        cap = self.pm_partial_policy.max_scale_ins
+        cap = self.pm_partial_exit_policy.max_scale_ins
         if self._pm_user_features["position_adjustment_enable"]:
             # The user's own scale-ins keep their own cap beside ours (-1: unlimited).
             users = self._pm_user_features["max_entry_position_adjustment"]
             cap = -1 if users < 0 else users + cap
         self.pm_enable("max_entry_position_adjustment", cap)
-        if self.pm_partial_policy.breakeven_after_first_exit:
+        if self.pm_partial_exit_policy.breakeven_after_first_exit:
             self.pm_enable("use_custom_stoploss", True)
+            self.pm_use_callbacks(StopSourceMixin)
         self.pm_use_callbacks(PartialExitMixin)
 
     def _pm_partial_from_parameters(self) -> PartialExitPolicy:
-        return PartialExitPolicy(
-            exit_targets=[self.pm_partial_target.value],
-            exit_sizes=[self.pm_partial_size.value],
-            scale_in_thresholds=[self.pm_partial_scale_in.value],
-            scale_in_sizes=[0.5],
-            max_scale_ins=1,
+        return PartialExitPolicy.from_shape(
+            first_target=self.pm_partial_target.value,
+            levels=self.pm_partial_levels.value,
+            spacing=self.pm_partial_spacing.value,
+            size=self.pm_partial_size.value,
+            size_ratio=self.pm_partial_size_ratio.value,
+            first_scale_in=self.pm_partial_scale_in.value,
+            scale_in_levels=self.pm_partial_scale_in_levels.value,
+            scale_in_spacing=self.pm_partial_scale_in_spacing.value,
+            scale_in_size=self.pm_partial_scale_in_size.value,
         )
 
     def adjust_trade_position(
@@ -156,7 +226,7 @@ class PartialExitMixin(PolicyMixin):
         entry_profit: float,
         exit_profit: float,
     ) -> tuple[float, str] | None:
-        policy = self.pm_partial_policy
+        policy = self.pm_partial_exit_policy
         # Live, a new order would cancel the open one; backtests fill at once.
         if policy is None or trade.has_open_orders:
             return None
@@ -165,7 +235,9 @@ class PartialExitMixin(PolicyMixin):
             state,
             exit_rate,
             current_profit=exit_profit,
-            min_stake=min_stake and min_stake * self._pm_rest_factor,
+            min_stake=min_stake,
+            stoploss=self.stoploss,
+            amount_reserve_percent=self._pm_amount_reserve,
         )
         if exit_ is not None:
             if exit_.sells_all:
@@ -176,15 +248,14 @@ class PartialExitMixin(PolicyMixin):
             elapsed = (current_time - trade.date_last_filled_utc).total_seconds()
             market_data[CANDLES_SINCE_LAST_FILL] = elapsed / timeframe_to_seconds(self.timeframe)
         add = policy.check_scale_in_opportunity(
-            state, entry_rate, market_data, current_profit=entry_profit
+            state,
+            entry_rate,
+            market_data,
+            current_profit=entry_profit,
+            min_stake=min_stake,
+            max_stake=max_stake,
         )
-        if add is None:
-            return None
-        # max_stake is the exchange's limit or the free wallet, whichever is smaller.
-        stake = min(add.stake, max_stake)
-        if min_stake and stake < min_stake:
-            return None
-        return stake, add.tag
+        return None if add is None else (add.stake, add.tag)
 
     def _pm_state(self, trade: Trade) -> PositionState:
         """
@@ -201,29 +272,21 @@ class PartialExitMixin(PolicyMixin):
         )
         cached = self._pm_partial_states.get(trade.id)
         if cached is None or cached[0] != key:
-            cached = key, PositionState.from_trade(trade)
+            cached = key, position_state(trade, self.pm_partial_exit_policy)
             self._pm_partial_states[trade.id] = cached
         return cached[1]
 
-    def _pm_min_rest_factor(self) -> float:
-        """
-        Smallest value a partly sold position may keep, as a multiple of ``min_stake``. Live,
-        Freqtrade silently drops a partial exit whose rest is worth less than its minimum exit
-        stake, which reserves room for the stoploss (up to 1.5x) on top of the ``min_stake`` it
-        passes us; selling the whole rest instead keeps the target from being lost. Backtests use
-        the same, stricter, bound.
-        """
-        reserve = 1 + self.config.get("amount_reserve_percent", DEFAULT_AMOUNT_RESERVE)
-        room = 1 - abs(self.stoploss)
-        stoploss_reserve = max(min(reserve / room, 1.5), 1.0) if room > 0 else 1.5
-        return max(stoploss_reserve / reserve, 1.0)
-
     @guarded(None)
     def _pm_breakeven_stop(self, trade: Trade, current_rate: float) -> float | None:
-        policy = self.pm_partial_policy
+        policy = self.pm_partial_exit_policy
         if policy is None or not policy.breakeven_after_first_exit:
             return None
         price = policy.breakeven_stop_price(self._pm_state(trade))
         if price is None:
             return None
-        return stoploss_ratio(price, current_rate, is_short=trade.is_short, leverage=trade.leverage)
+        ratio = stoploss_ratio(
+            price, current_rate, is_short=trade.is_short, leverage=trade.leverage
+        )
+        if ratio is not None:
+            self.pm_record_stop(trade, price, STOP_BREAKEVEN_AFTER_TP)
+        return ratio

@@ -32,7 +32,7 @@ class TimeExitMixin(PolicyMixin):
 
     Configure with the class attribute ``time_exit_policy`` (a ``TimeExitPolicy``, or None to
     switch off), ``"posmgmt": {"time_exits": {...}}`` in config.json, or, by default, the
-    hyperoptable Parameter ``max_holding_hours`` in space ``pm_time``.
+    hyperoptable Parameter ``pm_time_max_holding_hours`` in space ``pm_time``.
     Exits are tagged ``time_max_holding``, ``time_weekend``, ``time_end_of_day`` or
     ``time_session_closed``. Freqtrade evaluates ``custom_exit`` only with
     ``use_exit_signal = True``; a strategy that sets it to False fails at load.
@@ -41,15 +41,15 @@ class TimeExitMixin(PolicyMixin):
     pm_section = "time_exits"
     time_exit_policy: TimeExitPolicy | None = PARAMETERS
 
-    max_holding_hours = IntParameter(6, 336, default=336, space="pm_time")
+    pm_time_max_holding_hours = IntParameter(6, 336, default=336, space="pm_time")
 
     def pm_refresh(self) -> None:
         super().pm_refresh()
-        self.pm_time_policy = self.pm_policy(
+        self.pm_time_exit_policy = self.pm_policy(
             "time_exits", self.time_exit_policy, self._pm_time_from_parameters
         )
         self._pm_time_logged_refusals: dict[str, str] = {}
-        if self.pm_time_policy is None:
+        if self.pm_time_exit_policy is None:
             return
         if not self.use_exit_signal:
             raise PolicyConfigError(
@@ -60,7 +60,7 @@ class TimeExitMixin(PolicyMixin):
         self.pm_use_callbacks(TimeExitMixin)
 
     def _pm_time_from_parameters(self) -> TimeExitPolicy:
-        return TimeExitPolicy(max_holding_hours=self.max_holding_hours.value)
+        return TimeExitPolicy(max_holding_hours=self.pm_time_max_holding_hours.value)
 
     def custom_exit(
         self,
@@ -116,12 +116,12 @@ class TimeExitMixin(PolicyMixin):
 
     @guarded(None)
     def _pm_time_exit_reason(self, trade: Trade, current_time: datetime) -> str | None:
-        policy = self.pm_time_policy
+        policy = self.pm_time_exit_policy
         if policy is None:
             return None
         return policy.check_time_exit_conditions(trade.open_date_utc, current_time)[1]
 
     @guarded(None)
     def _pm_time_entry_refusal(self, current_time: datetime) -> str | None:
-        policy = self.pm_time_policy
+        policy = self.pm_time_exit_policy
         return None if policy is None else policy.entry_refusal(current_time)

@@ -15,18 +15,21 @@ from bisect import bisect_right
 from datetime import datetime
 
 import talib
+from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter
 from pandas import DataFrame
 
-from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
-from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy, stoploss_ratio
+from freqtrade_posmgmt.mixins._base import PARAMETERS, guarded
+from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
+from freqtrade_posmgmt.profit import stoploss_ratio
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 ATR_COLUMN = "pm_atr"
 
 
-class TrailingStopMixin(PolicyMixin):
+class TrailingStopMixin(StopSourceMixin):
     """
     Trail the stop behind the best rate, move it to a fee-aware breakeven and lock profits.
 
@@ -39,6 +42,9 @@ class TrailingStopMixin(PolicyMixin):
     (``trailing_stop_positive`` and friends): same trades, no callback. Any other policy runs in
     ``custom_stoploss``, merged with the strategy's own stop (the tightest wins). Its ATR is added
     to the analysed dataframe as ``pm_atr``; the stop only ever uses a closed candle's value.
+    With ``trail_on="candle_close"`` the best rate, too, comes from the closed candles' highs
+    (lows), read from the analysed dataframe. A stop exit of a stop this mixin set is tagged with
+    the rule that set it (``trailing_stop_loss (pm_stop=breakeven)``, see ``stop_sources``).
     """
 
     pm_section = "trailing_stop"
@@ -60,21 +66,30 @@ class TrailingStopMixin(PolicyMixin):
     def __init__(self, config: dict) -> None:
         # Per pair: open times (epoch seconds) and ATRs of the analysed candles.
         self._pm_atr_candles: dict[str, tuple[list[int], list[float]]] = {}
+        # Per pair: open times, highs, lows and closes of the analysed candles
+        # (trail_on="candle_close").
+        self._pm_closed_candles: dict[
+            str, tuple[list[int], list[float], list[float], list[float]]
+        ] = {}
         super().__init__(config)
         self._pm_timeframe_seconds = timeframe_to_seconds(self.timeframe)
+        self._pm_backtesting = self.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
 
     def pm_refresh(self) -> None:
         super().pm_refresh()
         policy = self.pm_policy(
             "trailing_stop", self.trailing_stop_policy, self._pm_trailing_from_parameters
         )
-        self.pm_trailing_policy = policy
+        self.pm_trailing_stop_policy = policy
         # Indicators are computed before Parameters are loaded from a hyperopt result, and only
         # once per hyperopt run: with Parameters, an ATR multiplier may turn up later.
         needs_atr = policy is not None and (
             policy.uses_atr or self.trailing_stop_policy is PARAMETERS
         )
         self._pm_atr_period = policy.atr_period if needs_atr else None
+        self._pm_on_candle_close = policy is not None and policy.trails_on_candle_close
+        # trade id -> (its open date, index of the last closed candle read, best rate so far).
+        self._pm_best_closed: dict[int, tuple[datetime, int, float]] = {}
         if policy is None:
             return
         builtin = {
@@ -94,6 +109,7 @@ class TrailingStopMixin(PolicyMixin):
             return
         self.pm_enable("use_custom_stoploss", True)
         self.pm_use_callbacks(TrailingStopMixin)
+        self.pm_use_callbacks(StopSourceMixin)
 
     def _pm_trailing_from_parameters(self) -> TrailingStopPolicy:
         return TrailingStopPolicy(
@@ -117,7 +133,39 @@ class TrailingStopMixin(PolicyMixin):
             # Freqtrade loads dates in ms, a raw file may hold ns: convert the unit, not the int.
             opens = dataframe["date"].dt.as_unit("s").astype("int64").tolist()
             self._pm_atr_candles[metadata["pair"]] = (opens, atr.tolist())
+        if self._pm_on_candle_close:
+            self._pm_closed_candles[metadata["pair"]] = (
+                dataframe["date"].dt.as_unit("s").astype("int64").tolist(),
+                dataframe["high"].tolist(),
+                dataframe["low"].tolist(),
+                dataframe["close"].tolist(),
+            )
         return dataframe
+
+    def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
+        self._pm_stops_at_candle_close(current_time)
+        super().bot_loop_start(current_time=current_time, **kwargs)
+
+    @guarded(None)
+    def _pm_stops_at_candle_close(self, current_time: datetime) -> None:
+        """
+        Backtesting with ``trail_on="candle_close"``: put each open trade's closed-candle stop in
+        force at the candle boundary, before the new candle's low is tested against the stop.
+        Freqtrade's backtester skips ``custom_stoploss`` on a candle whose low already crosses
+        the stop in force, so the stop a live bot set at the close would otherwise come one
+        candle late. Live, ``custom_stoploss`` sets it within a bot loop of the close.
+        """
+        if not self._pm_on_candle_close or not self._pm_backtesting:
+            return
+        for trade in Trade.get_trades_proxy(is_open=True):
+            closed = self._pm_best_closed_rate(trade.pair, trade, current_time)
+            if closed is None:
+                continue
+            last_close = closed[1]
+            ratio = self._pm_trailing_stop(trade.pair, trade, current_time, last_close)
+            if ratio is not None:
+                # Only ever tightens, as every stop Freqtrade applies.
+                trade.adjust_stop_loss(last_close, ratio)
 
     def custom_stoploss(
         self,
@@ -145,32 +193,95 @@ class TrailingStopMixin(PolicyMixin):
     def _pm_trailing_stop(
         self, pair: str, trade: Trade, current_time: datetime, current_rate: float
     ) -> float | None:
-        policy = self.pm_trailing_policy
+        policy = self.pm_trailing_stop_policy
         if policy is None:
             return None
         is_short = trade.is_short
-        if is_short:
+        last_close = None
+        if policy.trails_on_candle_close:
+            closed = self._pm_best_closed_rate(pair, trade, current_time)
+            if closed is None:
+                return None  # no candle has closed since entry: nothing moves the stop yet
+            best_rate, last_close = closed
+        elif is_short:
             best_rate = min(trade.min_rate or current_rate, current_rate)
         else:
             best_rate = max(trade.max_rate or current_rate, current_rate)
         leverage = trade.leverage or 1.0
-        stop = policy.update_trailing_stop(
+        found = policy.stop_and_source(
             is_short=is_short,
             open_rate=trade.open_rate,
             best_rate=best_rate,
-            # The stop in force, so that the after-fill call, which Freqtrade lets move the stop
-            # either way, cannot loosen it either.
-            existing_stop=trade.stop_loss or None,
             atr=None
             if policy.atr_multiplier is None
             else self._pm_closed_candle_atr(pair, current_time),
             leverage=leverage,
             fee_open=trade.fee_open or 0.0,
             fee_close=trade.fee_close or 0.0,
+            amount=trade.amount,
+            funding_fees=trade.funding_fees or 0.0,
         )
-        if stop is None:
+        if found is None:
             return None
-        return stoploss_ratio(stop, current_rate, is_short=is_short, leverage=leverage)
+        stop, source = found
+        if last_close is not None and (stop >= last_close if not is_short else stop <= last_close):
+            # A bot deciding at that candle's close could not place a stop beyond its close.
+            return None
+        # The stop in force, so that the after-fill call, which Freqtrade lets move the stop
+        # either way, cannot loosen it either.
+        existing = trade.stop_loss or None
+        if existing is not None:
+            stop = min(stop, existing) if is_short else max(stop, existing)
+        ratio = stoploss_ratio(stop, current_rate, is_short=is_short, leverage=leverage)
+        if ratio is not None and stop == found[0]:
+            self.pm_record_stop(trade, stop, source)
+        return ratio
+
+    def _pm_closed_index(self, opens: list[int], epoch_s: int) -> int:
+        """Index of the candle open at ``epoch_s`` (the last opened at or before it), or -1."""
+        # Freqtrade fills gaps, so the index follows from the time; search only where it does not
+        # (a gap after all, or a calendar timeframe such as 1M).
+        index = min((epoch_s - opens[0]) // self._pm_timeframe_seconds, len(opens) - 1)
+        if index >= 0 and not (
+            opens[index] <= epoch_s and (index + 1 == len(opens) or opens[index + 1] > epoch_s)
+        ):
+            index = bisect_right(opens, epoch_s) - 1
+        return index
+
+    def _pm_best_closed_rate(
+        self, pair: str, trade: Trade, current_time: datetime
+    ) -> tuple[float, float] | None:
+        """
+        Highest high (lowest low for a short) of the candles closed since the trade opened,
+        from the candle it opened in, and the last closed candle's close; None before the first
+        of them has closed. The best is kept per trade, so each call reads only the candles
+        closed since the last one.
+        """
+        opens, highs, lows, closes = self._pm_closed_candles.get(pair, ((), (), (), ()))
+        if not opens:
+            return None
+        last_closed = self._pm_closed_index(
+            opens, int(current_time.timestamp()) - self._pm_timeframe_seconds
+        )
+        known = self._pm_best_closed.get(trade.id)
+        if known is not None and known[0] == trade.open_date and known[1] <= last_closed:
+            first, best = known[1] + 1, known[2]
+        else:
+            first = max(self._pm_closed_index(opens, int(trade.open_date_utc.timestamp())), 0)
+            best = None
+        if first <= last_closed:
+            window = (
+                lows[first : last_closed + 1] if trade.is_short else highs[first : last_closed + 1]
+            )
+            extreme = min(window) if trade.is_short else max(window)
+            if best is None:
+                best = extreme
+            else:
+                best = min(best, extreme) if trade.is_short else max(best, extreme)
+        if best is None:
+            return None
+        self._pm_best_closed[trade.id] = (trade.open_date, last_closed, best)
+        return best, closes[last_closed]
 
     def _pm_closed_candle_atr(self, pair: str, current_time: datetime) -> float | None:
         """ATR of the last candle closed at ``current_time``: never the still-open one."""
@@ -178,12 +289,5 @@ class TrailingStopMixin(PolicyMixin):
         if not opens:
             return None
         closed_open = int(current_time.timestamp()) - self._pm_timeframe_seconds
-        # Freqtrade fills gaps, so the index follows from the time; search only where it does not
-        # (a gap after all, or a calendar timeframe such as 1M).
-        index = min((closed_open - opens[0]) // self._pm_timeframe_seconds, len(opens) - 1)
-        if index >= 0 and not (
-            opens[index] <= closed_open
-            and (index + 1 == len(opens) or opens[index + 1] > closed_open)
-        ):
-            index = bisect_right(opens, closed_open) - 1
+        index = self._pm_closed_index(opens, closed_open)
         return atr[index] if index >= 0 else None

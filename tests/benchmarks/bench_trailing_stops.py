@@ -27,6 +27,14 @@ class AtrTrailingMixin(TrailingStopMixin, ExampleStrategy):
     trailing_stop_policy = TrailingStopPolicy(activation_threshold=TRAIL_OFFSET, atr_multiplier=2.0)
 
 
+class AtrCandleCloseMixin(AtrTrailingMixin):
+    """The same ATR trail moved only from closed candles (trail_on="candle_close")."""
+
+    trailing_stop_policy = TrailingStopPolicy(
+        activation_threshold=TRAIL_OFFSET, atr_multiplier=2.0, trail_on="candle_close"
+    )
+
+
 STRATEGIES = "tests.benchmarks.strategies"
 HERE = "tests.benchmarks.bench_trailing_stops"
 VARIANTS = [
@@ -35,11 +43,13 @@ VARIANTS = [
     Variant("handwritten_custom_stoploss", f"{STRATEGIES}:HandwrittenTrailing"),
     Variant("atr_trailing_mixin", f"{HERE}:AtrTrailingMixin"),
     Variant("docs_atr_stop", f"{STRATEGIES}:DocsAtrStop"),
+    Variant("atr_candle_close_mixin", f"{HERE}:AtrCandleCloseMixin"),
 ]
 TARGETS = [
     Target("plain_trailing_mixin", "builtin_trailing"),
     Target("atr_trailing_mixin", "handwritten_custom_stoploss", at_most=1.10),
     Target("docs_atr_stop", "atr_trailing_mixin", at_least=1.4),
+    Target("atr_candle_close_mixin", "atr_trailing_mixin", at_most=1.15),
 ]
 
 if __name__ == "__main__":

@@ -2,20 +2,12 @@
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.backtest_harness import REPO, copy_user_data
-
-CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
-    )
+from tests.helpers import run_cli
 
 
 @pytest.fixture

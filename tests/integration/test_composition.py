@@ -19,7 +19,7 @@ from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import copy_user_data, run_backtest
-from tests.integration.test_cli import run_cli
+from tests.helpers import run_cli
 
 TIMERANGE = "20250101-20250501"
 TRAILING = TrailingStopPolicy(
@@ -198,6 +198,6 @@ def test_hyperopt_samples_every_position_management_space_on_two_workers(tmp_pat
     epochs = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(epochs) == 12
     sampled = {name for epoch in epochs for name in epoch["params_dict"]}
-    assert {"pm_trailing_activation", "pm_partial_target", "max_holding_hours"} <= sampled
+    assert {"pm_trailing_activation", "pm_partial_target", "pm_time_max_holding_hours"} <= sampled
     # Each epoch's sampled values really drive its backtest: results differ between epochs.
     assert len({e["results_metrics"]["profit_total_abs"] for e in epochs}) > 1

@@ -11,34 +11,13 @@ from freqtrade.persistence import Order, Trade, init_db
 from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
 from freqtrade_posmgmt.mixins.mfe_mae import MFEMAEMixin
 from tests.backtest_harness import SPOT_DATA, run_backtest
+from tests.strategies import PAIRS, ExampleShort, ScaleInAndOut
 
-PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 TIMERANGE = "20250101-20250501"
-
-
-class ExampleShort(ExampleStrategy):
-    can_short = True
 
 
 class ExampleWithMFEMAE(MFEMAEMixin, ExampleStrategy):
     pass
-
-
-class ScaleInAndOut(ExampleStrategy):
-    """One add after a 2% dip and one partial exit of half the stake at +3%: trades with
-    several fills, so Freqtrade's own accounting can check the position replay."""
-
-    position_adjustment_enable = True
-    max_entry_position_adjustment = 1
-
-    def adjust_trade_position(self, trade, current_time, current_rate, current_profit, **kwargs):
-        if trade.has_open_orders:
-            return None
-        if current_profit < -0.02 and trade.nr_of_successful_entries == 1:
-            return trade.stake_amount / 2, "add_dip"
-        if current_profit > 0.03 and trade.nr_of_successful_exits == 0:
-            return -trade.stake_amount / 2, "take_half"
-        return None
 
 
 def spot_candles(pair: str) -> pd.DataFrame:
@@ -317,4 +296,4 @@ def test_switched_off_by_config_records_nothing(dry_run_db):
     trade.adjust_min_max_rates(103.0, 99.0)
     strategy.bot_loop_start(current_time=T0)
     assert trade.get_all_custom_data() == []
-    assert strategy.pm_mfe_mae is None
+    assert strategy.pm_mfe_mae_tracker is None

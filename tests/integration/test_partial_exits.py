@@ -16,6 +16,7 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 from example_strategy import ExampleStrategy
+from freqtrade.constants import DEFAULT_AMOUNT_RESERVE_PERCENT
 from freqtrade.persistence import LocalTrade, Trade, init_db
 from freqtrade.resolvers import StrategyResolver
 from freqtrade.strategy import IStrategy
@@ -23,9 +24,16 @@ from freqtrade.strategy import IStrategy
 from freqtrade_posmgmt.mixins._base import PolicyConfigError, PolicyMixin
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
-from freqtrade_posmgmt.partial_manager import PartialExitPolicy, levels_in_tag
+from freqtrade_posmgmt.partial_manager import (
+    PartialExitPolicy,
+    exit_min_stake_factor,
+    level_tag,
+    levels_in_tag,
+)
+from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN_AFTER_TP, stop_source
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import SPOT_DATA, run_backtest, write_strategy_stub
+from tests.backtest_harness import SPOT_DATA, copy_user_data, run_backtest, write_strategy_stub
+from tests.helpers import run_cli
 
 SPOT_POLICY = PartialExitPolicy(
     exit_targets=[0.015, 0.025, 0.04],
@@ -95,6 +103,12 @@ class RecordingWithTrailing(Recording, PartialExitMixin, TrailingStopMixin, Exam
     seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]] = {}
 
 
+class RecordingBigAdds(RecordingLadder):
+    # Adds of 4x the first stake cannot fit in a small wallet: Freqtrade's max_stake caps them.
+    partial_exit_policy = dataclasses.replace(SPOT_POLICY, scale_in_sizes=[4.0, 4.0])
+    seen: ClassVar[dict[tuple[str, datetime, datetime], Seen]] = {}
+
+
 @pytest.fixture(scope="module")
 def spot():
     # A small stake makes some targets leave less than the minimum stake.
@@ -146,7 +160,7 @@ class Book:
     exited: bool = False
 
     @classmethod
-    def of(cls, trade: LocalTrade, orders: list) -> "Book":
+    def of(cls, trade: LocalTrade, orders: list, policy: PartialExitPolicy) -> "Book":
         book = cls()
         for order in orders:
             amount = order.safe_amount_after_fee
@@ -155,12 +169,12 @@ class Book:
                 book.cost += amount * order.safe_price
                 book.held += amount
                 book.peak = max(book.peak, book.held)
-                book.adds |= levels_in_tag(order.ft_order_tag, "add")
+                book.adds |= levels_in_tag(order.ft_order_tag, "add", policy.scale_in_thresholds)
             else:
                 book.cost -= amount * book.cost / book.held
                 book.held -= amount
                 book.exited = True
-                book.targets |= levels_in_tag(order.ft_order_tag, "tp")
+                book.targets |= levels_in_tag(order.ft_order_tag, "tp", policy.exit_targets)
         return book
 
     def breakeven(self, trade: LocalTrade) -> float:
@@ -176,7 +190,18 @@ def crossed(profit: float, threshold: float) -> bool:
 def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int]:
     """Assert every trade against the policy candle by candle; count what was exercised."""
     counts = dict.fromkeys(
-        ["exits", "merged", "rest_sold", "adds", "dca", "after_exit", "breakeven"], 0
+        [
+            "exits",
+            "merged",
+            "rest_sold",
+            "adds",
+            "dca",
+            "after_exit",
+            "breakeven",
+            "capped",
+            "dropped",
+        ],
+        0,
     )
     frames = {}
     for trade in result.trades:
@@ -199,7 +224,7 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
             s = seen[(trade.pair, trade.open_date_utc, time)]
             assert s.rate == frame.loc[pd.Timestamp(time), "open"]
             before = [o for o in orders if o.order_filled_utc < time or o is orders[0]]
-            book = Book.of(trade, before)
+            book = Book.of(trade, before, policy)
             placed = [o for o in orders if o.order_filled_utc == time and is_pm(o)]
             assert len(placed) <= 1, "one order per candle"
             assert book.held >= -1e-12
@@ -217,19 +242,27 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
             if due:
                 (order,) = placed
                 assert order.ft_order_side == trade.exit_side
-                assert levels_in_tag(order.ft_order_tag, "tp") == set(due)
-                assert order.ft_order_tag.startswith("pm_" + "+".join(f"tp{n}" for n in due))
+                assert levels_in_tag(order.ft_order_tag, "tp", policy.exit_targets) == set(due)
+                assert order.ft_order_tag.startswith(
+                    level_tag("tp", [policy.exit_targets[n - 1] for n in due])
+                )
                 wanted = sum(policy.exit_sizes[n - 1] for n in due) * book.peak
                 done = sum(policy.exit_sizes[n - 1] for n in book.targets | set(due)) >= 1 - 1e-9
                 amount = order.safe_amount_after_fee
+                # Freqtrade's minimum for what an exit leaves: min_stake plus its stoploss reserve.
+                floor = s.min_stake * exit_min_stake_factor(
+                    ExampleStrategy.stoploss, DEFAULT_AMOUNT_RESERVE_PERCENT
+                )
                 if "rest below min stake" in order.ft_order_tag:
-                    assert 0 < (book.held - wanted) * s.rate < 1.5 * s.min_stake
+                    assert 0 < (book.held - wanted) * s.rate < floor
                     assert amount == pytest.approx(book.held, abs=1e-12)
                     counts["rest_sold"] += 1
                 elif done:
                     assert amount == pytest.approx(book.held, abs=1e-12)
                 else:
                     assert wanted - lot - 1e-12 <= amount <= wanted + 1e-12
+                    rest = book.held - min(wanted, book.held)
+                    assert rest == 0 or rest * s.rate >= floor
                 counts["exits"] += 1
                 counts["merged"] += len(due) > 1
                 first_exit = first_exit or time
@@ -247,20 +280,35 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
             )[: max(allowance, 0)]
             stake = sum(policy.scale_in_sizes[n - 1] for n in levels) * book.first_stake
             blocked = book.exited and not policy.scale_in_after_exit
-            if levels and not blocked and stake <= s.max_stake:
+            if levels and not blocked and (s.min_stake or 0) <= stake <= s.max_stake:
                 (order,) = placed
                 assert order.ft_order_side == trade.entry_side
-                assert levels_in_tag(order.ft_order_tag, "add") == set(levels)
+                assert levels_in_tag(order.ft_order_tag, "add", policy.scale_in_thresholds) == set(
+                    levels
+                )
                 step = lot * order.safe_price / trade.leverage
                 actual = order.safe_amount_after_fee * order.safe_price / trade.leverage
                 assert stake - step - 1e-9 <= actual <= stake + 1e-9
                 counts["adds"] += 1
                 counts["dca"] += any(policy.scale_in_thresholds[n - 1] < 0 for n in levels)
                 counts["after_exit"] += book.exited
-            elif not levels or blocked:
+            elif not levels or blocked or stake < (s.min_stake or 0):
                 assert not placed, (trade, time, placed)
+            elif s.max_stake < (s.min_stake or 0):
+                assert not placed, "capped below the minimum stake: no add"
+                counts["dropped"] += 1
+            else:
+                (order,) = placed
+                assert order.ft_order_side == trade.entry_side
+                step = lot * order.safe_price / trade.leverage
+                actual = order.safe_amount_after_fee * order.safe_price / trade.leverage
+                assert s.max_stake - step - 1e-9 <= actual <= s.max_stake + 1e-9, "capped"
+                counts["capped"] += 1
         adds = [o for o in orders if o.ft_order_side == trade.entry_side and is_pm(o)]
-        assert sum(len(levels_in_tag(o.ft_order_tag, "add")) for o in adds) <= policy.max_scale_ins
+        assert (
+            sum(len(levels_in_tag(o.ft_order_tag, "add", policy.scale_in_thresholds)) for o in adds)
+            <= policy.max_scale_ins
+        )
         if not policy.scale_in_after_exit and first_exit:
             assert all(o.order_filled_utc <= first_exit for o in adds)
     return counts
@@ -275,6 +323,17 @@ def test_spot_orders_follow_the_ladder_candle_by_candle(spot):
     assert counts["adds"] >= 5 and counts["dca"] >= 1
     assert counts["after_exit"] == 0
     assert counts["breakeven"] >= 10
+
+
+def test_adds_beyond_the_free_wallet_are_capped_at_max_stake():
+    result = run_backtest(
+        RecordingBigAdds,
+        pairs=SPOT_PAIRS[:3],
+        timerange="20250101-20250301",
+        config={"stake_amount": 20, "max_open_trades": 3, "dry_run_wallet": 100},
+    )
+    counts = check_trades(result, RecordingBigAdds.seen, RecordingBigAdds.partial_exit_policy)
+    assert counts["capped"] >= 1
 
 
 def test_short_futures_with_leverage_3_follow_the_ladder(futures):
@@ -304,7 +363,7 @@ def test_stacked_with_the_trailing_mixin_the_tightest_stop_wins():
         for (pair, opened, time), s in seen.items():
             if (pair, opened) != (trade.pair, trade.open_date_utc):
                 continue
-            book = Book.of(trade, [o for o in orders if o.order_filled_utc < time])
+            book = Book.of(trade, [o for o in orders if o.order_filled_utc < time], SPOT_POLICY)
             trailed += bool(book.targets) and s.stop_loss > book.breakeven(trade) * 1.005
     assert trailed, "where the trail is tighter than breakeven, the trail's stop is in force"
     assert "trailing_stop_loss" in {t.exit_reason for t in result.trades}
@@ -316,12 +375,28 @@ def test_breakeven_stop_closes_runners_at_no_loss(spot):
         t
         for t in result.trades
         if t.exit_reason in ("stop_loss", "trailing_stop_loss")
-        and any(levels_in_tag(o.ft_order_tag, "tp") for o in filled(t))
+        and any(levels_in_tag(o.ft_order_tag, "tp", SPOT_POLICY.exit_targets) for o in filled(t))
     ]
     assert stopped
     for trade in stopped:
         final = filled(trade)[-1]
         assert trade.calc_profit_ratio(final.safe_price) >= -1e-6
+
+
+def test_a_stop_exit_at_the_breakeven_after_a_take_profit_names_it(spot):
+    result, _ = spot
+    tagged = [
+        t
+        for t in result.trades
+        if stop_source(filled(t)[-1].ft_order_tag) == STOP_BREAKEVEN_AFTER_TP
+    ]
+    assert tagged
+    for trade in tagged:
+        assert trade.exit_reason in ("stop_loss", "trailing_stop_loss")
+        book = Book.of(trade, filled(trade)[:-1], SPOT_POLICY)
+        assert book.targets, "only after a take-profit"
+        # Freqtrade's average entry and its tick rounding: within two ticks of the book's.
+        assert abs(trade.stop_loss - book.breakeven(trade)) <= 2 * trade.price_precision
 
 
 # --- restart -----------------------------------------------------------------------------------
@@ -434,8 +509,18 @@ def test_parameters_build_the_default_policy_in_space_pm_partial(load):
     strategy = load(Plain)
     strategy.ft_load_hyper_params()  # as backtesting and hyperopt do
     names = {name for name, _ in strategy.enumerate_parameters("pm_partial")}
-    assert names == {"pm_partial_target", "pm_partial_size", "pm_partial_scale_in"}
-    policy = strategy.pm_partial_policy
+    assert names == {
+        "pm_partial_target",
+        "pm_partial_levels",
+        "pm_partial_spacing",
+        "pm_partial_size",
+        "pm_partial_size_ratio",
+        "pm_partial_scale_in",
+        "pm_partial_scale_in_levels",
+        "pm_partial_scale_in_spacing",
+        "pm_partial_scale_in_size",
+    }
+    policy = strategy.pm_partial_exit_policy
     assert policy.exit_targets == (0.04,)
     assert policy.exit_sizes == (0.5,)
     assert policy.scale_in_thresholds == (-0.05,)
@@ -444,12 +529,12 @@ def test_parameters_build_the_default_policy_in_space_pm_partial(load):
     assert not strategy.use_custom_stoploss
     strategy.pm_partial_target.value = 0.07  # what a hyperopt epoch samples
     strategy.pm_refresh_all()
-    assert strategy.pm_partial_policy.exit_targets == (0.07,)
+    assert strategy.pm_partial_exit_policy.exit_targets == (0.07,)
 
 
 def test_switched_off_it_costs_nothing(load):
     for strategy in (load(Off), load(Plain, {"posmgmt": {"partial_exits": {"enabled": False}}})):
-        assert strategy.pm_partial_policy is None
+        assert strategy.pm_partial_exit_policy is None
         assert not strategy.position_adjustment_enable
         assert strategy.max_entry_position_adjustment == -1
         assert "adjust_trade_position" in strategy.__dict__  # bypassed to IStrategy's
@@ -460,8 +545,8 @@ def test_config_json_overrides_the_class_policy(load):
         Stacked,
         {"posmgmt": {"partial_exits": {"exit_targets": [0.02, 0.05, 0.08], "max_scale_ins": 1}}},
     )
-    assert strategy.pm_partial_policy.exit_targets == (0.02, 0.05, 0.08)
-    assert strategy.pm_partial_policy.exit_sizes == SPOT_POLICY.exit_sizes
+    assert strategy.pm_partial_exit_policy.exit_targets == (0.02, 0.05, 0.08)
+    assert strategy.pm_partial_exit_policy.exit_sizes == SPOT_POLICY.exit_sizes
     assert strategy.max_entry_position_adjustment == 1
     assert strategy.use_custom_stoploss
 
@@ -485,7 +570,9 @@ def test_bad_config_fails_at_load_with_one_clear_line(load):
 def test_breakeven_works_alone_and_stacked_the_tightest_stop_wins(spot, load):
     result, _ = spot
     trade = next(
-        t for t in result.trades if any(levels_in_tag(o.ft_order_tag, "tp") for o in filled(t))
+        t
+        for t in result.trades
+        if any(levels_in_tag(o.ft_order_tag, "tp", SPOT_POLICY.exit_targets) for o in filled(t))
     )
     tp_time = next(
         o.order_filled_utc for o in filled(trade) if is_pm(o) and o.ft_order_side == "sell"
@@ -573,8 +660,8 @@ def test_scale_ins_wait_their_spacing_and_nothing_is_placed_over_an_open_order(s
     dip, rise = entry.open_rate * 0.96, entry.open_rate * 1.03
     assert ask(strategy, entry, opened + timedelta(hours=2), dip) is None
     stake, tag = ask(strategy, entry, opened + timedelta(hours=3), dip)
-    assert tag == "pm_add1" and stake == pytest.approx(entry.stake_amount, rel=1e-3)
-    assert ask(strategy, entry, opened + timedelta(hours=1), rise)[1] == "pm_tp1"
+    assert tag == "pm_add-3%" and stake == pytest.approx(entry.stake_amount, rel=1e-3)
+    assert ask(strategy, entry, opened + timedelta(hours=1), rise)[1] == "pm_tp2%"
 
     pending = dict(data["orders"][0], is_open=True, status="open", order_id="pending", filled=0.0)
     data["orders"].append(pending)
@@ -583,3 +670,42 @@ def test_scale_ins_wait_their_spacing_and_nothing_is_placed_over_an_open_order(s
     assert waiting.has_open_orders
     assert ask(strategy, waiting, opened + timedelta(hours=1), rise) is None
     assert ask(strategy, waiting, opened + timedelta(hours=3), dip) is None
+
+
+LADDER_HYPEROPT = """
+from example_strategy import ExampleStrategy
+
+from freqtrade_posmgmt import PartialExitMixin
+
+
+class LadderHyperopt(PartialExitMixin, ExampleStrategy):
+    pass
+"""
+
+
+def test_hyperopt_over_pm_partial_shapes_the_whole_ladder_and_the_scale_ins(tmp_path, load):
+    userdir = copy_user_data(tmp_path)
+    (userdir / "strategies" / "ladder_hyperopt.py").write_text(LADDER_HYPEROPT)
+    proc = run_cli(
+        "offline", "hyperopt", "-c", "user_data/config.json", "--userdir", "user_data",
+        "--strategy", "LadderHyperopt", "--hyperopt-loss", "SharpeHyperOptLossDaily",
+        "--spaces", "pm_partial", "-e", "10", "-j", "1",
+        "--timerange", "20250101-20250301", "-p", "BTC/USDT", "ETH/USDT",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (results,) = (userdir / "hyperopt_results").glob("*.fthypt")
+    epochs = [json.loads(line) for line in results.read_text().splitlines()]
+    strategy = load(Plain)
+    shapes = []
+    for epoch in epochs:
+        for name, value in epoch["params_dict"].items():
+            getattr(strategy, name).value = value
+        strategy.pm_refresh_all()
+        policy = strategy.pm_partial_exit_policy
+        shapes.append((policy.exit_targets, policy.exit_sizes, policy.scale_in_thresholds))
+    # Levels, spacing and sizes of the ladder, and the scale-ins, all vary between epochs.
+    assert len({len(targets) for targets, _, _ in shapes}) > 1
+    assert len({sizes for _, sizes, _ in shapes}) > 1
+    assert len({len(thresholds) for _, _, thresholds in shapes}) > 1
+    assert len({e["results_metrics"]["profit_total_abs"] for e in epochs}) > 1

@@ -1,40 +1,22 @@
 """``freqtrade-posmgmt analyze`` on real exported backtest results."""
 
 import json
-from pathlib import Path
 
 import pytest
 from example_strategy import ExampleStrategy
-from freqtrade.optimize.optimize_reports import store_backtest_results
 
 from freqtrade_posmgmt.report import main
-from tests.backtest_harness import SPOT_DATA, copy_user_data, derive_futures_data, run_backtest
-from tests.integration.test_mfe_mae import PAIRS, ExampleShort, ScaleInAndOut
+from tests.backtest_harness import (
+    SPOT_DATA,
+    copy_user_data,
+    derive_futures_data,
+    export,
+    run_backtest,
+)
+from tests.strategies import PAIRS, ExampleShort, ScaleInAndOut
 
 TIMERANGE = "20250101-20250401"
 ERROR = "freqtrade-posmgmt analyze: error: "
-
-
-def export(result, directory: Path, stamp: str = "2025-06-01_00-00-00", trades=None) -> Path:
-    """Store a harness result the way ``freqtrade backtesting --export trades`` does."""
-    directory.mkdir(exist_ok=True)
-    stats = dict(result.stats)
-    if trades is not None:
-        stats["trades"] = trades
-    name = stats["strategy_name"]
-    metadata = {
-        "run_id": stamp,
-        "backtest_start_time": 0,
-        "timeframe": result.config["timeframe"],
-        "timeframe_detail": None,
-        "backtest_start_ts": stats["backtest_start_ts"],
-        "backtest_end_ts": stats["backtest_end_ts"],
-    }
-    return store_backtest_results(
-        {"exportdirectory": directory, "original_config": result.config["original_config"]},
-        {"strategy": {name: stats}, "strategy_comparison": [], "metadata": {name: metadata}},
-        stamp,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -324,11 +324,11 @@ def test_time_reason_wins_and_other_exits_are_chained():
 
 def test_parameters_configure_the_default_policy_each_refresh():
     strategy = AlwaysIn({})
-    assert strategy.pm_time_policy == TimeExitPolicy(max_holding_hours=336)
-    assert strategy.max_holding_hours.space == "pm_time"
-    strategy.max_holding_hours.value = 12
+    assert strategy.pm_time_exit_policy == TimeExitPolicy(max_holding_hours=336)
+    assert strategy.pm_time_max_holding_hours.space == "pm_time"
+    strategy.pm_time_max_holding_hours.value = 12
     strategy.pm_refresh_all()
-    assert strategy.pm_time_policy.max_holding_hours == 12
+    assert strategy.pm_time_exit_policy.max_holding_hours == 12
     opened = datetime(2025, 1, 6, tzinfo=UTC)
     assert custom_exit(strategy, opened, opened + 12 * HOUR) == "time_max_holding"
 
@@ -345,10 +345,12 @@ def test_config_section_overrides_and_switches_off():
         }
     }
     strategy = Nyse(config)
-    assert strategy.pm_time_policy.exit_minutes_before_close == 30
-    assert strategy.pm_time_policy.time_restrictions == TimeRestrictions(trading_hours_only=True)
+    assert strategy.pm_time_exit_policy.exit_minutes_before_close == 30
+    assert strategy.pm_time_exit_policy.time_restrictions == TimeRestrictions(
+        trading_hours_only=True
+    )
     off = Nyse({"posmgmt": {"time_exits": {"enabled": False}}})
-    assert off.pm_time_policy is None
+    assert off.pm_time_exit_policy is None
     # Switched off, the callbacks are bypassed, not merely passed through.
     assert off.custom_exit.function is IStrategy.custom_exit
 

@@ -23,6 +23,7 @@ from freqtrade.persistence import LocalTrade, Trade
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.trailing_stops import ATR_COLUMN, TrailingStopMixin
 from freqtrade_posmgmt.offline import use_static_markets
+from freqtrade_posmgmt.profit import rate_for_profit
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import MARKETS, SPOT_DATA, USER_DATA, run_backtest, write_strategy_stub
 
@@ -293,7 +294,8 @@ def test_breakeven_holds_on_real_trades(atr_run):
         if trade.calc_profit_ratio(before_exit["high"].max()) < ATR_POLICY.breakeven_threshold:
             continue
         reached += 1
-        breakeven = ATR_POLICY.breakeven_rate(
+        breakeven = rate_for_profit(
+            ATR_POLICY.breakeven_buffer,
             open_rate=trade.open_rate,
             is_short=False,
             fee_open=trade.fee_open,
@@ -360,7 +362,7 @@ def test_parameters_give_the_seed_defaults_compiled_to_the_builtin(load):
         "pm_trailing_atr_multiplier",
         "pm_trailing_breakeven",
     }
-    assert strategy.pm_trailing_policy == TrailingStopPolicy()
+    assert strategy.pm_trailing_stop_policy == TrailingStopPolicy()
     assert uses_builtin(strategy, 0.015, 0.005)
 
 
@@ -371,7 +373,7 @@ def test_each_hyperopt_epoch_recompiles(load):
     strategy.pm_trailing_atr_multiplier.value = 2.0
     frame = strategy.advise_indicators(frame, {"pair": "BTC/USDT"})
     strategy.ft_advise_signals(frame, {"pair": "BTC/USDT"})
-    assert strategy.pm_trailing_policy.atr_multiplier == 2.0
+    assert strategy.pm_trailing_stop_policy.atr_multiplier == 2.0
     assert strategy.use_custom_stoploss and not strategy.trailing_stop
     strategy.pm_trailing_atr_multiplier.value = 0.0
     strategy.pm_trailing_activation.value = 0.03
@@ -381,7 +383,7 @@ def test_each_hyperopt_epoch_recompiles(load):
 
 def test_config_overrides_class_attribute(load):
     strategy = load(PolicyA, {"posmgmt": {"trailing_stop": {"atr_multiplier": 1.5}}})
-    assert strategy.pm_trailing_policy == TrailingStopPolicy(
+    assert strategy.pm_trailing_stop_policy == TrailingStopPolicy(
         activation_threshold=0.02, trailing_distance_pct=0.01, atr_multiplier=1.5
     )
     assert strategy.use_custom_stoploss and not strategy.trailing_stop
@@ -393,7 +395,7 @@ def test_switched_off_costs_nothing(load):
         load(PolicyA, {"posmgmt": {"trailing_stop": {"enabled": False}}}),
         load(PolicyA, {"posmgmt": {"trailing_stop": None}}),
     ):
-        assert strategy.pm_trailing_policy is None
+        assert strategy.pm_trailing_stop_policy is None
         assert not strategy.trailing_stop and not strategy.use_custom_stoploss
         assert not trails_in_custom_stoploss(strategy)
         assert ATR_COLUMN not in strategy.advise_indicators(

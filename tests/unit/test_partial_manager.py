@@ -1,10 +1,7 @@
 import dataclasses
 import math
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from freqtrade.enums import TradingMode
-from freqtrade.persistence import LocalTrade, Order
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,17 +11,20 @@ from freqtrade_posmgmt.partial_manager import (
     PartialExitPolicy,
     PositionState,
     ScaleIn,
+    exit_min_stake_factor,
     level_tag,
     levels_in_tag,
 )
-
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
-FEE = 0.001
-
-
-def ladder(**overrides) -> PartialExitPolicy:
-    values = {"exit_targets": [0.03, 0.06, 0.10], "exit_sizes": [0.25, 0.25, 0.5]}
-    return PartialExitPolicy(**(values | overrides))
+from tests.helpers import (
+    FEE,
+    adds,
+    apply_partial_exit,
+    apply_scale_in,
+    ladder,
+    paths,
+    policies,
+    walk,
+)
 
 
 def long_position(**overrides) -> PositionState:
@@ -37,60 +37,6 @@ def price_for_profit(position: PositionState, profit: float) -> float:
     sign = -1.0 if position.is_short else 1.0
     open_value = position.entry_price * (1 + sign * position.fee)
     return open_value * (1 + sign * profit / position.leverage) / (1 - sign * position.fee)
-
-
-class FakeOrderBook:
-    """A real Freqtrade LocalTrade whose orders are filled by hand."""
-
-    def __init__(self, *, is_short=False, leverage=1.0, stake=100.0, price=100.0, tag="signal"):
-        self.trade = LocalTrade(
-            pair="BTC/USDT",
-            stake_amount=stake,
-            amount=stake * leverage / price,
-            open_rate=price,
-            fee_open=FEE,
-            fee_close=FEE,
-            exchange="binance",
-            is_short=is_short,
-            leverage=leverage,
-            open_date=T0,
-            trading_mode=TradingMode.FUTURES if leverage > 1 else TradingMode.SPOT,
-        )
-        self.fill(self.trade.entry_side, stake * leverage / price, price, tag)
-
-    def fill(self, side: str, amount: float, price: float, tag: str | None, is_open=False):
-        n = len(self.trade.orders)
-        order = Order(
-            ft_order_side=side,
-            ft_pair=self.trade.pair,
-            ft_is_open=is_open,
-            ft_amount=amount,
-            ft_price=price,
-            order_id=f"order-{n}",
-            status="open" if is_open else "closed",
-            symbol=self.trade.pair,
-            order_type="market",
-            side=side,
-            price=price,
-            average=price,
-            amount=amount,
-            filled=0.0 if is_open else amount,
-            remaining=amount if is_open else 0.0,
-            cost=amount * price,
-            order_date=T0 + timedelta(hours=n),
-            order_filled_date=None if is_open else T0 + timedelta(hours=n),
-            ft_order_tag=tag,
-        )
-        order._trade_bt = self.trade
-        self.trade.orders.append(order)
-        self.trade.recalc_trade_from_orders()
-
-    def apply(self, action: PartialExit | ScaleIn) -> None:
-        if isinstance(action, ScaleIn):
-            amount = action.stake * self.trade.leverage / action.price
-            self.fill(self.trade.entry_side, amount, action.price, action.tag)
-        else:
-            self.fill(self.trade.exit_side, action.amount, action.price, action.tag)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -191,45 +137,6 @@ def test_invalid_position_state_is_refused(overrides, message):
 # --- profit measure ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("is_short", "leverage"), [(False, 1.0), (True, 1.0), (True, 3.0)])
-@pytest.mark.parametrize("price", [80.0, 99.0, 103.0, 125.0])
-def test_position_state_profit_is_freqtrades_profit_ratio(is_short, leverage, price):
-    book = FakeOrderBook(is_short=is_short, leverage=leverage)
-    state = PositionState(
-        entry_price=100.0,
-        side="short" if is_short else "long",
-        original_size=book.trade.amount,
-        leverage=leverage,
-        fee=FEE,
-    )
-    assert state.profit_at(price) == pytest.approx(book.trade.calc_profit_ratio(price), abs=1e-8)
-    assert book.trade.calc_profit_ratio(state.breakeven_price()) == pytest.approx(0, abs=1e-8)
-
-
-@pytest.mark.parametrize("is_short", [False, True])
-@pytest.mark.parametrize("funding", [-1.5, 0.0, 0.8])
-def test_a_trade_read_from_its_orders_has_freqtrades_profit_and_breakeven(is_short, funding):
-    book = FakeOrderBook(is_short=is_short, leverage=3.0)
-    book.fill(book.trade.entry_side, 1.0, 94.0, "pm_add1")
-    book.fill(book.trade.exit_side, 1.5, 101.0, "pm_tp1+tp2")
-    book.trade.fee_close = 0.0015
-    book.trade.funding_fees = funding
-    state = PositionState.from_trade(book.trade)
-    assert state.side == ("short" if is_short else "long")
-    assert state.original_size == pytest.approx(3.0)
-    assert state.original_stake == pytest.approx(100.0)
-    assert state.peak_size == pytest.approx(4.0)
-    assert state.current_size == pytest.approx(2.5)
-    assert state.partial_exits_taken == {1, 2} and state.scale_ins_taken == {1}
-    assert state.partly_exited
-    for price in (90.0, 97.0, 104.0):
-        assert state.profit_at(price) == pytest.approx(
-            book.trade.calc_profit_ratio(price), abs=1e-8
-        )
-    breakeven = book.trade.calc_close_rate_for_roi(0.0)
-    assert state.breakeven_price() == pytest.approx(breakeven, rel=1e-12)
-
-
 def test_targets_are_measured_after_fees_not_by_the_raw_price_move():
     policy = ladder()
     position = long_position(fee=FEE)
@@ -256,7 +163,7 @@ def test_a_target_fires_when_profit_reaches_it_exactly():
     assert policy.check_partial_exits(position, price_for_profit(position, 0.0299)) is None
     action = policy.check_partial_exits(position, 100.0, current_profit=0.03)
     assert action == PartialExit(levels=(1,), amount=0.25, price=100.0, sells_all=False)
-    assert action.tag == "pm_tp1"
+    assert action.tag == "pm_tp3%"
 
 
 def test_a_gap_over_several_targets_merges_them_into_one_order_naming_all():
@@ -264,12 +171,12 @@ def test_a_gap_over_several_targets_merges_them_into_one_order_naming_all():
     action = policy.check_partial_exits(long_position(), 107.0)
     assert action.levels == (1, 2)
     assert action.amount == pytest.approx(0.5)
-    assert action.tag == "pm_tp1+tp2"
+    assert action.tag == "pm_tp3%+6%"
 
 
 def test_each_target_fires_once():
     policy = ladder()
-    position = policy.apply_partial_exit(
+    position = apply_partial_exit(
         long_position(), policy.check_partial_exits(long_position(), 104.0)
     )
     assert policy.check_partial_exits(position, 104.0) is None
@@ -291,7 +198,7 @@ def test_sizes_summing_to_one_sell_everything_on_the_last_target():
     action = policy.check_partial_exits(position, 111.0)
     assert action.amount == 0.5003
     assert action.sells_all
-    assert action.tag == "pm_tp3"
+    assert action.tag == "pm_tp10%"
 
 
 def test_sizes_below_one_leave_the_rest_to_other_exits():
@@ -307,10 +214,36 @@ def test_a_rest_below_the_minimum_stake_is_sold_with_the_target_and_the_tag_says
     action = policy.check_partial_exits(long_position(), 104.0, min_stake=11.0)
     assert action.amount == 1.0
     assert action.sells_all and action.rest_below_min_stake
-    assert action.tag == "pm_tp1 (sold all: rest below min stake)"
-    assert levels_in_tag(action.tag, "tp") == {1}
+    assert action.tag == "pm_tp3% (sold all: rest below min stake)"
+    assert levels_in_tag(action.tag, "tp", policy.exit_targets) == {1}
     kept = policy.check_partial_exits(long_position(), 104.0, min_stake=10.0)
     assert kept.amount == pytest.approx(0.9) and not kept.rest_below_min_stake
+
+
+def test_the_rest_keeps_freqtrades_stoploss_reserve_on_top_of_min_stake():
+    # Rest after tp1: 0.1 x 104 = 10.4. Freqtrade wants min_stake x 1.05/0.9/1.05 = 11.11 for an
+    # exit with stoploss -0.10 (and drops the exit live); without the reserve 10.4 would do.
+    policy = ladder(exit_sizes=[0.9, 0.05, 0.05])
+    bare = policy.check_partial_exits(long_position(), 104.0, min_stake=10.0)
+    reserved = policy.check_partial_exits(
+        long_position(), 104.0, min_stake=10.0, stoploss=-0.10, amount_reserve_percent=0.05
+    )
+    assert not bare.rest_below_min_stake and bare.amount == pytest.approx(0.9)
+    assert reserved.rest_below_min_stake and reserved.amount == 1.0
+
+
+@pytest.mark.parametrize(
+    ("stoploss", "reserve", "factor"),
+    [
+        (0.0, 0.05, 1.0),
+        (-0.10, 0.05, 1 / 0.9),
+        (-0.10, 0.0, 1 / 0.9),
+        (-0.5, 0.05, 1.5 / 1.05),  # Freqtrade caps its stoploss reserve at 1.5
+        (-1.0, 0.05, 1.5 / 1.05),
+    ],
+)
+def test_exit_min_stake_factor_is_freqtrades_reserve(stoploss, reserve, factor):
+    assert exit_min_stake_factor(stoploss, reserve) == pytest.approx(factor)
 
 
 def test_nothing_is_sold_from_an_empty_position():
@@ -321,15 +254,6 @@ def test_nothing_is_sold_from_an_empty_position():
 # --- scale-ins --------------------------------------------------------------------------------
 
 
-def adds(**overrides) -> PartialExitPolicy:
-    values = {
-        "scale_in_thresholds": [-0.10, -0.05, 0.02],
-        "scale_in_sizes": [1.0, 0.5, 0.25],
-        "max_scale_ins": 3,
-    }
-    return ladder(**(values | overrides))
-
-
 def test_negative_thresholds_average_down_and_positive_ones_add_to_winners():
     policy = adds()
     position = long_position(original_stake=100.0)
@@ -337,7 +261,7 @@ def test_negative_thresholds_average_down_and_positive_ones_add_to_winners():
     assert policy.check_scale_in_opportunity(position, 101.0) is None
     dca = policy.check_scale_in_opportunity(position, 94.0)
     assert dca == ScaleIn(levels=(2,), stake=50.0, price=94.0)
-    assert dca.tag == "pm_add2"
+    assert dca.tag == "pm_add-5%"
     winner = policy.check_scale_in_opportunity(position, 102.5)
     assert winner.levels == (3,) and winner.stake == pytest.approx(25.0)
 
@@ -348,12 +272,22 @@ def test_scale_in_stakes_are_fractions_of_the_first_entry_stake_not_of_the_posit
     assert policy.check_scale_in_opportunity(grown, 89.0).stake == pytest.approx(150.0)
 
 
+def test_a_scale_in_is_capped_at_max_stake_and_dropped_below_min_stake():
+    policy = adds()
+    position = long_position(original_stake=100.0)
+    assert policy.check_scale_in_opportunity(position, 89.0).stake == pytest.approx(150.0)
+    capped = policy.check_scale_in_opportunity(position, 89.0, min_stake=5.0, max_stake=60.0)
+    assert capped.stake == 60.0 and capped.levels == (1, 2)
+    assert policy.check_scale_in_opportunity(position, 89.0, min_stake=5.0, max_stake=4.0) is None
+    assert policy.check_scale_in_opportunity(position, 89.0, min_stake=151.0) is None
+
+
 def test_crossed_adds_merge_nearest_first_within_max_scale_ins():
     policy = adds(max_scale_ins=1)
     action = policy.check_scale_in_opportunity(long_position(original_stake=100.0), 88.0)
     assert action.levels == (2,)  # -5% is crossed before -10%
     both = adds().check_scale_in_opportunity(long_position(original_stake=100.0), 88.0)
-    assert both.levels == (1, 2) and both.tag == "pm_add1+add2"
+    assert both.levels == (1, 2) and both.tag == "pm_add-10%+-5%"
     assert both.stake == pytest.approx(150.0)
 
 
@@ -380,16 +314,6 @@ def test_scale_in_waits_the_minimum_candles_after_the_last_fill():
         policy.check_scale_in_opportunity(position, 94.0)
 
 
-def test_apply_scale_in_re_averages_the_entry_and_raises_the_peak():
-    policy = adds()
-    position = long_position(original_stake=100.0)
-    after = policy.apply_scale_in(position, ScaleIn(levels=(1,), stake=100.0, price=80.0))
-    assert after.current_size == pytest.approx(2.25)
-    assert after.peak_size == pytest.approx(2.25)
-    assert after.entry_price == pytest.approx(200.0 / 2.25)
-    assert after.scale_ins_taken == {1}
-
-
 # --- breakeven --------------------------------------------------------------------------------
 
 
@@ -397,114 +321,69 @@ def test_breakeven_stop_appears_only_after_the_first_target_filled():
     policy = ladder(breakeven_after_first_exit=True)
     position = long_position(fee=FEE)
     assert policy.breakeven_stop_price(position) is None
-    trimmed = policy.apply_partial_exit(position, policy.check_partial_exits(position, 104.0))
+    trimmed = apply_partial_exit(position, policy.check_partial_exits(position, 104.0))
     stop = policy.breakeven_stop_price(trimmed)
     assert trimmed.profit_at(stop) == pytest.approx(0.0, abs=1e-12)
     assert stop > 100.0
     assert ladder().breakeven_stop_price(trimmed) is None
 
 
-def test_breakeven_of_a_leveraged_short_trade_is_its_zero_profit_price():
-    policy = ladder(breakeven_after_first_exit=True)
-    book = FakeOrderBook(is_short=True, leverage=3.0)
-    assert policy.breakeven_stop_price(book.trade) is None
-    book.apply(policy.check_partial_exits(book.trade, 98.0))
-    stop = policy.breakeven_stop_price(book.trade)
-    assert stop < 100.0
-    assert book.trade.calc_profit_ratio(stop) == pytest.approx(0.0, abs=1e-8)
+def test_tags_name_levels_by_target_and_round_trip():
+    ladder_ = (0.015, 0.03, 0.1)
+    assert level_tag("tp", (0.015, 0.1)) == "pm_tp1.5%+10%"
+    assert level_tag("add", (-0.1, -0.05)) == "pm_add-10%+-5%"
+    assert levels_in_tag("pm_tp1.5%+10%", "tp", ladder_) == {1, 3}
+    assert levels_in_tag("pm_tp1.5%+10%", "add", ladder_) == frozenset()
+    assert levels_in_tag("pm_add-10%+-5%", "add", (-0.1, -0.05, 0.02)) == {1, 2}
+    assert levels_in_tag("pm_tp3% (sold all: rest below min stake)", "tp", ladder_) == {2}
+    assert levels_in_tag("my_pm_tp3%", "tp", ladder_) == frozenset()
+    assert levels_in_tag(None, "tp", ladder_) == frozenset()
 
 
-# --- Freqtrade trades: state read from order tags ---------------------------------------------
+def test_a_changed_ladder_counts_only_the_targets_it_still_has():
+    # Fired under [3%, 6%]; the new ladder [5%] never fired, and [3%, 10%] keeps 3% done.
+    assert levels_in_tag("pm_tp3%", "tp", (0.05,)) == frozenset()
+    assert levels_in_tag("pm_tp3%+6%", "tp", (0.03, 0.1)) == {1}
+    restarted = ladder(exit_targets=[0.05], exit_sizes=[0.5])
+    position = long_position(partial_exits_taken=levels_in_tag("pm_tp3%", "tp", (0.05,)))
+    assert restarted.check_partial_exits(position, 106.0).levels == (1,)
 
 
-def test_fired_levels_are_read_back_from_the_trades_order_tags():
-    policy = adds(scale_in_after_exit=True)
-    book = FakeOrderBook(tag="pm_tp9")  # an entry signal's tag names no exit target
-    book.apply(policy.check_scale_in_opportunity(book.trade, 94.0))
-    assert book.trade.orders[-1].ft_order_tag == "pm_add2"
-    book.apply(policy.check_partial_exits(book.trade, 104.0))
-    assert book.trade.orders[-1].ft_order_tag == "pm_tp1+tp2"
-    assert policy.check_partial_exits(book.trade, 104.0) is None
-    assert policy.check_partial_exits(book.trade, 112.0).levels == (3,)
-    assert policy.check_scale_in_opportunity(book.trade, 94.0) is None
+def test_tags_of_the_older_form_are_read_by_position():
+    ladder_ = (0.03, 0.06)
+    assert levels_in_tag("pm_tp1+tp2", "tp", ladder_) == {1, 2}
+    assert levels_in_tag("pm_tp1+tp3", "tp", ladder_) == {1}  # no third level any more
+    assert levels_in_tag("pm_add12", "add", [-0.01] * 12) == {12}
+    assert levels_in_tag("pm_tp1", "add", ladder_) == frozenset()
 
 
-def test_exit_amounts_on_a_trade_follow_its_peak_amount_from_the_orders():
-    policy = adds()
-    book = FakeOrderBook()
-    book.apply(policy.check_scale_in_opportunity(book.trade, 90.0))  # adds 1.5x the first stake
-    peak = book.trade.amount
-    assert book.trade.open_rate == pytest.approx(93.75)
-    for price, share in [(97.0, 0.25), (100.5, 0.25), (104.0, 0.5)]:
-        action = policy.check_partial_exits(book.trade, price)
-        assert action.amount == pytest.approx(share * peak)
-        book.apply(action)
-    assert action.sells_all
+def test_from_shape_builds_a_whole_ladder_and_its_scale_ins():
+    policy = PartialExitPolicy.from_shape(
+        first_target=0.02,
+        levels=3,
+        spacing=2.0,
+        size=0.7,
+        size_ratio=2.0,
+        first_scale_in=-0.03,
+        scale_in_levels=2,
+        scale_in_spacing=1.5,
+        scale_in_size=0.5,
+    )
+    assert policy.exit_targets == (0.02, 0.04, 0.08)
+    assert policy.exit_sizes == pytest.approx((0.1, 0.2, 0.4))
+    assert policy.scale_in_thresholds == (-0.045, -0.03)
+    assert policy.scale_in_sizes == (0.5, 0.5) and policy.max_scale_ins == 2
 
 
-def test_open_orders_and_foreign_tags_do_not_count_as_fired():
-    policy = ladder()
-    book = FakeOrderBook()
-    book.fill("sell", 0.25, 104.0, "pm_tp1", is_open=True)
-    book.fill("sell", 0.1, 99.0, "manual trim")
-    action = policy.check_partial_exits(book.trade, 104.0)
-    assert action.levels == (1,)
-
-
-def test_a_foreign_partial_exit_blocks_adds_like_our_own():
-    book = FakeOrderBook()
-    book.fill("sell", 0.1, 99.0, "manual trim")
-    assert adds().check_scale_in_opportunity(book.trade, 90.0) is None
-
-
-def test_tags_round_trip():
-    assert level_tag("tp", (1, 3)) == "pm_tp1+tp3"
-    assert levels_in_tag("pm_tp1+tp3", "tp") == {1, 3}
-    assert levels_in_tag("pm_tp1+tp3", "add") == frozenset()
-    assert levels_in_tag("pm_add12", "add") == {12}
-    assert levels_in_tag("my_pm_tp1", "tp") == frozenset()
-    assert levels_in_tag(None, "tp") == frozenset()
+def test_from_shape_defaults_are_one_target_and_no_scale_in():
+    policy = PartialExitPolicy.from_shape(first_target=0.04)
+    assert (policy.exit_targets, policy.exit_sizes) == ((0.04,), (0.5,))
+    assert not policy.scales_in
+    with pytest.raises(ValueError, match="levels=0: must be a whole number >= 1"):
+        PartialExitPolicy.from_shape(first_target=0.04, levels=0)
 
 
 # --- properties -------------------------------------------------------------------------------
-
-
-@st.composite
-def policies(draw) -> PartialExitPolicy:
-    n_targets = draw(st.integers(0, 4))
-    targets = sorted(draw(st.sets(st.integers(1, 40), min_size=n_targets, max_size=n_targets)))
-    weights = draw(st.lists(st.integers(1, 10), min_size=n_targets, max_size=n_targets))
-    whole = draw(st.booleans())
-    total = sum(weights) if whole else sum(weights) + draw(st.integers(0, 10))
-    thresholds = sorted(
-        draw(st.sets(st.integers(-30, 30).filter(bool), min_size=0 if n_targets else 1, max_size=4))
-    )
-    return PartialExitPolicy(
-        exit_targets=[t / 100 for t in targets],
-        exit_sizes=[w / total for w in weights],
-        scale_in_thresholds=[t / 100 for t in thresholds],
-        scale_in_sizes=draw(
-            st.lists(st.floats(0.1, 2.0), min_size=len(thresholds), max_size=len(thresholds))
-        ),
-        max_scale_ins=draw(st.integers(0 if n_targets else 1, len(thresholds))),
-        scale_in_after_exit=draw(st.booleans()),
-    )
-
-
-# Candle-to-candle moves in basis points around a drawn trend, so paths reach the targets.
-paths = st.integers(-150, 150).flatmap(
-    lambda trend: st.lists(
-        st.integers(-500, 500).map(lambda move: move + trend), min_size=5, max_size=40
-    )
-)
-
-
-def walk(start: float, moves: list[int]) -> list[float]:
-    prices, price = [], start
-    for move in moves:
-        price *= math.exp(move / 10_000)
-        prices.append(price)
-    return prices
 
 
 @settings(max_examples=300, deadline=None)
@@ -529,12 +408,12 @@ def test_property_position_state_never_oversells_and_levels_fire_once(
             assert 0 < exit_.amount <= position.current_size
             fired_targets += exit_.levels
             sold += exit_.amount
-            position = policy.apply_partial_exit(position, exit_)
+            position = apply_partial_exit(position, exit_)
         add = policy.check_scale_in_opportunity(position, price)
         if add:
             fired_adds += add.levels
             bought += add.stake * leverage / price
-            position = policy.apply_scale_in(position, add)
+            position = apply_scale_in(position, add)
         assert sold <= bought + 1e-9
         assert position.current_size == pytest.approx(bought - sold, abs=1e-9)
         now = (position.partial_exits_taken, position.scale_ins_taken)
@@ -542,40 +421,3 @@ def test_property_position_state_never_oversells_and_levels_fire_once(
         seen = now
     assert len(fired_targets) == len(set(fired_targets))
     assert len(fired_adds) == len(set(fired_adds)) <= policy.max_scale_ins
-
-
-@settings(max_examples=80, deadline=None)
-@given(
-    policy=policies(),
-    moves=paths,
-    is_short=st.booleans(),
-    leverage=st.sampled_from([1.0, 3.0]),
-)
-def test_property_freqtrade_trade_state_from_tags_only_grows(policy, moves, is_short, leverage):
-    book = FakeOrderBook(is_short=is_short, leverage=leverage)
-    fired: set[int] = set()
-    added: set[int] = set()
-    for price in walk(100.0, moves):
-        if book.trade.amount <= 0:
-            break
-        exit_ = policy.check_partial_exits(book.trade, price)
-        if exit_:
-            assert exit_.amount <= book.trade.amount
-            assert fired.isdisjoint(exit_.levels)
-            fired |= set(exit_.levels)
-            if exit_.sells_all:
-                break
-            book.apply(exit_)
-        add = policy.check_scale_in_opportunity(book.trade, price)
-        if add:
-            assert added.isdisjoint(add.levels)
-            added |= set(add.levels)
-            book.apply(add)
-        sold = sum(o.filled for o in book.trade.orders if o.ft_order_side == book.trade.exit_side)
-        bought = sum(
-            o.filled for o in book.trade.orders if o.ft_order_side == book.trade.entry_side
-        )
-        assert sold <= bought
-        tags = " ".join(o.ft_order_tag for o in book.trade.orders)
-        assert fired == {n for n in fired if f"tp{n}" in tags}
-    assert len(added) <= policy.max_scale_ins

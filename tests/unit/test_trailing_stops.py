@@ -3,18 +3,12 @@ import itertools
 import math
 
 import pytest
-from freqtrade.enums import TradingMode
-from freqtrade.persistence import LocalTrade
-from freqtrade.strategy import stoploss_from_absolute
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from freqtrade_posmgmt.trailing_stops import (
-    TrailingStopPolicy,
-    profit_ratio,
-    rate_for_profit,
-    stoploss_ratio,
-)
+from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
+from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN, STOP_LOCK, STOP_TRAIL
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 FEE = 0.001
 
@@ -22,23 +16,6 @@ FEE = 0.001
 def long_stop(policy: TrailingStopPolicy, best_rate: float, **kwargs) -> float | None:
     return policy.update_trailing_stop(
         is_short=False, open_rate=100.0, best_rate=best_rate, fee_open=FEE, fee_close=FEE, **kwargs
-    )
-
-
-def freqtrade_trade(
-    *, open_rate: float, is_short: bool, leverage: float, fee: float = FEE
-) -> LocalTrade:
-    return LocalTrade(
-        pair="BTC/USDT",
-        open_rate=open_rate,
-        amount=3.0,
-        stake_amount=open_rate * 3.0 / leverage,
-        fee_open=fee,
-        fee_close=fee,
-        is_short=is_short,
-        leverage=leverage,
-        trading_mode=TradingMode.FUTURES if leverage != 1 or is_short else TradingMode.SPOT,
-        exchange="binance",
     )
 
 
@@ -162,98 +139,6 @@ def test_builtin_expressible_only_for_plain_percent_trails(policy, expressible):
 # --- profit and price arithmetic against Freqtrade's own -------------------------------------
 
 
-@given(
-    open_rate=st.floats(0.01, 100_000),
-    move=st.floats(-0.3, 0.5),
-    is_short=st.booleans(),
-    leverage=st.sampled_from([1.0, 2.0, 3.0, 10.0]),
-    fee=st.sampled_from([0.0, 0.0005, 0.001]),
-)
-def test_profit_ratio_is_freqtrades(open_rate, move, is_short, leverage, fee):
-    trade = freqtrade_trade(open_rate=open_rate, is_short=is_short, leverage=leverage, fee=fee)
-    rate = open_rate * (1 + move)
-    ours = profit_ratio(
-        rate,
-        open_rate=open_rate,
-        is_short=is_short,
-        leverage=leverage,
-        fee_open=fee,
-        fee_close=fee,
-    )
-    assert ours == pytest.approx(trade.calc_profit_ratio(rate), abs=2e-8)
-
-
-@given(
-    open_rate=st.floats(0.01, 100_000),
-    profit=st.floats(0.0, 0.5),
-    is_short=st.booleans(),
-    leverage=st.sampled_from([1.0, 2.0, 3.0, 10.0]),
-)
-def test_rate_for_profit_closes_with_that_profit_in_freqtrade(
-    open_rate, profit, is_short, leverage
-):
-    trade = freqtrade_trade(open_rate=open_rate, is_short=is_short, leverage=leverage)
-    rate = rate_for_profit(
-        profit,
-        open_rate=open_rate,
-        is_short=is_short,
-        leverage=leverage,
-        fee_open=FEE,
-        fee_close=FEE,
-    )
-    assert trade.calc_profit_ratio(rate) == pytest.approx(profit, abs=2e-8)
-
-
-def test_breakeven_rate_pays_both_fees():
-    policy = TrailingStopPolicy(breakeven_threshold=0.03, breakeven_buffer=0.001)
-    rate = policy.breakeven_rate(open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE)
-    # Entry x 1.001 would still lose both fees; the fee-aware price sits ~0.3% above entry.
-    assert rate == pytest.approx(100.0 * 1.001 * 1.001 / 0.999)
-    assert profit_ratio(rate, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE) == (
-        pytest.approx(0.001, abs=1e-8)
-    )
-    short = policy.breakeven_rate(
-        open_rate=100.0, is_short=True, leverage=3.0, fee_open=FEE, fee_close=FEE
-    )
-    assert short == pytest.approx(100.0 * 0.999 * (1 - 0.001 / 3) / 1.001)
-
-
-@given(
-    current_rate=st.floats(1e-6, 1e7),
-    distance=st.floats(1e-9, 0.9),
-    is_short=st.booleans(),
-    leverage=st.sampled_from([1.0, 2.0, 3.0, 5.0, 10.0, 125.0]) | st.floats(1.0, 50.0),
-)
-def test_stoploss_ratio_places_freqtrades_stop_exactly_there(
-    current_rate, distance, is_short, leverage
-):
-    stop = current_rate * (1 + distance if is_short else 1 - distance)
-    assume(stop != current_rate)
-    ratio = stoploss_ratio(stop, current_rate, is_short=is_short, leverage=leverage)
-    assert ratio == pytest.approx(
-        stoploss_from_absolute(stop, current_rate, is_short=is_short, leverage=leverage)
-    )
-    # Trade.adjust_stop_loss's own arithmetic gives the wanted stop back: bit for bit for any
-    # trailing distance, so Freqtrade rounds it to the tick as it would its own stop. Far stops
-    # can fall between the floats its arithmetic reaches.
-    placed = current_rate * (1 + abs(ratio / leverage) if is_short else 1 - abs(ratio / leverage))
-    if distance <= 0.2:
-        assert placed == stop
-    else:
-        assert placed == pytest.approx(stop, rel=1e-14, abs=0)
-
-
-def test_stoploss_ratio_is_none_beyond_the_current_rate():
-    assert stoploss_ratio(101.0, 100.0, is_short=False) is None
-    assert stoploss_ratio(100.0, 100.0, is_short=False) is None
-    assert stoploss_ratio(99.0, 100.0, is_short=True) is None
-
-
-def test_stoploss_ratio_is_multiplied_by_leverage():
-    # Freqtrade divides the returned ratio by leverage: a 1% price distance is 3% at 3x.
-    assert stoploss_ratio(99.0, 100.0, is_short=False, leverage=3.0) == pytest.approx(0.03)
-
-
 # --- decisions -------------------------------------------------------------------------------
 
 
@@ -281,18 +166,6 @@ def test_percent_trail_follows_the_best_rate():
         is_short=True, open_rate=100.0, best_rate=90.0, fee_open=FEE, fee_close=FEE
     )
     assert short == pytest.approx(90.9)
-
-
-def test_percent_distance_is_divided_by_leverage_like_freqtrades():
-    policy = TrailingStopPolicy(activation_threshold=0.015, trailing_distance_pct=0.03)
-    stop = policy.update_trailing_stop(
-        is_short=True, open_rate=100.0, best_rate=95.0, leverage=3.0, fee_open=FEE, fee_close=FEE
-    )
-    trade = freqtrade_trade(open_rate=100.0, is_short=True, leverage=3.0)
-    trade.adjust_stop_loss(trade.open_rate, -0.5, initial=True)
-    trade.adjust_stop_loss(95.0, 0.03)
-    assert stop == pytest.approx(95.0 * 1.01)
-    assert stop == trade.stop_loss
 
 
 def test_leverage_scales_the_activation_profit():
@@ -324,7 +197,9 @@ def test_atr_wider_than_the_price_means_no_trail():
 
 def test_breakeven_applies_before_trailing_activation():
     policy = TrailingStopPolicy(activation_threshold=0.10, breakeven_threshold=0.03)
-    breakeven = policy.breakeven_rate(open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE)
+    breakeven = rate_for_profit(
+        policy.breakeven_buffer, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE
+    )
     assert long_stop(policy, best_rate=102.0) is None
     assert long_stop(policy, best_rate=104.0) == pytest.approx(breakeven)
 
@@ -342,7 +217,9 @@ def test_breakeven_wins_while_the_trail_is_looser():
     policy = TrailingStopPolicy(
         activation_threshold=0.02, trailing_distance_pct=0.05, breakeven_threshold=0.03
     )
-    breakeven = policy.breakeven_rate(open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE)
+    breakeven = rate_for_profit(
+        policy.breakeven_buffer, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE
+    )
     assert long_stop(policy, best_rate=104.0) == pytest.approx(breakeven)
     assert long_stop(policy, best_rate=120.0) == pytest.approx(114.0)
 
@@ -450,10 +327,54 @@ def test_breakeven_never_below_the_fee_aware_price_once_triggered(policy, positi
         and policy.breakeven_threshold - policy.breakeven_buffer > 1e-7
     )
     side = -1.0 if position["is_short"] else 1.0
-    breakeven = policy.breakeven_rate(**position)
+    breakeven = rate_for_profit(policy.breakeven_buffer, **position)
     triggered = False
     for best, _, stop in walk(policy, position, path):
         triggered = triggered or profit_ratio(best, **position) >= policy.breakeven_threshold
         if triggered:
             assert stop is not None and side * (stop - breakeven) >= 0
             assert profit_ratio(stop, **position) >= policy.breakeven_buffer - 1e-8
+
+
+# --- closed-candle trailing and the rule that set the stop ----------------------------------
+
+
+def test_trail_on_is_checked_and_candle_close_is_not_builtin_expressible():
+    with pytest.raises(ValueError) as error:
+        TrailingStopPolicy(trail_on="close")
+    assert str(error.value) == "trail_on='close': must be one of 'current_rate', 'candle_close'"
+    assert TrailingStopPolicy().is_builtin_expressible()
+    assert not TrailingStopPolicy(trail_on="candle_close").is_builtin_expressible()
+    assert TrailingStopPolicy(trail_on="candle_close").trails_on_candle_close
+
+
+def test_stop_and_source_names_the_tightest_rule():
+    policy = TrailingStopPolicy(
+        activation_threshold=0.02,
+        trailing_distance_pct=0.05,
+        breakeven_threshold=0.01,
+        profit_locks=[[0.10, 0.05]],
+    )
+    position = {"is_short": False, "open_rate": 100.0, "fee_open": FEE, "fee_close": FEE}
+    assert policy.stop_and_source(best_rate=100.5, **position) is None
+    breakeven = rate_for_profit(
+        policy.breakeven_buffer, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE
+    )
+    assert policy.stop_and_source(best_rate=103.0, **position) == (breakeven, STOP_BREAKEVEN)
+    stop, source = policy.stop_and_source(best_rate=130.0, **position)
+    assert (stop, source) == (130.0 * 0.95, STOP_TRAIL)
+    lock = rate_for_profit(0.05, open_rate=100.0, is_short=False, fee_open=FEE, fee_close=FEE)
+    assert policy.stop_and_source(best_rate=110.5, **position) == (lock, STOP_LOCK)
+    # update_trailing_stop is the same stop, never looser than the one in force.
+    assert long_stop(policy, best_rate=110.5) == lock
+    assert long_stop(policy, best_rate=110.5, existing_stop=108.0) == 108.0
+
+
+@given(policy=policies(), position=positions, path=paths)
+def test_stop_and_source_is_update_trailing_stop_without_the_stop_in_force(policy, position, path):
+    for best, _, _ in walk(policy, position, path):
+        found = policy.stop_and_source(best_rate=best, **position)
+        alone = policy.update_trailing_stop(best_rate=best, **position)
+        assert (found is None and alone is None) or found[0] == alone
+        if found is not None:
+            assert found[1] in (STOP_TRAIL, STOP_BREAKEVEN, STOP_LOCK)

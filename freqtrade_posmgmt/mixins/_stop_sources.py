@@ -1,0 +1,66 @@
+"""
+Which mixin rule set a trade's stop, carried to the exit order's tag when the stop fills.
+
+Every stop a mixin asks for goes through :meth:`StopSourceMixin.pm_record_stop`, which keeps the
+tightest one per trade and the rule that gave it. Freqtrade applies the tightest stop of all
+answers, rounded to the tick, and only ever tightens it, so when the stop in force is the
+tightest recorded one rounded as Freqtrade rounds it, a mixin rule set it; any other stop was set
+by someone else (the strategy's own stop, or the initial ``stoploss``) and keeps Freqtrade's tag.
+"""
+
+from datetime import datetime
+
+from freqtrade.exchange.exchange_utils import ROUND_DOWN, ROUND_UP, price_to_precision
+from freqtrade.persistence import Order, Trade
+
+from freqtrade_posmgmt.mixins._base import PolicyMixin, guarded
+from freqtrade_posmgmt.stop_sources import STOP_EXIT_REASONS, stop_exit_tag
+
+
+class StopSourceMixin(PolicyMixin):
+    """
+    Shared by the mixins that set stops: records who set the stop and tags the stop exit with
+    it (``trailing_stop_loss (pm_stop=breakeven)``). A capability that records stops switches
+    the tagging on with ``self.pm_use_callbacks(StopSourceMixin)``.
+    """
+
+    def pm_refresh(self) -> None:
+        super().pm_refresh()
+        # trade id -> (its open date, tightest recorded stop, rule); ids restart per epoch.
+        self._pm_stop_sources: dict[int, tuple[datetime, float, str]] = {}
+
+    def pm_record_stop(self, trade: Trade, stop: float, source: str) -> None:
+        """Remember ``stop`` (a price) asked for by rule ``source``, if tighter than before."""
+        recorded = self._pm_stop_sources.get(trade.id)
+        if recorded is not None and recorded[0] == trade.open_date:
+            tighter = stop < recorded[1] if trade.is_short else stop > recorded[1]
+            if not tighter:
+                return
+        self._pm_stop_sources[trade.id] = (trade.open_date, stop, source)
+
+    def order_filled(
+        self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs
+    ) -> None:
+        self._pm_tag_stop_exit(trade, order)
+        super().order_filled(
+            pair=pair, trade=trade, order=order, current_time=current_time, **kwargs
+        )
+
+    @guarded(None)
+    def _pm_tag_stop_exit(self, trade: Trade, order: Order) -> None:
+        if order.ft_order_side != trade.exit_side or order.ft_order_tag not in STOP_EXIT_REASONS:
+            return
+        recorded = self._pm_stop_sources.pop(trade.id, None)
+        if recorded is None or recorded[0] != trade.open_date or not trade.stop_loss:
+            return
+        _, stop, source = recorded
+        # As Trade.adjust_stop_loss rounds a stop: to the tick, towards the price.
+        placed = price_to_precision(
+            stop,
+            trade.price_precision,
+            trade.precision_mode_price,
+            rounding_mode=ROUND_DOWN if trade.is_short else ROUND_UP,
+        )
+        if placed == trade.stop_loss:
+            # The order is Freqtrade's own object (only the trade is copied for user code).
+            order.ft_order_tag = stop_exit_tag(order.ft_order_tag, source)
