@@ -17,6 +17,7 @@ _MIXINS = {
     "PartialExitMixin": "freqtrade_posmgmt.mixins.partial_exits",
     "TimeExitMixin": "freqtrade_posmgmt.mixins.time_exits",
     "MFEMAEMixin": "freqtrade_posmgmt.mixins.mfe_mae",
+    "DynamicRiskMixin": "freqtrade_posmgmt.mixins.dynamic_risk",
     "PositionManagementMixin": "freqtrade_posmgmt.mixins.position_management",
 }
 
@@ -28,6 +29,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DynamicRiskMixin",
     "MFEMAEMixin",
     "PartialExitMixin",
     "PolicyMixin",

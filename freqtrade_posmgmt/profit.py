@@ -114,3 +114,32 @@ def stop_rate_for_ratio(
     """
     side = -1.0 if is_short else 1.0
     return current_rate * (1 - side * abs(ratio / leverage))
+
+
+def profit_abs(
+    rate: float,
+    *,
+    open_rate: float,
+    is_short: bool,
+    amount: float,
+    fee_open: float = 0.0,
+    fee_close: float = 0.0,
+    funding_fees: float = 0.0,
+) -> float:
+    """
+    Freqtrade's absolute profit, in stake currency, of closing ``amount`` at ``rate``, as
+    ``Trade.calculate_profit(rate, amount, open_rate).profit_abs`` (rounded to 8 decimals).
+
+    :param rate: Exit rate.
+    :param open_rate: Average entry rate of the position.
+    :param is_short: True for a short position.
+    :param amount: Amount closed.
+    :param fee_open: Fee ratio paid on the entry.
+    :param fee_close: Fee ratio paid on the exit.
+    :param funding_fees: Funding received (positive) or paid (negative), in stake currency.
+    :return: Profit in stake currency (negative for a loss).
+    """
+    sign = -1.0 if is_short else 1.0
+    open_value = amount * open_rate * (1 + sign * fee_open)
+    close_value = amount * rate * (1 - sign * fee_close) + sign * funding_fees
+    return round(sign * (close_value - open_value), PROFIT_DECIMALS)

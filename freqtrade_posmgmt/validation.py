@@ -183,3 +183,19 @@ def same_length(field: str, values: tuple, other_field: str, other: tuple) -> No
     """Two lists that pair up item by item."""
     if len(values) != len(other):
         raise fail(field, values, f"must have as many items as {other_field} ({len(other)})")
+
+
+def each(field: str, values: tuple[float, ...], **bounds: float) -> None:
+    """Every item of a list within :func:`number`'s bounds; the message names the whole list."""
+    for value in values:
+        try:
+            number(field, value, **bounds)
+        except ValueError as e:
+            rule = str(e).split(": ", 1)[1]
+            raise fail(field, values, rule.replace("must be", "must each be", 1)) from None
+
+
+def non_increasing(field: str, values: tuple[float, ...]) -> None:
+    """Each value at most the one before."""
+    if any(b > a for a, b in itertools.pairwise(values)):
+        raise fail(field, values, "must not increase from one item to the next")
