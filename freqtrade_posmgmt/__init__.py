@@ -18,6 +18,7 @@ _MIXINS = {
     "TimeExitMixin": "freqtrade_posmgmt.mixins.time_exits",
     "MFEMAEMixin": "freqtrade_posmgmt.mixins.mfe_mae",
     "DynamicRiskMixin": "freqtrade_posmgmt.mixins.dynamic_risk",
+    "CorrelationMixin": "freqtrade_posmgmt.mixins.correlation",
     "PositionManagementMixin": "freqtrade_posmgmt.mixins.position_management",
 }
 
@@ -29,6 +30,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CorrelationMixin",
     "DynamicRiskMixin",
     "MFEMAEMixin",
     "PartialExitMixin",

@@ -1,0 +1,436 @@
+"""
+Correlation gating on Freqtrade's ``custom_stake_amount``, ``confirm_trade_entry`` and the adds
+of ``adjust_trade_position``.
+
+Usage::
+
+    class MyStrategy(CorrelationMixin, IStrategy):
+        correlation_policy = CorrelationConfig(max_correlated_exposure=0.25, basis="residual")
+
+or ``"posmgmt": {"correlation": {"max_correlated_exposure": 0.25}}`` in config.json.
+"""
+
+import logging
+import math
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from freqtrade.configuration import TimeRange
+from freqtrade.data.history import load_pair_history
+from freqtrade.enums import CandleType, RunMode
+from freqtrade.exchange import timeframe_to_seconds
+from freqtrade.persistence import Trade
+from freqtrade.strategy import DecimalParameter, IntParameter
+from pandas import DataFrame
+
+from freqtrade_posmgmt.correlation_engine import (
+    CorrelationConfig,
+    CorrelationEngine,
+    EntryLimit,
+    symbol_key,
+)
+from freqtrade_posmgmt.mixins._account import (
+    Decision,
+    decision_candle,
+    realised_equity,
+    record_decision,
+    starting_balance,
+)
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
+
+logger = logging.getLogger(__name__)
+
+CAPABILITY = "correlation"
+_NS = 1_000_000_000
+
+
+class CorrelationMixin(PolicyMixin):
+    """
+    Cap the net notional of each group of correlated pairs at a fraction of equity.
+
+    Configure with the class attribute ``correlation_policy`` (a ``CorrelationConfig``, or None
+    to switch off), ``"posmgmt": {"correlation": {...}}`` in config.json, or, by default, the
+    hyperoptable Parameters in space ``pm_correlation``. Correlations are computed from the
+    candles of every whitelisted pair and of ``correlation_extra_pairs`` (the DataProvider's
+    live, the candle files in backtests), cut strictly before the decision candle. Exposure is stake x leverage of open
+    trades (live, also of open entry orders); equity is the starting balance plus the profit
+    realised before the decision candle. Refusals and cuts are logged once per pair and candle
+    and appended to ``self.pm_decisions`` (``_account.Decision``, capability
+    ``"correlation"``, kind ``"refused"`` or ``"cut"``); the numbers behind each (group, net,
+    cap, equity, room, correlations) are in ``self.pm_correlation_details[(pair, candle)]``.
+    An error inside the check refuses the entry: the cap fails closed.
+    """
+
+    correlation_policy: CorrelationConfig | None = PARAMETERS
+    correlation_extra_pairs: tuple[str, ...] = ()
+    """Pairs not traded whose candles join the correlations (and the residual basis' mean)."""
+
+    pm_correlation_threshold = DecimalParameter(
+        0.5, 0.95, default=0.7, decimals=2, space="pm_correlation"
+    )
+    pm_correlation_cap = DecimalParameter(
+        0.05, 0.5, default=0.15, decimals=2, space="pm_correlation"
+    )
+    pm_correlation_window = IntParameter(3, 60, default=30, space="pm_correlation")
+
+    def pm_refresh(self) -> None:
+        super().pm_refresh()
+        self.pm_correlation = self.pm_policy(
+            "correlation", self.correlation_policy, self._pm_correlation_from_parameters
+        )
+        self.pm_correlation_details: dict[tuple[str, datetime], dict] = {}
+        self._pm_corr_candles: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+        self._pm_corr_frames: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._pm_corr_leverage: dict[str, float] = {}
+        self._pm_corr_last: tuple[tuple, EntryLimit] | None = None
+        if self.pm_correlation is None:
+            return
+        self._pm_corr_engine = CorrelationEngine(self.pm_correlation)
+        self._pm_corr_step = timeframe_to_seconds(self.timeframe) * _NS
+        try:
+            self._pm_corr_window = self.pm_correlation.window_candles(self._pm_corr_step // _NS)
+        except ValueError as e:
+            raise PolicyConfigError(f"posmgmt.correlation: {e}") from e
+        self._pm_warn_cap_below_stake()
+        self.pm_use_callbacks(CorrelationMixin)
+
+    def _pm_correlation_from_parameters(self) -> CorrelationConfig:
+        return CorrelationConfig(
+            correlation_window_days=self.pm_correlation_window.value,
+            correlation_threshold=self.pm_correlation_threshold.value,
+            max_correlated_exposure=self.pm_correlation_cap.value,
+        )
+
+    def _pm_warn_cap_below_stake(self) -> None:
+        """A cap below one normal stake cuts the second correlated entry always: say so."""
+        if not self.config.get("dry_run", True):
+            return  # a live balance is unknown at load
+        equity = starting_balance(self)
+        stake = self.config.get("stake_amount")
+        max_open = self.config.get("max_open_trades", -1)
+        if stake == "unlimited":
+            if not max_open or max_open < 0:
+                return
+            stake = equity / max_open
+            how = f"stake_amount unlimited: {equity:.2f} / max_open_trades={max_open}"
+        elif isinstance(stake, int | float):
+            how = "stake_amount"
+        else:
+            return
+        cap = self.pm_correlation.max_correlated_exposure * equity
+        warned = (cap, stake)
+        if cap < stake and self.__dict__.get("_pm_corr_warned") != warned:
+            self._pm_corr_warned = warned
+            logger.warning(
+                "posmgmt.correlation: cap %.2f x equity %.2f = %.2f %s is below one normal stake "
+                "of %.2f (%s): no correlated pair can join a full position",
+                self.pm_correlation.max_correlated_exposure,
+                equity,
+                cap,
+                self.config.get("stake_currency", ""),
+                stake,
+                how,
+            )
+
+    def informative_pairs(self) -> list[tuple[str, str]]:
+        pairs = super().informative_pairs()
+        if self.pm_correlation is not None and self.dp is not None:
+            pairs += [(p, self.timeframe) for p in self._pm_corr_universe()]
+        return pairs
+
+    def ft_advise_signals(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        dataframe = super().ft_advise_signals(dataframe, metadata)
+        if self.pm_correlation is not None and not self._pm_corr_live():
+            # Each backtest and hyperopt epoch passes every pair here before its first candle.
+            if self._pm_corr_candles is not None:
+                self._pm_corr_candles = None
+                self._pm_corr_frames = {}
+                self.pm_correlation_details = {}
+            self._pm_corr_frames[metadata["pair"]] = _dates_and_closes(dataframe)
+        return dataframe
+
+    # -- callbacks -----------------------------------------------------------------------
+
+    def custom_stake_amount(
+        self,
+        pair: str,
+        current_time: datetime,
+        current_rate: float,
+        proposed_stake: float,
+        min_stake: float | None,
+        max_stake: float,
+        leverage: float,
+        entry_tag: str | None,
+        side: str,
+        **kwargs,
+    ) -> float:
+        stake = super().custom_stake_amount(
+            pair=pair,
+            current_time=current_time,
+            current_rate=current_rate,
+            proposed_stake=proposed_stake,
+            min_stake=min_stake,
+            max_stake=max_stake,
+            leverage=leverage,
+            entry_tag=entry_tag,
+            side=side,
+            **kwargs,
+        )
+        if self.pm_correlation is None or not stake or stake <= 0:
+            return stake
+        self._pm_corr_leverage[pair] = leverage  # confirm_trade_entry is not told the leverage
+        return self._pm_corr_cut(pair, side == "short", current_time, stake, leverage, min_stake)
+
+    def confirm_trade_entry(
+        self,
+        pair: str,
+        order_type: str,
+        amount: float,
+        rate: float,
+        time_in_force: str,
+        current_time: datetime,
+        entry_tag: str | None,
+        side: str,
+        **kwargs,
+    ) -> bool:
+        confirmed = super().confirm_trade_entry(
+            pair=pair,
+            order_type=order_type,
+            amount=amount,
+            rate=rate,
+            time_in_force=time_in_force,
+            current_time=current_time,
+            entry_tag=entry_tag,
+            side=side,
+            **kwargs,
+        )
+        if not confirmed or self.pm_correlation is None:
+            return confirmed
+        # Re-check the final order: entries confirmed earlier on this candle count now.
+        leverage = self._pm_corr_leverage.get(pair, 1.0)
+        stake = amount * rate / leverage
+        return (
+            self._pm_corr_cut(pair, side == "short", current_time, stake, leverage, 0.0, True) > 0
+        )
+
+    def adjust_trade_position(
+        self,
+        trade: Trade,
+        current_time: datetime,
+        current_rate: float,
+        current_profit: float,
+        min_stake: float | None,
+        max_stake: float,
+        current_entry_rate: float,
+        current_exit_rate: float,
+        current_entry_profit: float,
+        current_exit_profit: float,
+        **kwargs,
+    ) -> float | tuple[float | None, str | None] | None:
+        result = super().adjust_trade_position(
+            trade=trade,
+            current_time=current_time,
+            current_rate=current_rate,
+            current_profit=current_profit,
+            min_stake=min_stake,
+            max_stake=max_stake,
+            current_entry_rate=current_entry_rate,
+            current_exit_rate=current_exit_rate,
+            current_entry_profit=current_entry_profit,
+            current_exit_profit=current_exit_profit,
+            **kwargs,
+        )
+        stake, tag = result if isinstance(result, tuple) else (result, None)
+        # Reductions (negative) and "no change" are never blocked.
+        if self.pm_correlation is None or stake is None or stake <= 0:
+            return result
+        cut = self._pm_corr_cut(
+            trade.pair, trade.is_short, current_time, stake, trade.leverage, min_stake
+        )
+        if cut == stake:
+            return result
+        if cut <= 0:
+            return None
+        return (cut, tag) if isinstance(result, tuple) else cut
+
+    # -- the decision --------------------------------------------------------------------
+
+    def _pm_corr_cut(
+        self,
+        pair: str,
+        is_short: bool,
+        current_time: datetime,
+        stake: float,
+        leverage: float,
+        min_stake: float | None,
+        final: bool = False,
+    ) -> float:
+        """
+        ``stake`` (margin at ``leverage``) cut to what the group's cap leaves; 0 to refuse.
+        With ``final`` (``confirm_trade_entry``, the order's final amount and rate) what breaks
+        the cap is refused rather than cut. Any error refuses: the cap fails closed.
+        """
+        try:
+            candle = decision_candle(self.timeframe, current_time)
+            limit, equity = self._pm_corr_limit(
+                pair, is_short, candle, current_time, stake * leverage
+            )
+            if not limit.is_cut:
+                return stake
+            cut = abs(limit.adjusted_size) / leverage
+            if final or cut <= 0 or cut < (min_stake or 0.0):
+                kind, kept = "refused", 0.0
+            else:
+                kind, kept = "cut", cut
+            names = {symbol_key(p): p for p in self._pm_corr_universe()}
+            group = tuple(names.get(s, s) for s in limit.group)
+            reason = (
+                f"group {', '.join(group)} net exposure {limit.net:.2f} of cap "
+                f"{limit.cap:.2f} ({self.pm_correlation.max_correlated_exposure} x equity "
+                f"{equity:.2f}) leaves {limit.room:.2f} of notional"
+            )
+            details = {
+                "group": group,
+                "net": limit.net,
+                "cap": limit.cap,
+                "equity": equity,
+                "room": limit.room,
+                "requested": stake * leverage,
+                "correlations": dict(limit.correlations),
+            }
+            record_decision(self, Decision(CAPABILITY, kind, reason, stake - kept, pair, candle))
+            self.pm_correlation_details.setdefault((pair, candle), details)
+            return kept
+        except Exception as e:  # noqa: BLE001 - the cap fails closed, with one line saying why
+            reason = f"correlation check failed: {e!r}"
+            logger.error("%s entry at %s refused: %s", pair, current_time, reason)
+            self.__dict__.setdefault("pm_decisions", []).append(
+                Decision(CAPABILITY, "refused", reason, stake, pair, current_time)
+            )
+            return 0.0
+
+    def _pm_corr_limit(
+        self, pair: str, is_short: bool, candle: datetime, current_time: datetime, notional: float
+    ) -> tuple[EntryLimit, float]:
+        positions: dict[str, float] = {}
+        for trade in Trade.get_trades_proxy(is_open=True):
+            exposure = _notional(trade)
+            positions[trade.pair] = positions.get(trade.pair, 0.0) + (
+                -exposure if trade.is_short else exposure
+            )
+        size = -notional if is_short else notional
+        engine = self._pm_corr_engine
+        if not any(p != pair and v for p, v in positions.items()):
+            # Nothing else held: no group can form, no candle needs reading.
+            return engine.entry_limit(pair, size, positions, {}), math.nan
+        equity = realised_equity(self, current_time)
+        # confirm_trade_entry asks again right after custom_stake_amount: same group, same net.
+        key = (pair, candle, is_short, tuple(positions.items()), equity)
+        if self._pm_corr_last is not None and self._pm_corr_last[0] == key:
+            return self._pm_corr_last[1].resized(size), equity
+        candles = self._pm_corr_read_candles()
+        universe = list(candles)
+        symbols = [p for p in dict.fromkeys([pair, *positions]) if p in candles]
+        end = int(candle.timestamp()) * _NS
+        returns = engine.window_returns(
+            candles, symbols, universe, end, self._pm_corr_step, self._pm_corr_window
+        )
+        limit = engine.entry_limit(pair, size, positions, returns, scale=equity)
+        self._pm_corr_last = key, limit
+        return limit, equity
+
+    # -- candles -------------------------------------------------------------------------
+
+    def _pm_corr_live(self) -> bool:
+        return self.dp is not None and self.dp.runmode in (RunMode.DRY_RUN, RunMode.LIVE)
+
+    def _pm_corr_universe(self) -> list[str]:
+        return list(dict.fromkeys([*self.dp.current_whitelist(), *self.correlation_extra_pairs]))
+
+    def _pm_corr_read_candles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """
+        Every universe pair's candle open times (ns) and closes. Backtests read their whole
+        history once (the engine cuts it before each decision candle); live reads the
+        DataProvider's candles afresh.
+        """
+        if self._pm_corr_candles is not None:
+            return self._pm_corr_candles
+        if self._pm_corr_live():
+            live = {}
+            for pair in self._pm_corr_universe():
+                arrays = _dates_and_closes(self.dp.get_pair_dataframe(pair, self.timeframe))
+                if len(arrays[0]):
+                    live[pair] = arrays
+            return live
+        timerange = self.config.get("timerange")
+        candles = {}
+        for pair in self._pm_corr_universe():
+            # The analysed frame has the whole history unless a timerange cut its start.
+            captured = None if timerange else self._pm_corr_frames.get(pair)
+            if captured is None:
+                captured = _backtest_history(
+                    pair,
+                    self.timeframe,
+                    str(self.config["datadir"]),
+                    timerange,
+                    self._pm_corr_step
+                    // _NS
+                    * max(self._pm_corr_window + 1, self.config.get("startup_candle_count", 0)),
+                    self.config.get("dataformat_ohlcv", "feather"),
+                    self.config.get("candle_type_def", CandleType.SPOT),
+                )
+            if len(captured[0]):
+                candles[pair] = captured
+        self._pm_corr_candles = candles
+        return candles
+
+    def __getstate__(self) -> dict:
+        # Hyperopt pickles the strategy to each worker: leave the candles behind.
+        return {**super().__getstate__(), "_pm_corr_candles": None, "_pm_corr_frames": {}}
+
+
+def _notional(trade: Trade) -> float:
+    """Stake x leverage of an open trade, plus its open entry orders (live) once it has filled."""
+    notional = trade.stake_amount * trade.leverage
+    if trade.nr_of_successful_entries == 0:
+        return notional  # the requested stake of an entry not filled yet
+    for order in trade.open_orders:
+        if order.ft_order_side == trade.entry_side:
+            notional += order.safe_remaining * order.safe_price
+    return notional
+
+
+def _dates_and_closes(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    dates = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return dates, frame["close"].to_numpy(dtype=float)
+
+
+@lru_cache(maxsize=64)
+def _backtest_history(
+    pair: str,
+    timeframe: str,
+    datadir: str,
+    timerange: str | None,
+    reach_seconds: int,
+    data_format: str,
+    candle_type: CandleType,
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    A backtest's candles of ``pair``, loaded as the DataProvider loads them but reaching
+    ``reach_seconds`` before the timerange starts, so that a decision does not depend on where
+    the backtest began. Kept per process: hyperopt epochs read the same files.
+    """
+    parsed = TimeRange.parse_timerange(timerange)
+    if parsed.starttype:
+        parsed.subtract_start(reach_seconds)
+    frame = load_pair_history(
+        pair=pair,
+        timeframe=timeframe,
+        datadir=Path(datadir),
+        timerange=parsed,
+        data_format=data_format,
+        candle_type=candle_type,
+    )
+    return _dates_and_closes(frame)
