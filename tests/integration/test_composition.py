@@ -52,6 +52,9 @@ class AllOff(PositionManagementMixin, ExampleStrategy):
     trailing_stop_policy = None
     partial_exit_policy = None
     time_exit_policy = None
+    correlation_policy = None
+    dynamic_risk_policy = None
+    mfe_mae_tracker = None
 
 
 class NoWeekendEntries(TimeExitMixin, ExampleStrategy):
@@ -149,7 +152,8 @@ def test_switched_off_mixins_change_nothing_and_cost_no_callbacks():
     strategy = AllOff(off.config)
     assert not strategy.use_custom_stoploss
     assert not strategy.position_adjustment_enable
-    for name in ("custom_stoploss", "custom_exit", "adjust_trade_position", "confirm_trade_entry"):
+    for name in ("custom_stoploss", "custom_exit", "adjust_trade_position", "confirm_trade_entry",
+                 "custom_stake_amount", "bot_loop_start"):  # fmt: skip
         assert getattr(strategy, name).function is getattr(IStrategy, name)
 
 
