@@ -390,30 +390,31 @@ class PartialExitPolicy:
         *,
         current_profit: float | None = None,
         min_stake: float | None = None,
-    ) -> PartialExit | None:
+    ) -> list[PartialExit]:
         """
-        The exit order due now, or None. All targets reached and not yet filled are merged
-        into one order, so a price gap over several targets loses none.
+        The exit orders due now: a list, empty when nothing is due, else one order. All
+        targets reached and not yet filled are merged into that one order, so a price gap over
+        several targets loses none (Freqtrade places one order per call anyway).
         :param position: a :class:`PositionState` or a Freqtrade ``Trade``.
         :param current_price: the price an exit would fill at.
         :param current_profit: the position's profit ratio at ``current_price``, when the
             caller already has it (Freqtrade's ``current_exit_profit``).
         :param min_stake: smallest value (amount x price) a position may keep; a rest below it
             is sold with the targets.
-        :return: the exit to place, or None.
+        :return: the exits to place (at most one), ``[]`` when none is due.
         """
         state = _state(position)
         profit = state.profit_at(current_price) if current_profit is None else current_profit
         # Targets ascend: below the first one nothing can be due, whatever already fired.
         if not self.exit_targets or profit < self.exit_targets[0] or state.current_size <= 0:
-            return None
+            return []
         due = tuple(
             n
             for n, target in enumerate(self.exit_targets, start=1)
             if n not in state.partial_exits_taken and profit >= target
         )
         if not due:
-            return None
+            return []
         fired = state.partial_exits_taken.union(due)
         ladder_done = (
             sum(size for n, size in enumerate(self.exit_sizes, start=1) if n in fired)
@@ -426,13 +427,15 @@ class PartialExitPolicy:
         rest_below_min = bool(min_stake) and 0 < rest * current_price < min_stake
         if rest_below_min:
             amount = held
-        return PartialExit(
-            levels=due,
-            amount=amount,
-            price=current_price,
-            sells_all=amount >= held,
-            rest_below_min_stake=rest_below_min,
-        )
+        return [
+            PartialExit(
+                levels=due,
+                amount=amount,
+                price=current_price,
+                sells_all=amount >= held,
+                rest_below_min_stake=rest_below_min,
+            )
+        ]
 
     def check_scale_in_opportunity(
         self,

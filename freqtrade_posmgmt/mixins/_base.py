@@ -36,6 +36,7 @@ from freqtrade.strategy.hyper import detect_all_parameters
 from freqtrade.strategy.parameters import BaseParameter
 from pandas import DataFrame
 
+from freqtrade_posmgmt.mixins import _sidecar
 from freqtrade_posmgmt.validation import PolicyValueError, raise_policy_errors_as
 
 logger = logging.getLogger(__name__)
@@ -551,6 +552,8 @@ class PolicyMixin(IStrategy):
         if not self._pm_logged:
             self._pm_logged = True
             self._pm_log_policies()
+        # A backtest's decisions go next to its exported result, for the report.
+        _sidecar.register(self)
 
     def ft_advise_signals(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         # Backtesting and every hyperopt epoch pass through here before the first candle.

@@ -161,13 +161,14 @@ class PartialExitMixin(PolicyMixin):
         if policy is None or trade.has_open_orders:
             return None
         state = self._pm_state(trade)
-        exit_ = policy.check_partial_exits(
+        exits = policy.check_partial_exits(
             state,
             exit_rate,
             current_profit=exit_profit,
             min_stake=min_stake and min_stake * self._pm_rest_factor,
         )
-        if exit_ is not None:
+        if exits:  # at most one: the targets due are merged into one order
+            exit_ = exits[0]
             if exit_.sells_all:
                 return -trade.stake_amount, exit_.tag
             return -trade.stake_amount * exit_.amount / trade.amount, exit_.tag

@@ -22,6 +22,13 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 FEE = 0.001
 
 
+def only_exit(policy: PartialExitPolicy, position, price: float, **kwargs):
+    """The one exit ``check_partial_exits`` lists, or None when its list is empty."""
+    exits = policy.check_partial_exits(position, price, **kwargs)
+    assert isinstance(exits, list) and len(exits) <= 1
+    return exits[0] if exits else None
+
+
 def ladder(**overrides) -> PartialExitPolicy:
     values = {"exit_targets": [0.03, 0.06, 0.10], "exit_sizes": [0.25, 0.25, 0.5]}
     return PartialExitPolicy(**(values | overrides))
@@ -163,7 +170,7 @@ def test_json_shaped_overrides_are_coerced_through_dataclasses_replace():
 def test_a_pure_dca_policy_needs_no_exit_targets():
     policy = PartialExitPolicy([], [], [-0.05], [1.0], max_scale_ins=1)
     position = long_position()
-    assert policy.check_partial_exits(position, 200.0) is None
+    assert only_exit(policy, position, 200.0) is None
     assert policy.check_scale_in_opportunity(position, 90.0) is not None
 
 
@@ -234,16 +241,16 @@ def test_targets_are_measured_after_fees_not_by_the_raw_price_move():
     policy = ladder()
     position = long_position(fee=FEE)
     # +3% in price is below +3% profit once both fees are paid: the seed fired here.
-    assert policy.check_partial_exits(position, 103.0) is None
-    assert policy.check_partial_exits(position, price_for_profit(position, 0.03)).levels == (1,)
+    assert only_exit(policy, position, 103.0) is None
+    assert only_exit(policy, position, price_for_profit(position, 0.03)).levels == (1,)
 
 
 def test_targets_are_leverage_scaled_for_shorts():
     policy = ladder()
     position = long_position(side="short", leverage=3.0, fee=FEE)
     # Fees count three times too: a 1.1% fall is only +2.7% profit, a 1.3% fall +3.3%.
-    assert policy.check_partial_exits(position, 98.9) is None
-    action = policy.check_partial_exits(position, 98.7)
+    assert only_exit(policy, position, 98.9) is None
+    action = only_exit(policy, position, 98.7)
     assert action.levels == (1,)
 
 
@@ -253,15 +260,15 @@ def test_targets_are_leverage_scaled_for_shorts():
 def test_a_target_fires_when_profit_reaches_it_exactly():
     policy = ladder()
     position = long_position()
-    assert policy.check_partial_exits(position, price_for_profit(position, 0.0299)) is None
-    action = policy.check_partial_exits(position, 100.0, current_profit=0.03)
+    assert only_exit(policy, position, price_for_profit(position, 0.0299)) is None
+    action = only_exit(policy, position, 100.0, current_profit=0.03)
     assert action == PartialExit(levels=(1,), amount=0.25, price=100.0, sells_all=False)
     assert action.tag == "pm_tp1"
 
 
 def test_a_gap_over_several_targets_merges_them_into_one_order_naming_all():
     policy = ladder()
-    action = policy.check_partial_exits(long_position(), 107.0)
+    action = only_exit(policy, long_position(), 107.0)
     assert action.levels == (1, 2)
     assert action.amount == pytest.approx(0.5)
     assert action.tag == "pm_tp1+tp2"
@@ -270,25 +277,25 @@ def test_a_gap_over_several_targets_merges_them_into_one_order_naming_all():
 def test_each_target_fires_once():
     policy = ladder()
     position = policy.apply_partial_exit(
-        long_position(), policy.check_partial_exits(long_position(), 104.0)
+        long_position(), only_exit(policy, long_position(), 104.0)
     )
-    assert policy.check_partial_exits(position, 104.0) is None
-    assert policy.check_partial_exits(position, 107.0).levels == (2,)
+    assert only_exit(policy, position, 104.0) is None
+    assert only_exit(policy, position, 107.0).levels == (2,)
 
 
 def test_exit_sizes_are_fractions_of_the_peak_amount_so_added_units_are_sold_too():
     policy = ladder()
     position = long_position(current_size=2.0, peak_size=2.0)
-    assert policy.check_partial_exits(position, 104.0).amount == pytest.approx(0.5)
+    assert only_exit(policy, position, 104.0).amount == pytest.approx(0.5)
     after = long_position(current_size=1.5, peak_size=2.0, partial_exits_taken={1})
-    assert policy.check_partial_exits(after, 107.0).amount == pytest.approx(0.5)
+    assert only_exit(policy, after, 107.0).amount == pytest.approx(0.5)
 
 
 def test_sizes_summing_to_one_sell_everything_on_the_last_target():
     policy = ladder()
     # Lot rounding left a little more than the ladder's last 50%.
     position = long_position(current_size=0.5003, peak_size=1.0, partial_exits_taken={1, 2})
-    action = policy.check_partial_exits(position, 111.0)
+    action = only_exit(policy, position, 111.0)
     assert action.amount == 0.5003
     assert action.sells_all
     assert action.tag == "pm_tp3"
@@ -296,7 +303,7 @@ def test_sizes_summing_to_one_sell_everything_on_the_last_target():
 
 def test_sizes_below_one_leave_the_rest_to_other_exits():
     policy = ladder(exit_sizes=[0.25, 0.25, 0.25])
-    action = policy.check_partial_exits(long_position(), 150.0)
+    action = only_exit(policy, long_position(), 150.0)
     assert action.levels == (1, 2, 3)
     assert action.amount == pytest.approx(0.75)
     assert not action.sells_all
@@ -304,18 +311,18 @@ def test_sizes_below_one_leave_the_rest_to_other_exits():
 
 def test_a_rest_below_the_minimum_stake_is_sold_with_the_target_and_the_tag_says_so():
     policy = ladder(exit_sizes=[0.9, 0.05, 0.05])
-    action = policy.check_partial_exits(long_position(), 104.0, min_stake=11.0)
+    action = only_exit(policy, long_position(), 104.0, min_stake=11.0)
     assert action.amount == 1.0
     assert action.sells_all and action.rest_below_min_stake
     assert action.tag == "pm_tp1 (sold all: rest below min stake)"
     assert levels_in_tag(action.tag, "tp") == {1}
-    kept = policy.check_partial_exits(long_position(), 104.0, min_stake=10.0)
+    kept = only_exit(policy, long_position(), 104.0, min_stake=10.0)
     assert kept.amount == pytest.approx(0.9) and not kept.rest_below_min_stake
 
 
 def test_nothing_is_sold_from_an_empty_position():
     position = long_position(current_size=0.0, peak_size=1.0)
-    assert ladder().check_partial_exits(position, 150.0) is None
+    assert only_exit(ladder(), position, 150.0) is None
 
 
 # --- scale-ins --------------------------------------------------------------------------------
@@ -397,7 +404,7 @@ def test_breakeven_stop_appears_only_after_the_first_target_filled():
     policy = ladder(breakeven_after_first_exit=True)
     position = long_position(fee=FEE)
     assert policy.breakeven_stop_price(position) is None
-    trimmed = policy.apply_partial_exit(position, policy.check_partial_exits(position, 104.0))
+    trimmed = policy.apply_partial_exit(position, only_exit(policy, position, 104.0))
     stop = policy.breakeven_stop_price(trimmed)
     assert trimmed.profit_at(stop) == pytest.approx(0.0, abs=1e-12)
     assert stop > 100.0
@@ -408,7 +415,7 @@ def test_breakeven_of_a_leveraged_short_trade_is_its_zero_profit_price():
     policy = ladder(breakeven_after_first_exit=True)
     book = FakeOrderBook(is_short=True, leverage=3.0)
     assert policy.breakeven_stop_price(book.trade) is None
-    book.apply(policy.check_partial_exits(book.trade, 98.0))
+    book.apply(only_exit(policy, book.trade, 98.0))
     stop = policy.breakeven_stop_price(book.trade)
     assert stop < 100.0
     assert book.trade.calc_profit_ratio(stop) == pytest.approx(0.0, abs=1e-8)
@@ -422,10 +429,10 @@ def test_fired_levels_are_read_back_from_the_trades_order_tags():
     book = FakeOrderBook(tag="pm_tp9")  # an entry signal's tag names no exit target
     book.apply(policy.check_scale_in_opportunity(book.trade, 94.0))
     assert book.trade.orders[-1].ft_order_tag == "pm_add2"
-    book.apply(policy.check_partial_exits(book.trade, 104.0))
+    book.apply(only_exit(policy, book.trade, 104.0))
     assert book.trade.orders[-1].ft_order_tag == "pm_tp1+tp2"
-    assert policy.check_partial_exits(book.trade, 104.0) is None
-    assert policy.check_partial_exits(book.trade, 112.0).levels == (3,)
+    assert only_exit(policy, book.trade, 104.0) is None
+    assert only_exit(policy, book.trade, 112.0).levels == (3,)
     assert policy.check_scale_in_opportunity(book.trade, 94.0) is None
 
 
@@ -436,7 +443,7 @@ def test_exit_amounts_on_a_trade_follow_its_peak_amount_from_the_orders():
     peak = book.trade.amount
     assert book.trade.open_rate == pytest.approx(93.75)
     for price, share in [(97.0, 0.25), (100.5, 0.25), (104.0, 0.5)]:
-        action = policy.check_partial_exits(book.trade, price)
+        action = only_exit(policy, book.trade, price)
         assert action.amount == pytest.approx(share * peak)
         book.apply(action)
     assert action.sells_all
@@ -447,7 +454,7 @@ def test_open_orders_and_foreign_tags_do_not_count_as_fired():
     book = FakeOrderBook()
     book.fill("sell", 0.25, 104.0, "pm_tp1", is_open=True)
     book.fill("sell", 0.1, 99.0, "manual trim")
-    action = policy.check_partial_exits(book.trade, 104.0)
+    action = only_exit(policy, book.trade, 104.0)
     assert action.levels == (1,)
 
 
@@ -524,7 +531,7 @@ def test_property_position_state_never_oversells_and_levels_fire_once(
     fired_adds: list[int] = []
     seen = (frozenset(), frozenset())
     for price in walk(100.0, moves):
-        exit_ = policy.check_partial_exits(position, price, min_stake=min_stake)
+        exit_ = only_exit(policy, position, price, min_stake=min_stake)
         if exit_:
             assert 0 < exit_.amount <= position.current_size
             fired_targets += exit_.levels
@@ -558,7 +565,7 @@ def test_property_freqtrade_trade_state_from_tags_only_grows(policy, moves, is_s
     for price in walk(100.0, moves):
         if book.trade.amount <= 0:
             break
-        exit_ = policy.check_partial_exits(book.trade, price)
+        exit_ = only_exit(policy, book.trade, price)
         if exit_:
             assert exit_.amount <= book.trade.amount
             assert fired.isdisjoint(exit_.levels)
