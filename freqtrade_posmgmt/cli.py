@@ -22,6 +22,7 @@ from freqtrade.commands import Arguments
 from freqtrade.main import main as freqtrade_main
 
 from freqtrade_posmgmt import distributed_hyperopt, report
+from freqtrade_posmgmt.mixins import _sidecar
 from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
 from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
 
@@ -82,6 +83,7 @@ def _offline(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     status = run_offline(args.markets, DEMO_ARGS)
+    _sidecar.flush()  # the report reads the decisions in this same process
     return report.main(DEMO_REPORT_ARGS) if status == 0 else status
 
 

@@ -396,10 +396,11 @@ class PartialExitPolicy:
         min_stake: float | None = None,
         stoploss: float = 0.0,
         amount_reserve_percent: float = 0.0,
-    ) -> PartialExit | None:
+    ) -> list[PartialExit]:
         """
-        The exit order due now, or None. All targets reached and not yet filled are merged
-        into one order, so a price gap over several targets loses none.
+        The exit orders due now: a list, empty when nothing is due, else one order (the
+        seed's callers loop over it). All targets reached and not yet filled are merged into
+        that one order, so a price gap over several targets loses none.
         :param position: the position now.
         :param current_price: the price an exit would fill at.
         :param current_profit: the position's profit ratio at ``current_price``, when the
@@ -408,19 +409,19 @@ class PartialExitPolicy:
             with the reserve of :func:`exit_min_stake_factor`, is sold with the targets.
         :param stoploss: the strategy's ``stoploss``, for that reserve.
         :param amount_reserve_percent: Freqtrade's ``amount_reserve_percent``, for that reserve.
-        :return: the exit to place, or None.
+        :return: the exits to place (at most one), ``[]`` when none is due.
         """
         profit = position.profit_at(current_price) if current_profit is None else current_profit
         # Targets ascend: below the first one nothing can be due, whatever already fired.
         if not self.exit_targets or profit < self.exit_targets[0] or position.current_size <= 0:
-            return None
+            return []
         due = tuple(
             n
             for n, target in enumerate(self.exit_targets, start=1)
             if n not in position.partial_exits_taken and profit >= target
         )
         if not due:
-            return None
+            return []
         fired = position.partial_exits_taken.union(due)
         ladder_done = (
             sum(size for n, size in enumerate(self.exit_sizes, start=1) if n in fired)
@@ -437,14 +438,16 @@ class PartialExitPolicy:
         )
         if rest_below_min:
             amount = held
-        return PartialExit(
-            targets=tuple(self.exit_targets[n - 1] for n in due),
-            levels=due,
-            amount=amount,
-            price=current_price,
-            sells_all=amount >= held,
-            rest_below_min_stake=rest_below_min,
-        )
+        return [
+            PartialExit(
+                targets=tuple(self.exit_targets[n - 1] for n in due),
+                levels=due,
+                amount=amount,
+                price=current_price,
+                sells_all=amount >= held,
+                rest_below_min_stake=rest_below_min,
+            )
+        ]
 
     def check_scale_in_opportunity(
         self,

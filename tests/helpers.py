@@ -45,6 +45,13 @@ def adds(**overrides) -> PartialExitPolicy:
     return ladder(**(values | overrides))
 
 
+def only_exit(policy: PartialExitPolicy, position: PositionState, price: float, **kwargs):
+    """The one exit ``check_partial_exits`` lists, or None when its list is empty."""
+    exits = policy.check_partial_exits(position, price, **kwargs)
+    assert isinstance(exits, list) and len(exits) <= 1
+    return exits[0] if exits else None
+
+
 def apply_partial_exit(position: PositionState, action: PartialExit) -> PositionState:
     """The position after ``action`` filled at its price (never selling more than held)."""
     return replace(

@@ -303,10 +303,13 @@ class Decision:
     candle: datetime
 
 
-def record_decision(strategy: IStrategy, decision: Decision, details: str = "") -> None:
+def record_decision(
+    strategy: IStrategy, decision: Decision, details: str = "", log: bool = True
+) -> None:
     """
     Log ``decision`` once per capability, pair and candle (Freqtrade may ask again for the same
-    candle) and append it to ``strategy.pm_decisions``. The list restarts when a decision is
+    candle; ``log=False`` for a capability that logs its own) and append it to
+    ``strategy.pm_decisions``. The list restarts when a decision is
     older than the last one recorded: a new backtest or hyperopt epoch began.
     """
     decisions: list[Decision] = strategy.__dict__.setdefault("pm_decisions", [])
@@ -319,6 +322,8 @@ def record_decision(strategy: IStrategy, decision: Decision, details: str = "") 
         return
     logged[key] = decision.candle
     decisions.append(decision)
+    if not log:
+        return
     logger.info(
         "%s %s %s at %s: %s%s",
         decision.capability,

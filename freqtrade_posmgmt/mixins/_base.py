@@ -11,6 +11,12 @@ Freqtrade as :class:`ReadOnlyCallback`, which spares the trade copy Freqtrade ma
 call of a callback that user code overrides. A chain that is on ends in the user's own
 implementation (``super()`` from :class:`PolicyMixin` reaches it), asked only where Freqtrade
 would have asked it without the mixins.
+
+Stakes are settled in one place, whatever the order of the mixins: a mixin that sizes or caps
+stakes registers a step (:meth:`PolicyMixin.pm_size_stakes`, :meth:`PolicyMixin.pm_cap_stakes`)
+and :class:`SettledStake` runs them after the whole ``custom_stake_amount`` chain, and after the
+whole ``adjust_trade_position`` chain for a positive return (an add): every sizing step first
+(their factors multiply), then every cap, so a cap holds whatever a factor did.
 """
 
 import dataclasses
@@ -30,6 +36,7 @@ from freqtrade.strategy.hyper import detect_all_parameters
 from freqtrade.strategy.parameters import BaseParameter
 from pandas import DataFrame
 
+from freqtrade_posmgmt.mixins import _sidecar
 from freqtrade_posmgmt.validation import PolicyValueError, raise_policy_errors_as
 
 logger = logging.getLogger(__name__)
@@ -195,6 +202,77 @@ class ReadOnlyCallback(DirectCallback):
         self.__qualname__ = f"IStrategy.{name}"
 
 
+STAKE_CALLBACKS = ("custom_stake_amount", "adjust_trade_position")
+
+
+class SettledStake:
+    """
+    ``custom_stake_amount`` or ``adjust_trade_position`` as Freqtrade calls it: the chain as
+    routed, then the strategy's registered stake steps on a positive stake (sizers, then caps).
+    A step takes ``(pair, side, current_time, stake, min_stake, max_stake, leverage, scale_in)``
+    and returns the new stake, 0 to refuse. A step's decision is final: a stake refused (0)
+    stays refused.
+    """
+
+    def __init__(self, strategy: IStrategy, name: str) -> None:
+        self.strategy = strategy
+        # The routed callback, or None for the class's own chain (user code in it).
+        self.routed: DirectCallback | None = strategy.__dict__.get(name)
+        self.__name__ = name
+        # Freqtrade copies the trade for user code only: keep the chain's name.
+        self.__qualname__ = (self.routed or getattr(type(strategy), name)).__qualname__
+        self._scale_in = name == "adjust_trade_position"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            kwargs = _STAKE_SIGNATURES[self.__name__].bind(None, *args, **kwargs).arguments
+            kwargs.pop("self")
+            kwargs.update(kwargs.pop("kwargs", {}))
+        if self.routed is not None:
+            result = self.routed(**kwargs)
+        else:
+            result = getattr(type(self.strategy), self.__name__)(self.strategy, **kwargs)
+        if not self._scale_in:
+            if not result or result <= 0:
+                return result  # the strategy's own "no trade" stands
+            return self._settle(
+                kwargs["pair"], kwargs["side"], kwargs["leverage"], float(result), kwargs, False
+            )
+        stake, tag = result if isinstance(result, tuple) else (result, None)
+        if stake is None or stake <= 0:
+            return result  # exits and "no change" pass untouched
+        trade = kwargs["trade"]
+        side = "short" if trade.is_short else "long"
+        settled = self._settle(trade.pair, side, trade.leverage or 1.0, stake, kwargs, True)
+        if settled == stake:
+            return result
+        if settled <= 0:
+            return None
+        return (settled, tag) if isinstance(result, tuple) else settled
+
+    def _settle(
+        self, pair: str, side: str, leverage: float, stake: float, kwargs: dict, scale_in: bool
+    ) -> float:
+        strategy = self.strategy
+        for name in (*strategy._pm_stake_sizers, *strategy._pm_stake_caps):
+            stake = getattr(strategy, name)(
+                pair,
+                side,
+                kwargs["current_time"],
+                stake,
+                kwargs.get("min_stake"),
+                kwargs["max_stake"],
+                leverage,
+                scale_in,
+            )
+            if not stake or stake <= 0:
+                return 0.0
+        return stake
+
+
+_STAKE_SIGNATURES = {name: inspect.signature(getattr(IStrategy, name)) for name in STAKE_CALLBACKS}
+
+
 class PolicyMixin(IStrategy):
     """
     Base class of every position-management mixin. It subclasses ``IStrategy`` because
@@ -243,6 +321,8 @@ class PolicyMixin(IStrategy):
         self._pm_enabled: dict[str, Any] = {}
         self._pm_active_callbacks: set[str] = set()
         self._pm_resolved: dict[str, Resolution] = {}
+        self._pm_stake_sizers: list[str] = []
+        self._pm_stake_caps: list[str] = []
         self.pm_refresh()
         for name, value in self._pm_enabled.items():
             setattr(self, name, value)
@@ -385,6 +465,20 @@ class PolicyMixin(IStrategy):
         """Mark the callbacks ``mixin`` overrides as needed (its capability is on)."""
         self._pm_active_callbacks.update(name for name in CALLBACKS if name in vars(mixin))
 
+    def pm_size_stakes(self, step: str) -> None:
+        """
+        Run the method named ``step`` on every positive stake, initial and add, before the caps
+        (see :class:`SettledStake`). Sizing steps run in registration order: factors multiply.
+        """
+        self._pm_stake_sizers.append(step)
+
+    def pm_cap_stakes(self, step: str) -> None:
+        """
+        Run the method named ``step`` on every positive stake, initial and add, after every
+        sizing step (see :class:`SettledStake`): its cap holds whatever a sizer did.
+        """
+        self._pm_stake_caps.append(step)
+
     def _pm_route_callbacks(self) -> None:
         for name in CALLBACKS:
             self.__dict__.pop(name, None)
@@ -401,6 +495,9 @@ class PolicyMixin(IStrategy):
                 # Switched off: Freqtrade calls the user's own code, exactly as without us.
                 setattr(self, name, DirectCallback(self, name, users[0]))
             # Otherwise the class's own chain runs, and Freqtrade hands user code a copy of the trade.
+        if self._pm_stake_sizers or self._pm_stake_caps:
+            for name in STAKE_CALLBACKS:
+                setattr(self, name, SettledStake(self, name))
         # Freqtrade calls custom_stoploss after fills only if it takes after_fill (resolver).
         self._ft_stop_uses_after_fill = (
             "custom_stoploss" in self._pm_active_callbacks or self._pm_user_stop_after_fill
@@ -455,6 +552,8 @@ class PolicyMixin(IStrategy):
         if not self._pm_logged:
             self._pm_logged = True
             self._pm_log_policies()
+        # A backtest's decisions go next to its exported result, for the report.
+        _sidecar.register(self)
 
     def ft_advise_signals(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         # Backtesting and every hyperopt epoch pass through here before the first candle.

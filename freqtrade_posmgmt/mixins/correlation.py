@@ -63,6 +63,7 @@ class CorrelationMixin(PolicyMixin):
     An error inside the check refuses the entry: the cap fails closed.
     """
 
+    pm_section = "correlation"
     correlation_policy: CorrelationConfig | None = PARAMETERS
     correlation_extra_pairs: tuple[str, ...] = ()
     """Pairs not traded whose candles join the correlations (and the residual basis' mean)."""
@@ -95,6 +96,8 @@ class CorrelationMixin(PolicyMixin):
             raise PolicyConfigError(f"posmgmt.correlation: {e}") from e
         self._pm_warn_cap_below_stake()
         self.pm_use_callbacks(CorrelationMixin)
+        # Capped after the whole stake chain and every sizing step, wherever this mixin sits.
+        self.pm_cap_stakes("_pm_corr_cap")
 
     def _pm_correlation_from_parameters(self) -> CorrelationConfig:
         return CorrelationConfig(
@@ -153,34 +156,20 @@ class CorrelationMixin(PolicyMixin):
 
     # -- callbacks -----------------------------------------------------------------------
 
-    def custom_stake_amount(
+    def _pm_corr_cap(
         self,
         pair: str,
+        side: str,
         current_time: datetime,
-        current_rate: float,
-        proposed_stake: float,
+        stake: float,
         min_stake: float | None,
         max_stake: float,
         leverage: float,
-        entry_tag: str | None,
-        side: str,
-        **kwargs,
+        scale_in: bool,
     ) -> float:
-        stake = super().custom_stake_amount(
-            pair=pair,
-            current_time=current_time,
-            current_rate=current_rate,
-            proposed_stake=proposed_stake,
-            min_stake=min_stake,
-            max_stake=max_stake,
-            leverage=leverage,
-            entry_tag=entry_tag,
-            side=side,
-            **kwargs,
-        )
-        if self.pm_correlation is None or not stake or stake <= 0:
-            return stake
-        self._pm_corr_leverage[pair] = leverage  # confirm_trade_entry is not told the leverage
+        """The cap step (registered with ``pm_cap_stakes``): initial entries and adds."""
+        if not scale_in:
+            self._pm_corr_leverage[pair] = leverage  # confirm_trade_entry is not told it
         return self._pm_corr_cut(pair, side == "short", current_time, stake, leverage, min_stake)
 
     def confirm_trade_entry(
@@ -214,46 +203,6 @@ class CorrelationMixin(PolicyMixin):
         return (
             self._pm_corr_cut(pair, side == "short", current_time, stake, leverage, 0.0, True) > 0
         )
-
-    def adjust_trade_position(
-        self,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        min_stake: float | None,
-        max_stake: float,
-        current_entry_rate: float,
-        current_exit_rate: float,
-        current_entry_profit: float,
-        current_exit_profit: float,
-        **kwargs,
-    ) -> float | tuple[float | None, str | None] | None:
-        result = super().adjust_trade_position(
-            trade=trade,
-            current_time=current_time,
-            current_rate=current_rate,
-            current_profit=current_profit,
-            min_stake=min_stake,
-            max_stake=max_stake,
-            current_entry_rate=current_entry_rate,
-            current_exit_rate=current_exit_rate,
-            current_entry_profit=current_entry_profit,
-            current_exit_profit=current_exit_profit,
-            **kwargs,
-        )
-        stake, tag = result if isinstance(result, tuple) else (result, None)
-        # Reductions (negative) and "no change" are never blocked.
-        if self.pm_correlation is None or stake is None or stake <= 0:
-            return result
-        cut = self._pm_corr_cut(
-            trade.pair, trade.is_short, current_time, stake, trade.leverage, min_stake
-        )
-        if cut == stake:
-            return result
-        if cut <= 0:
-            return None
-        return (cut, tag) if isinstance(result, tuple) else cut
 
     # -- the decision --------------------------------------------------------------------
 

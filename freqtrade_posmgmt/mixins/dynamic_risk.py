@@ -55,12 +55,14 @@ class DynamicRiskMixin(PolicyMixin):
     hyperoptable Parameters in space ``pm_risk``: the first drawdown threshold (tiers at 1x, 2x,
     3x), the deepest tier's factor and the first recovery threshold.
 
-    Scale-ins that ``adjust_trade_position`` returns further down the chain (PartialExitMixin's)
-    are scaled by the same factor: put this mixin before PartialExitMixin. Stops are tightened in
+    Scale-ins that ``adjust_trade_position`` returns (PartialExitMixin's, the strategy's own)
+    are scaled by the same factor, wherever this mixin sits in the bases: the base class settles
+    stakes after the whole chain, sizing first and caps (CorrelationMixin's) last. Stops are tightened in
     ``custom_stoploss`` (merged, the tightest wins) only when the policy can tighten. Every resize
     is logged once per pair and candle and appended to ``self.pm_decisions``.
     """
 
+    pm_section = "dynamic_risk"
     dynamic_risk_policy: DynamicRiskConfig | None = PARAMETERS
 
     pm_risk_drawdown = DecimalParameter(0.02, 0.15, default=0.05, decimals=3, space="pm_risk")
@@ -90,6 +92,8 @@ class DynamicRiskMixin(PolicyMixin):
         if self._pm_risk_tightens:
             self.pm_enable("use_custom_stoploss", True)
         self.pm_use_callbacks(DynamicRiskMixin)
+        # Sized after the whole stake chain, before every cap, wherever this mixin sits.
+        self.pm_size_stakes("_pm_risk_size")
 
     def _pm_risk_from_parameters(self) -> DynamicRiskConfig:
         first, floor = self.pm_risk_drawdown.value, self.pm_risk_floor.value
@@ -115,70 +119,25 @@ class DynamicRiskMixin(PolicyMixin):
 
     # --- callbacks -------------------------------------------------------------------------------
 
-    def custom_stake_amount(
+    def _pm_risk_size(
         self,
         pair: str,
+        side: str,
         current_time: datetime,
-        current_rate: float,
-        proposed_stake: float,
+        stake: float,
         min_stake: float | None,
         max_stake: float,
         leverage: float,
-        entry_tag: str | None,
-        side: str,
-        **kwargs,
+        scale_in: bool,
     ) -> float:
-        stake = super().custom_stake_amount(
-            pair=pair,
-            current_time=current_time,
-            current_rate=current_rate,
-            proposed_stake=proposed_stake,
-            min_stake=min_stake,
-            max_stake=max_stake,
-            leverage=leverage,
-            entry_tag=entry_tag,
-            side=side,
-            **kwargs,
-        )
-        sized = self._pm_risk_stake(pair, current_time, stake, min_stake, max_stake, leverage, side)
+        """The stake sizing step (registered with ``pm_size_stakes``): initial entries and adds."""
+        if scale_in:
+            sized = self._pm_risk_scale_in(pair, current_time, stake, min_stake, max_stake)
+        else:
+            sized = self._pm_risk_stake(
+                pair, current_time, stake, min_stake, max_stake, leverage, side
+            )
         return stake if sized is None else sized
-
-    def adjust_trade_position(
-        self,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        min_stake: float | None,
-        max_stake: float,
-        current_entry_rate: float,
-        current_exit_rate: float,
-        current_entry_profit: float,
-        current_exit_profit: float,
-        **kwargs,
-    ) -> float | tuple[float | None, str | None] | None:
-        adjustment = super().adjust_trade_position(
-            trade=trade,
-            current_time=current_time,
-            current_rate=current_rate,
-            current_profit=current_profit,
-            min_stake=min_stake,
-            max_stake=max_stake,
-            current_entry_rate=current_entry_rate,
-            current_exit_rate=current_exit_rate,
-            current_entry_profit=current_entry_profit,
-            current_exit_profit=current_exit_profit,
-            **kwargs,
-        )
-        stake, tag = adjustment if isinstance(adjustment, tuple) else (adjustment, None)
-        if not stake or stake <= 0:
-            return adjustment  # exits and "no change" pass untouched
-        sized = self._pm_risk_scale_in(trade.pair, current_time, stake, min_stake, max_stake)
-        if sized is None:
-            return adjustment
-        if not sized:
-            return None
-        return (sized, tag) if isinstance(adjustment, tuple) else sized
 
     def custom_stoploss(
         self,

@@ -231,7 +231,7 @@ class PartialExitMixin(StopSourceMixin):
         if policy is None or trade.has_open_orders:
             return None
         state = self._pm_state(trade)
-        exit_ = policy.check_partial_exits(
+        exits = policy.check_partial_exits(
             state,
             exit_rate,
             current_profit=exit_profit,
@@ -239,7 +239,8 @@ class PartialExitMixin(StopSourceMixin):
             stoploss=self.stoploss,
             amount_reserve_percent=self._pm_amount_reserve,
         )
-        if exit_ is not None:
+        if exits:  # at most one: the targets due are merged into one order
+            exit_ = exits[0]
             if exit_.sells_all:
                 return -trade.stake_amount, exit_.tag
             return -trade.stake_amount * exit_.amount / trade.amount, exit_.tag

@@ -20,10 +20,13 @@ from datetime import datetime
 from freqtrade.persistence import Trade
 from freqtrade.strategy import IntParameter
 
+from freqtrade_posmgmt.mixins._account import Decision, decision_candle, record_decision
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin, guarded
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 
 logger = logging.getLogger(__name__)
+
+CAPABILITY = "time_exits"
 
 
 class TimeExitMixin(PolicyMixin):
@@ -101,6 +104,9 @@ class TimeExitMixin(PolicyMixin):
             if self._pm_time_logged_refusals.get(pair) != refusal:
                 self._pm_time_logged_refusals[pair] = refusal
                 logger.info("%s %s entry at %s refused: %s", pair, side, current_time, refusal)
+            candle = decision_candle(self.timeframe, current_time)
+            decision = Decision(CAPABILITY, "refused", refusal, amount * rate, pair, candle)
+            record_decision(self, decision, log=False)
             return False
         return super().confirm_trade_entry(
             pair=pair,

@@ -9,17 +9,23 @@ from example_strategy import ExampleStrategy
 from freqtrade.strategy import IStrategy
 
 from freqtrade_posmgmt import (
+    CorrelationMixin,
+    DynamicRiskMixin,
+    MFEMAEMixin,
     PartialExitMixin,
     PositionManagementMixin,
     TimeExitMixin,
     TrailingStopMixin,
 )
+from freqtrade_posmgmt.correlation_engine import CorrelationConfig
+from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
 from freqtrade_posmgmt.mixins._base import tightest_stop
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import copy_user_data, run_backtest
 from tests.helpers import run_cli
+from tests.integration.test_correlation import check_every_entry_within_cap
 
 TIMERANGE = "20250101-20250501"
 TRAILING = TrailingStopPolicy(
@@ -52,6 +58,9 @@ class AllOff(PositionManagementMixin, ExampleStrategy):
     trailing_stop_policy = None
     partial_exit_policy = None
     time_exit_policy = None
+    correlation_policy = None
+    dynamic_risk_policy = None
+    mfe_mae_tracker = None
 
 
 class NoWeekendEntries(TimeExitMixin, ExampleStrategy):
@@ -149,7 +158,8 @@ def test_switched_off_mixins_change_nothing_and_cost_no_callbacks():
     strategy = AllOff(off.config)
     assert not strategy.use_custom_stoploss
     assert not strategy.position_adjustment_enable
-    for name in ("custom_stoploss", "custom_exit", "adjust_trade_position", "confirm_trade_entry"):
+    for name in ("custom_stoploss", "custom_exit", "adjust_trade_position", "confirm_trade_entry",
+                 "custom_stake_amount", "bot_loop_start"):  # fmt: skip
         assert getattr(strategy, name).function is getattr(IStrategy, name)
 
 
@@ -201,3 +211,108 @@ def test_hyperopt_samples_every_position_management_space_on_two_workers(tmp_pat
     assert {"pm_trailing_activation", "pm_partial_target", "pm_time_max_holding_hours"} <= sampled
     # Each epoch's sampled values really drive its backtest: results differ between epochs.
     assert len({e["results_metrics"]["profit_total_abs"] for e in epochs}) > 1
+
+
+# --- sizing and caps: dynamic risk's factor first, then correlation's cap, in any order -------
+
+CAP = 0.05
+# Fixed stake, unlimited slots, a wallet that never runs out: only the cap cuts or refuses.
+SIZED_CONFIG = {"stake_amount": 1000, "max_open_trades": -1, "dry_run_wallet": 100_000}
+# Risk per trade sizes far above the 1000 stake (a factor > 1), which the cap must still bound.
+RISK = DynamicRiskConfig(
+    risk_per_trade=0.002,
+    performance_adjustment_enabled=False,
+    volatility_adjustment_enabled=False,
+    tighten_stops=False,
+)
+# The exit target is out of reach: positions change only by their adds, which are capped too.
+ADDS = PartialExitPolicy(
+    exit_targets=[5.0],
+    exit_sizes=[0.5],
+    scale_in_thresholds=[-0.01],
+    scale_in_sizes=[1.0],
+    max_scale_ins=1,
+)
+SIZED_STRATEGIES: dict[str, object] = {}
+
+
+class SizedStack:
+    correlation_policy = CorrelationConfig(max_correlated_exposure=CAP)
+    dynamic_risk_policy = RISK
+    partial_exit_policy = ADDS
+
+    def bot_start(self, **kwargs) -> None:
+        SIZED_STRATEGIES[type(self).__name__] = self
+        super().bot_start(**kwargs)
+
+
+class CapOutermost(SizedStack, CorrelationMixin, DynamicRiskMixin, PartialExitMixin,
+                   ExampleStrategy):  # fmt: skip
+    pass
+
+
+class CapInnermost(SizedStack, PartialExitMixin, DynamicRiskMixin, CorrelationMixin,
+                   ExampleStrategy):  # fmt: skip
+    pass
+
+
+class WeekendFlatOverCap(TimeExitMixin, CorrelationMixin, ExampleStrategy):
+    time_exit_policy = TimeExitPolicy(weekend_flat=True)
+    correlation_policy = CorrelationConfig(max_correlated_exposure=CAP)
+
+
+def test_sizing_then_caps_in_any_mixin_order_and_the_cap_bounds_factors_above_one():
+    outer = run_backtest(CapOutermost, timerange=TIMERANGE, config=SIZED_CONFIG)
+    inner = run_backtest(CapInnermost, timerange=TIMERANGE, config=SIZED_CONFIG)
+    assert trade_facts(outer.trades) == trade_facts(inner.trades)
+    decisions = SIZED_STRATEGIES["CapOutermost"].pm_decisions
+    upsized = [d for d in decisions if d.capability == "dynamic_risk" and d.stake_not_deployed < 0]
+    capped = [d for d in decisions if d.capability == "correlation"]
+    assert upsized and capped, (len(upsized), len(capped))
+    # Initial entries and adds alike: every entry keeps its group within the cap.
+    assert check_every_entry_within_cap(outer.trades, CAP)
+    assert any(len([o for o in t.orders if o.ft_order_side == t.entry_side]) > 1
+               for t in outer.trades)  # fmt: skip
+    # And the stakes did grow past the strategy's own 1000 where no cap stood in the way.
+    assert max(t.stake_amount for t in outer.trades) > 1000
+
+
+def test_an_entry_needs_time_exits_and_correlation_to_agree():
+    both = run_backtest(WeekendFlatOverCap, timerange=TIMERANGE, config=SIZED_CONFIG)
+    weekend_only = run_backtest(NoWeekendEntries, timerange=TIMERANGE, config=SIZED_CONFIG)
+    assert {t.open_date_utc.isoweekday() for t in both.trades}.isdisjoint({6, 7})
+    assert len(both.trades) < len(weekend_only.trades)  # the cap refused some the time rule took
+
+
+class FullStack(PositionManagementMixin, ExampleStrategy):
+    trailing_stop_policy = TRAILING
+    partial_exit_policy = PartialExitPolicy(
+        exit_targets=[0.02, 0.04],
+        exit_sizes=[0.3, 0.3],
+        scale_in_thresholds=[-0.02],
+        scale_in_sizes=[0.5],
+        max_scale_ins=1,
+        breakeven_after_first_exit=True,
+    )
+    time_exit_policy = TimeExitPolicy(max_holding_hours=48)
+    correlation_policy = CorrelationConfig(max_correlated_exposure=0.3)
+    dynamic_risk_policy = DynamicRiskConfig(drawdown_thresholds=[0.02, 0.04, 0.06])
+
+
+class FullStackReversed(MFEMAEMixin, TrailingStopMixin, PartialExitMixin, DynamicRiskMixin,
+                        CorrelationMixin, TimeExitMixin, ExampleStrategy):  # fmt: skip
+    trailing_stop_policy = FullStack.trailing_stop_policy
+    partial_exit_policy = FullStack.partial_exit_policy
+    time_exit_policy = FullStack.time_exit_policy
+    correlation_policy = FullStack.correlation_policy
+    dynamic_risk_policy = FullStack.dynamic_risk_policy
+
+
+def test_all_six_stacked_in_reverse_order_trade_the_same():
+    forward = run_backtest(FullStack, timerange=TIMERANGE)
+    backward = run_backtest(FullStackReversed, timerange=TIMERANGE)
+    assert trade_facts(forward.trades) == trade_facts(backward.trades)
+    reasons = {t.exit_reason for t in forward.trades}
+    assert {"time_max_holding", "trailing_stop_loss"} <= reasons, reasons
+    assert any(o.ft_order_tag and o.ft_order_side != t.entry_side and o is not t.orders[-1]
+               for t in forward.trades for o in t.orders)  # fmt: skip

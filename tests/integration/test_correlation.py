@@ -22,7 +22,7 @@ from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from tests.backtest_harness import MARKETS, SPOT_DATA, copy_user_data, run_backtest
-from tests.integration.test_cli import run_cli
+from tests.helpers import run_cli
 
 HOUR = timedelta(hours=1)
 WINDOW = 720

@@ -33,7 +33,7 @@ from tests.backtest_harness import (
     run_backtest,
     write_strategy_stub,
 )
-from tests.integration.test_cli import run_cli
+from tests.helpers import run_cli
 
 PAIRS = ["DOGE/USDT", "ADA/USDT", "LINK/USDT", "AVAX/USDT"]
 STAKE = 1000

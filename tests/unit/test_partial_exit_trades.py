@@ -23,7 +23,7 @@ from freqtrade_posmgmt.partial_manager import (
     exit_min_stake_factor,
     level_name,
 )
-from tests.helpers import FEE, adds, ladder, paths, policies, walk
+from tests.helpers import FEE, adds, ladder, only_exit, paths, policies, walk
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -129,7 +129,7 @@ def test_breakeven_of_a_leveraged_short_trade_is_its_zero_profit_price():
     policy = ladder(breakeven_after_first_exit=True)
     book = FakeOrderBook(is_short=True, leverage=3.0)
     assert policy.breakeven_stop_price(book.state(policy)) is None
-    book.apply(policy.check_partial_exits(book.state(policy), 98.0))
+    book.apply(only_exit(policy, book.state(policy), 98.0))
     stop = policy.breakeven_stop_price(book.state(policy))
     assert stop < 100.0
     assert book.trade.calc_profit_ratio(stop) == pytest.approx(0.0, abs=1e-8)
@@ -143,10 +143,10 @@ def test_fired_levels_are_read_back_from_the_trades_order_tags():
     book = FakeOrderBook(tag="pm_tp9")  # an entry signal's tag names no exit target
     book.apply(policy.check_scale_in_opportunity(book.state(policy), 94.0))
     assert book.trade.orders[-1].ft_order_tag == "pm_add-5%"
-    book.apply(policy.check_partial_exits(book.state(policy), 104.0))
+    book.apply(only_exit(policy, book.state(policy), 104.0))
     assert book.trade.orders[-1].ft_order_tag == "pm_tp3%+6%"
-    assert policy.check_partial_exits(book.state(policy), 104.0) is None
-    assert policy.check_partial_exits(book.state(policy), 112.0).levels == (3,)
+    assert only_exit(policy, book.state(policy), 104.0) is None
+    assert only_exit(policy, book.state(policy), 112.0).levels == (3,)
     assert policy.check_scale_in_opportunity(book.state(policy), 94.0) is None
 
 
@@ -159,7 +159,7 @@ def test_exit_amounts_on_a_trade_follow_its_peak_amount_from_the_orders():
     peak = book.trade.amount
     assert book.trade.open_rate == pytest.approx(93.75)
     for price, share in [(97.0, 0.25), (100.5, 0.25), (104.0, 0.5)]:
-        action = policy.check_partial_exits(book.state(policy), price)
+        action = only_exit(policy, book.state(policy), price)
         assert action.amount == pytest.approx(share * peak)
         book.apply(action)
     assert action.sells_all
@@ -170,7 +170,7 @@ def test_open_orders_and_foreign_tags_do_not_count_as_fired():
     book = FakeOrderBook()
     book.fill("sell", 0.25, 104.0, "pm_tp1", is_open=True)
     book.fill("sell", 0.1, 99.0, "manual trim")
-    action = policy.check_partial_exits(book.state(policy), 104.0)
+    action = only_exit(policy, book.state(policy), 104.0)
     assert action.levels == (1,)
 
 
@@ -194,7 +194,7 @@ def test_property_freqtrade_trade_state_from_tags_only_grows(policy, moves, is_s
     for price in walk(100.0, moves):
         if book.trade.amount <= 0:
             break
-        exit_ = policy.check_partial_exits(book.state(policy), price)
+        exit_ = only_exit(policy, book.state(policy), price)
         if exit_:
             assert exit_.amount <= book.trade.amount
             assert fired.isdisjoint(exit_.levels)

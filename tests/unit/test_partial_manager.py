@@ -21,6 +21,7 @@ from tests.helpers import (
     apply_partial_exit,
     apply_scale_in,
     ladder,
+    only_exit,
     paths,
     policies,
     walk,
@@ -109,7 +110,7 @@ def test_json_shaped_overrides_are_coerced_through_dataclasses_replace():
 def test_a_pure_dca_policy_needs_no_exit_targets():
     policy = PartialExitPolicy([], [], [-0.05], [1.0], max_scale_ins=1)
     position = long_position()
-    assert policy.check_partial_exits(position, 200.0) is None
+    assert only_exit(policy, position, 200.0) is None
     assert policy.check_scale_in_opportunity(position, 90.0) is not None
 
 
@@ -141,16 +142,16 @@ def test_targets_are_measured_after_fees_not_by_the_raw_price_move():
     policy = ladder()
     position = long_position(fee=FEE)
     # +3% in price is below +3% profit once both fees are paid: the seed fired here.
-    assert policy.check_partial_exits(position, 103.0) is None
-    assert policy.check_partial_exits(position, price_for_profit(position, 0.03)).levels == (1,)
+    assert only_exit(policy, position, 103.0) is None
+    assert only_exit(policy, position, price_for_profit(position, 0.03)).levels == (1,)
 
 
 def test_targets_are_leverage_scaled_for_shorts():
     policy = ladder()
     position = long_position(side="short", leverage=3.0, fee=FEE)
     # Fees count three times too: a 1.1% fall is only +2.7% profit, a 1.3% fall +3.3%.
-    assert policy.check_partial_exits(position, 98.9) is None
-    action = policy.check_partial_exits(position, 98.7)
+    assert only_exit(policy, position, 98.9) is None
+    action = only_exit(policy, position, 98.7)
     assert action.levels == (1,)
 
 
@@ -160,15 +161,15 @@ def test_targets_are_leverage_scaled_for_shorts():
 def test_a_target_fires_when_profit_reaches_it_exactly():
     policy = ladder()
     position = long_position()
-    assert policy.check_partial_exits(position, price_for_profit(position, 0.0299)) is None
-    action = policy.check_partial_exits(position, 100.0, current_profit=0.03)
+    assert only_exit(policy, position, price_for_profit(position, 0.0299)) is None
+    action = only_exit(policy, position, 100.0, current_profit=0.03)
     assert action == PartialExit(levels=(1,), amount=0.25, price=100.0, sells_all=False)
     assert action.tag == "pm_tp3%"
 
 
 def test_a_gap_over_several_targets_merges_them_into_one_order_naming_all():
     policy = ladder()
-    action = policy.check_partial_exits(long_position(), 107.0)
+    action = only_exit(policy, long_position(), 107.0)
     assert action.levels == (1, 2)
     assert action.amount == pytest.approx(0.5)
     assert action.tag == "pm_tp3%+6%"
@@ -176,26 +177,24 @@ def test_a_gap_over_several_targets_merges_them_into_one_order_naming_all():
 
 def test_each_target_fires_once():
     policy = ladder()
-    position = apply_partial_exit(
-        long_position(), policy.check_partial_exits(long_position(), 104.0)
-    )
-    assert policy.check_partial_exits(position, 104.0) is None
-    assert policy.check_partial_exits(position, 107.0).levels == (2,)
+    position = apply_partial_exit(long_position(), only_exit(policy, long_position(), 104.0))
+    assert only_exit(policy, position, 104.0) is None
+    assert only_exit(policy, position, 107.0).levels == (2,)
 
 
 def test_exit_sizes_are_fractions_of_the_peak_amount_so_added_units_are_sold_too():
     policy = ladder()
     position = long_position(current_size=2.0, peak_size=2.0)
-    assert policy.check_partial_exits(position, 104.0).amount == pytest.approx(0.5)
+    assert only_exit(policy, position, 104.0).amount == pytest.approx(0.5)
     after = long_position(current_size=1.5, peak_size=2.0, partial_exits_taken={1})
-    assert policy.check_partial_exits(after, 107.0).amount == pytest.approx(0.5)
+    assert only_exit(policy, after, 107.0).amount == pytest.approx(0.5)
 
 
 def test_sizes_summing_to_one_sell_everything_on_the_last_target():
     policy = ladder()
     # Lot rounding left a little more than the ladder's last 50%.
     position = long_position(current_size=0.5003, peak_size=1.0, partial_exits_taken={1, 2})
-    action = policy.check_partial_exits(position, 111.0)
+    action = only_exit(policy, position, 111.0)
     assert action.amount == 0.5003
     assert action.sells_all
     assert action.tag == "pm_tp10%"
@@ -203,7 +202,7 @@ def test_sizes_summing_to_one_sell_everything_on_the_last_target():
 
 def test_sizes_below_one_leave_the_rest_to_other_exits():
     policy = ladder(exit_sizes=[0.25, 0.25, 0.25])
-    action = policy.check_partial_exits(long_position(), 150.0)
+    action = only_exit(policy, long_position(), 150.0)
     assert action.levels == (1, 2, 3)
     assert action.amount == pytest.approx(0.75)
     assert not action.sells_all
@@ -211,12 +210,12 @@ def test_sizes_below_one_leave_the_rest_to_other_exits():
 
 def test_a_rest_below_the_minimum_stake_is_sold_with_the_target_and_the_tag_says_so():
     policy = ladder(exit_sizes=[0.9, 0.05, 0.05])
-    action = policy.check_partial_exits(long_position(), 104.0, min_stake=11.0)
+    action = only_exit(policy, long_position(), 104.0, min_stake=11.0)
     assert action.amount == 1.0
     assert action.sells_all and action.rest_below_min_stake
     assert action.tag == "pm_tp3% (sold all: rest below min stake)"
     assert levels_in_tag(action.tag, "tp", policy.exit_targets) == {1}
-    kept = policy.check_partial_exits(long_position(), 104.0, min_stake=10.0)
+    kept = only_exit(policy, long_position(), 104.0, min_stake=10.0)
     assert kept.amount == pytest.approx(0.9) and not kept.rest_below_min_stake
 
 
@@ -224,9 +223,9 @@ def test_the_rest_keeps_freqtrades_stoploss_reserve_on_top_of_min_stake():
     # Rest after tp1: 0.1 x 104 = 10.4. Freqtrade wants min_stake x 1.05/0.9/1.05 = 11.11 for an
     # exit with stoploss -0.10 (and drops the exit live); without the reserve 10.4 would do.
     policy = ladder(exit_sizes=[0.9, 0.05, 0.05])
-    bare = policy.check_partial_exits(long_position(), 104.0, min_stake=10.0)
-    reserved = policy.check_partial_exits(
-        long_position(), 104.0, min_stake=10.0, stoploss=-0.10, amount_reserve_percent=0.05
+    bare = only_exit(policy, long_position(), 104.0, min_stake=10.0)
+    reserved = only_exit(
+        policy, long_position(), 104.0, min_stake=10.0, stoploss=-0.10, amount_reserve_percent=0.05
     )
     assert not bare.rest_below_min_stake and bare.amount == pytest.approx(0.9)
     assert reserved.rest_below_min_stake and reserved.amount == 1.0
@@ -248,7 +247,7 @@ def test_exit_min_stake_factor_is_freqtrades_reserve(stoploss, reserve, factor):
 
 def test_nothing_is_sold_from_an_empty_position():
     position = long_position(current_size=0.0, peak_size=1.0)
-    assert ladder().check_partial_exits(position, 150.0) is None
+    assert only_exit(ladder(), position, 150.0) is None
 
 
 # --- scale-ins --------------------------------------------------------------------------------
@@ -321,7 +320,7 @@ def test_breakeven_stop_appears_only_after_the_first_target_filled():
     policy = ladder(breakeven_after_first_exit=True)
     position = long_position(fee=FEE)
     assert policy.breakeven_stop_price(position) is None
-    trimmed = apply_partial_exit(position, policy.check_partial_exits(position, 104.0))
+    trimmed = apply_partial_exit(position, only_exit(policy, position, 104.0))
     stop = policy.breakeven_stop_price(trimmed)
     assert trimmed.profit_at(stop) == pytest.approx(0.0, abs=1e-12)
     assert stop > 100.0
@@ -346,7 +345,7 @@ def test_a_changed_ladder_counts_only_the_targets_it_still_has():
     assert levels_in_tag("pm_tp3%+6%", "tp", (0.03, 0.1)) == {1}
     restarted = ladder(exit_targets=[0.05], exit_sizes=[0.5])
     position = long_position(partial_exits_taken=levels_in_tag("pm_tp3%", "tp", (0.05,)))
-    assert restarted.check_partial_exits(position, 106.0).levels == (1,)
+    assert only_exit(restarted, position, 106.0).levels == (1,)
 
 
 def test_tags_of_the_older_form_are_read_by_position():
@@ -403,7 +402,7 @@ def test_property_position_state_never_oversells_and_levels_fire_once(
     fired_adds: list[int] = []
     seen = (frozenset(), frozenset())
     for price in walk(100.0, moves):
-        exit_ = policy.check_partial_exits(position, price, min_stake=min_stake)
+        exit_ = only_exit(policy, position, price, min_stake=min_stake)
         if exit_:
             assert 0 < exit_.amount <= position.current_size
             fired_targets += exit_.levels
