@@ -32,6 +32,12 @@ from freqtrade_posmgmt.mfe_mae_analyzer import (
     MFEMAEAnalyzer,
     OptimalExitPoints,
 )
+from freqtrade_posmgmt.report.effects import (
+    CapabilityEffects,
+    StrategyComparison,
+    capability_effects,
+    comparison,
+)
 from freqtrade_posmgmt.report.loading import LoadedResult, partial_exit_tags
 
 # Longest edge-ratio horizon, in candles of the backtest's timeframe, and the horizons shown.
@@ -103,8 +109,22 @@ class ExitSuggestions:
         return next((item for item in self.recommendations if item.kind == "stop"), None)
 
 
-Section = TradeExcursions | MetricsTable | EdgeRatios | ExitSuggestions
-SECTION_TYPES: tuple[type, ...] = (TradeExcursions, MetricsTable, EdgeRatios, ExitSuggestions)
+Section = (
+    TradeExcursions
+    | StrategyComparison
+    | CapabilityEffects
+    | MetricsTable
+    | EdgeRatios
+    | ExitSuggestions
+)
+SECTION_TYPES: tuple[type, ...] = (
+    TradeExcursions,
+    StrategyComparison,
+    CapabilityEffects,
+    MetricsTable,
+    EdgeRatios,
+    ExitSuggestions,
+)
 
 
 @dataclass(frozen=True)
@@ -156,11 +176,18 @@ def analyse(loaded: LoadedResult) -> Analysis:
     trades, analyzers = _trades_and_analyzers(loaded)
     sections: tuple[Section, ...] = (
         TradeExcursions(trades),
+        *_comparison(loaded),
+        *capability_effects(loaded),
         *_metrics_tables(trades, analyzers),
         _edge_ratios(loaded, trades),
         *_exit_suggestions(loaded, analyzers),
     )
     return Analysis(loaded.result_file, loaded.timeframe, tuple(analyzers), sections)
+
+
+def _comparison(loaded: LoadedResult) -> tuple[StrategyComparison, ...]:
+    """The strategies side by side, when the result holds more than one."""
+    return (comparison(loaded),) if len(loaded.stats) > 1 else ()
 
 
 def _trades_and_analyzers(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from freqtrade_posmgmt.report.analysis import ExitSuggestions
+from freqtrade_posmgmt.report.effects import CapabilityEffects, StrategyComparison
 
 
 def pct(value: float | None) -> str:
@@ -102,3 +103,97 @@ EXITS_NOTE = (
     "within reach); the trailing stop is replayed on the candles. Fitted to these trades: "
     "check them out of sample."
 )
+
+
+COMPARISON_COLUMNS = (
+    "Strategy",
+    "Trades",
+    "Profit",
+    "Profit %",
+    "Max drawdown",
+    "Calmar",
+    "Win rate",
+    "Profit factor",
+    "Position management",
+)
+
+
+def comparison_rows(section: StrategyComparison) -> list[list[str]]:
+    """One row per strategy, Freqtrade's own statistics."""
+    return [
+        [
+            name,
+            str(int(row["trades"])),
+            f"{num(row['profit_total_abs'])} {section.stake_currency}",
+            pct(row["profit_total"]),
+            pct(row["max_drawdown_account"]),
+            num(row["calmar"]),
+            pct(row["winrate"]),
+            num(row["profit_factor"]),
+            "on" if row["managed"] else "off",
+        ]
+        for name, row in section.table.iterrows()
+    ]
+
+
+def comparison_title(section: StrategyComparison) -> str:
+    base = f" (baseline: {section.baseline})" if section.baseline else ""
+    return f"Strategies side by side{base}"
+
+
+EFFECT_COLUMNS = (
+    "Capability",
+    "On",
+    "Exits",
+    "Exit profit",
+    "Partial fills",
+    "Partial stake",
+    "Adds",
+    "Add stake",
+    "Refused",
+    "Cut",
+    "Raised",
+    "Stake not deployed",
+)
+
+
+def effect_rows(section: CapabilityEffects) -> list[list[str]]:
+    """One row per capability: what it did in this strategy's backtest."""
+    return [
+        [
+            capability,
+            "yes" if row["on"] else "no",
+            str(row["exits"]),
+            num(row["exit_profit_abs"]),
+            str(row["partial_fills"]),
+            num(row["partial_stake"]),
+            str(row["adds"]),
+            num(row["add_stake"]),
+            str(row["refused"]),
+            str(row["cut"]),
+            str(row["raised"]),
+            num(row["stake_not_deployed"]),
+        ]
+        for capability, row in section.table.iterrows()
+    ]
+
+
+def effects_title(section: CapabilityEffects) -> str:
+    return f"What position management did in {section.strategy}"
+
+
+REASON_COLUMNS = ("Capability", "Decision", "Reason", "Count", "Stake not deployed")
+
+
+def reason_rows(section: CapabilityEffects) -> list[list[str]]:
+    """Entries refused and stakes resized, by capability and reason."""
+    return [
+        [
+            row.capability,
+            row.kind,
+            row.reason,
+            str(row.count),
+            num(row.stake_not_deployed),
+        ]
+        for row in section.reasons.itertuples()
+    ]

@@ -12,9 +12,11 @@ from typing import Any
 from freqtrade_posmgmt.report import formatting
 from freqtrade_posmgmt.report.analysis import (
     Analysis,
+    CapabilityEffects,
     EdgeRatios,
     ExitSuggestions,
     MetricsTable,
+    StrategyComparison,
     TradeExcursions,
 )
 from freqtrade_posmgmt.report.loading import ReportError, write_text
@@ -215,8 +217,43 @@ def _exits(section: ExitSuggestions, analysis: Analysis) -> str:
     return _table(formatting.EXIT_COLUMNS, formatting.exit_rows(section), title)
 
 
+def _comparison(section: StrategyComparison, analysis: Analysis) -> str:
+    go, _ = _plotly()
+    figure = go.Figure()
+    for name, colour in colours(analysis).items():
+        curve = section.equity.get(name)
+        if curve is not None:
+            figure.add_trace(
+                go.Scatter(
+                    x=curve.index, y=curve.values, mode="lines", line={"color": colour}, name=name
+                )
+            )
+    figure.update_layout(
+        height=360,
+        template="plotly_white",
+        margin={"t": 20, "b": 40, "l": 60, "r": 20},
+        yaxis_title=f"realised equity ({section.stake_currency})",
+    )
+    rows = formatting.comparison_rows(section)
+    table = _table(formatting.COMPARISON_COLUMNS, rows, formatting.comparison_title(section))
+    return f"{table}<h2>Realised equity</h2>{_figure_html(figure)}"
+
+
+def _effects(section: CapabilityEffects, analysis: Analysis) -> str:
+    rows = formatting.effect_rows(section)
+    parts = [_table(formatting.EFFECT_COLUMNS, rows, formatting.effects_title(section))]
+    if not section.reasons.empty:
+        reasons = formatting.reason_rows(section)
+        parts.append(
+            _table(formatting.REASON_COLUMNS, reasons, "Entries refused and stakes resized")
+        )
+    return "".join(parts)
+
+
 RENDERERS: dict[type, Callable] = {
     TradeExcursions: _trades,
+    StrategyComparison: _comparison,
+    CapabilityEffects: _effects,
     MetricsTable: _metrics,
     EdgeRatios: _edge,
     ExitSuggestions: _exits,

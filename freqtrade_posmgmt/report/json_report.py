@@ -18,9 +18,11 @@ import pandas as pd
 
 from freqtrade_posmgmt.report.analysis import (
     Analysis,
+    CapabilityEffects,
     EdgeRatios,
     ExitSuggestions,
     MetricsTable,
+    StrategyComparison,
     TradeExcursions,
 )
 from freqtrade_posmgmt.report.loading import write_text
@@ -120,8 +122,30 @@ def _exits(section: ExitSuggestions, document: dict[str, Any]) -> None:
     }
 
 
+def _comparison(section: StrategyComparison, document: dict[str, Any]) -> None:
+    document["comparison"] = {
+        "baseline": section.baseline,
+        "strategies": {
+            name: {key: _json_value(value) for key, value in row.items()}
+            for name, row in section.table.iterrows()
+        },
+    }
+
+
+def _effects(section: CapabilityEffects, document: dict[str, Any]) -> None:
+    document.setdefault("position_management", {})[section.strategy] = {
+        "capabilities": {
+            capability: {key: _json_value(value) for key, value in row.items()}
+            for capability, row in section.table.iterrows()
+        },
+        "decisions": _records(section.reasons),
+    }
+
+
 RENDERERS: dict[type, Callable] = {
     TradeExcursions: _trades,
+    StrategyComparison: _comparison,
+    CapabilityEffects: _effects,
     MetricsTable: _metrics,
     EdgeRatios: _edge,
     ExitSuggestions: _exits,

@@ -6,7 +6,8 @@ candles it ran on, located the way Freqtrade locates them (``--userdir``, ``-c/-
 """
 
 import argparse
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ from freqtrade.enums import CandleType, RunMode
 from freqtrade.exceptions import FreqtradeException
 
 from freqtrade_posmgmt.excursions import PairCandles
+
+# Where the mixins write their decisions beside the results (``mixins._sidecar.DIRECTORY``;
+# not imported, so that the report does not load the mixins).
+SIDECAR_DIRECTORY = "posmgmt"
 
 
 class ReportError(Exception):
@@ -42,6 +47,11 @@ class LoadedResult:
     """The candles the fills sit on (the detail timeframe's, if the backtest used one)."""
     candles: dict[str, PairCandles]
     """The candles of the backtest's timeframe."""
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Freqtrade's statistics per strategy (``profit_total``, ``max_drawdown_account``...)."""
+    decisions: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    """Per strategy, what the mixins wrote beside the result (see ``mixins._sidecar``), or
+    None when nothing was written for its run (no position management, or not found)."""
 
 
 def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,7 +106,7 @@ def locate_result(result: Path | None, config: dict[str, Any]) -> Path:
 
 def load_result(result_file: Path, config: dict[str, Any]) -> LoadedResult:
     """Load a backtest result's closed trades and the candles they ran on."""
-    strategies, trades = _load_strategy_trades(result_file)
+    strategies, metadata, trades = _load_strategy_trades(result_file)
     trades = trades[~trades["is_open"].astype(bool)].reset_index(drop=True)
     if trades.empty:
         raise ReportError(f"{result_file}: no closed trades; nothing to analyse")
@@ -113,13 +123,45 @@ def load_result(result_file: Path, config: dict[str, Any]) -> LoadedResult:
         if fill_timeframe == timeframe
         else _candles(pairs, timeframe, config, trading_mode)
     )
-    return LoadedResult(result_file, timeframe, trades, _fills(trades), fill_candles, candles)
+    decisions = {
+        name: load_decisions(result_file, name, metadata.get(name, {}).get("run_id"))
+        for name in strategies
+    }
+    return LoadedResult(
+        result_file,
+        timeframe,
+        trades,
+        _fills(trades),
+        fill_candles,
+        candles,
+        dict(strategies),
+        decisions,
+    )
 
 
-def _load_strategy_trades(result_file: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+def load_decisions(result_file: Path, strategy: str, run_id: str | None) -> dict[str, Any] | None:
+    """
+    The decisions the mixins wrote for ``strategy``'s run ``run_id`` (Freqtrade's, from the
+    result's ``.meta.json``) in ``posmgmt/`` beside the result; None if there are none.
+    """
+    if not run_id:
+        return None
+    path = result_file.parent / SIDECAR_DIRECTORY / f"{strategy}-{run_id}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise ReportError(f"{path}: unreadable position-management decisions ({e})") from e
+
+
+def _load_strategy_trades(
+    result_file: Path,
+) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
     try:
         stats = load_backtest_stats(result_file)
         strategies = stats["strategy"]
+        metadata = stats.get("metadata") or {}
         frames = []
         for name in strategies:
             trades = load_backtest_data(result_file, strategy=name)
@@ -132,7 +174,7 @@ def _load_strategy_trades(result_file: Path) -> tuple[dict[str, Any], pd.DataFra
     trades = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if trades.empty:
         raise ReportError(f"{result_file}: the backtest made no trades; nothing to analyse")
-    return strategies, trades
+    return strategies, metadata, trades
 
 
 def _fills(trades: pd.DataFrame) -> pd.DataFrame:

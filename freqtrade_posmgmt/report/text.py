@@ -8,9 +8,11 @@ from rich.table import Table
 from freqtrade_posmgmt.report import formatting
 from freqtrade_posmgmt.report.analysis import (
     Analysis,
+    CapabilityEffects,
     EdgeRatios,
     ExitSuggestions,
     MetricsTable,
+    StrategyComparison,
     TradeExcursions,
 )
 
@@ -57,8 +59,36 @@ def _exits(section: ExitSuggestions, analysis: Analysis, console: Console) -> No
     console.print(table)
 
 
+def _rich_table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _comparison(section: StrategyComparison, analysis: Analysis, console: Console) -> None:
+    rows = formatting.comparison_rows(section)
+    console.print(
+        _rich_table(formatting.comparison_title(section), formatting.COMPARISON_COLUMNS, rows)
+    )
+
+
+def _effects(section: CapabilityEffects, analysis: Analysis, console: Console) -> None:
+    rows = formatting.effect_rows(section)
+    console.print(_rich_table(formatting.effects_title(section), formatting.EFFECT_COLUMNS, rows))
+    if not section.reasons.empty:
+        reasons = formatting.reason_rows(section)
+        console.print(
+            _rich_table("Entries refused and stakes resized", formatting.REASON_COLUMNS, reasons)
+        )
+
+
 RENDERERS: dict[type, Callable] = {
     TradeExcursions: _trades,
+    StrategyComparison: _comparison,
+    CapabilityEffects: _effects,
     MetricsTable: _metrics,
     EdgeRatios: _edge,
     ExitSuggestions: _exits,
