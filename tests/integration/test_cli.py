@@ -48,7 +48,14 @@ def test_offline_backtesting_prints_freqtrade_report(workdir):
 def test_demo_backtests_and_analyses_the_shipped_data(workdir):
     proc = run_cli("demo", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "STRATEGY SUMMARY" in proc.stdout
+    # Freqtrade's own reports and log go to a file; the comparison and the effects are printed.
+    assert "STRATEGY SUMMARY" not in proc.stdout and " - INFO - " not in proc.stdout + proc.stderr
+    output = workdir / "user_data" / "backtest_results" / "demo-freqtrade-output.txt"
+    assert "STRATEGY SUMMARY" in output.read_text()
+    assert "Strategies side by side (baseline: ExampleStrategy)" in proc.stdout
+    assert "What position management did in ExampleManagedStrategy" in proc.stdout
+    for capability in ("time_exits", "correlation", "dynamic_risk", "partial_exits"):
+        assert capability in proc.stdout
     assert "MFE/MAE analysis of backtest-result-" in proc.stdout
     assert proc.stdout.count("ExampleManagedStrategy") >= 3  # its backtest, summary, analysis
     assert "partial" in proc.stdout.lower()
