@@ -37,6 +37,8 @@ class Target:
     denominator: str
     at_most: float | None = None
     at_least: float | None = None
+    measure: str = "wall"
+    """``wall`` (median wall time) or ``peak`` (largest peak RSS)."""
 
     def met(self, ratio: float) -> bool:
         return (self.at_most is None or ratio <= self.at_most) and (
@@ -49,7 +51,8 @@ class Target:
             bound = f" <= {self.at_most}"
         elif self.at_least is not None:
             bound = f" >= {self.at_least}"
-        return f"{self.numerator} / {self.denominator}{bound}"
+        what = " (peak memory)" if self.measure == "peak" else ""
+        return f"{self.numerator} / {self.denominator}{what}{bound}"
 
 
 def run_child(module: str, *args: str) -> tuple[Any, float]:
@@ -127,8 +130,12 @@ def compare(variants: list[Variant], targets: list[Target], rounds: int = 3) -> 
         # Targets are on wall time; CPU time is steadier when other work shares the cores.
         print(f"\n{'ratios':<66} {'wall':>6} {'CPU':>6}")
     for target in targets:
-        ratio = medians[target.numerator] / medians[target.denominator]
-        cpu_ratio = cpu_medians[target.numerator] / cpu_medians[target.denominator]
+        if target.measure == "peak":
+            ratio = max(peaks[target.numerator]) / max(peaks[target.denominator])
+            cpu_ratio = ratio
+        else:
+            ratio = medians[target.numerator] / medians[target.denominator]
+            cpu_ratio = cpu_medians[target.numerator] / cpu_medians[target.denominator]
         met = target.met(ratio)
         all_met &= met
         verdict = "" if target.at_most is None and target.at_least is None else "ok"
