@@ -19,6 +19,7 @@ whole ``adjust_trade_position`` chain for a positive return (an add): every sizi
 (their factors multiply), then every cap, so a cap holds whatever a factor did.
 """
 
+import copy
 import dataclasses
 import inspect
 import logging
@@ -90,6 +91,10 @@ POSMGMT_SECTIONS: set[str] = {
     "dynamic_risk",
 }
 """The package's ``posmgmt`` sections, known to every strategy whichever mixins it uses."""
+
+
+# A mixin Parameter's value as declared, captured before any strategy loaded values into it.
+_DECLARED_VALUES: dict[int, Any] = {}
 
 
 class PolicyConfigError(OperationalException):
@@ -283,6 +288,7 @@ class PolicyMixin(IStrategy):
     """The capability's section under ``posmgmt`` in config.json; set by each capability mixin."""
 
     def __init__(self, config: dict) -> None:
+        self._pm_own_parameters()
         super().__init__(config)
         self._pm_user_features = {
             # IStrategy only annotates use_exit_signal; the resolver defaults it to True.
@@ -295,7 +301,7 @@ class PolicyMixin(IStrategy):
         )
         self._pm_parameters = [
             parameter
-            for space in detect_all_parameters(type(self)).values()
+            for space in detect_all_parameters(self).values()
             for parameter in space.values()
         ]
         self._pm_parameter_values: tuple | None = None
@@ -306,6 +312,24 @@ class PolicyMixin(IStrategy):
         self.pm_refresh_all()
         self._pm_check_sections()
         self._pm_check_hyperopt_spaces()
+
+    def _pm_own_parameters(self) -> None:
+        """
+        Give this strategy its own copy of each mixin Parameter, at the value it was declared
+        with. Freqtrade loads values into Parameter objects, which are class attributes: a
+        mixin's are shared by every strategy class built on it, so one strategy's hyperopt
+        result or epoch would otherwise leak into the next strategy loaded in the same process
+        (``--strategy-list``, tests).
+        """
+        cls = type(self)
+        for owner in cls.__mro__:
+            if "pm_refresh" not in vars(owner):
+                continue
+            for name, declared in vars(owner).items():
+                if isinstance(declared, BaseParameter) and getattr(cls, name) is declared:
+                    own = copy.copy(declared)
+                    own.value = _DECLARED_VALUES.setdefault(id(declared), declared.value)
+                    setattr(self, name, own)
 
     def pm_refresh(self) -> None:
         """

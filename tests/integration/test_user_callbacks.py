@@ -33,6 +33,8 @@ def all_off(base: type) -> type:
             "trailing_stop_policy": None,
             "partial_exit_policy": None,
             "time_exit_policy": None,
+            "correlation_policy": None,
+            "dynamic_risk_policy": None,
         },
     )
 
@@ -50,6 +52,8 @@ class FixedStopTrailed(PositionManagementMixin, FixedStop):
     trailing_stop_policy = TRAILING
     partial_exit_policy = None
     time_exit_policy = None
+    correlation_policy = None
+    dynamic_risk_policy = None
 
 
 class TrailedOnly(TrailingStopMixin, ExampleStrategy):
@@ -60,6 +64,8 @@ class OwnCallbacksManaged(PositionManagementMixin, OwnCallbacks):
     trailing_stop_policy = None
     partial_exit_policy = PartialExitPolicy(exit_targets=[0.02], exit_sizes=[0.5])
     time_exit_policy = TimeExitPolicy(max_holding_hours=12)
+    correlation_policy = None
+    dynamic_risk_policy = None
 
 
 class OwnTrailBreakeven(PartialExitMixin, OwnTrail):
@@ -149,5 +155,5 @@ def test_no_take_profit_fill_lowers_the_stop_in_force():
     assert len(take_profits) >= 10
     for pair, opened, tag, before, after in take_profits:
         assert after >= before, (pair, opened, tag, before, after)
-    # Among them the LINK/USDT trade whose pm_tp1 fill used to lower the stop 11.44 -> 11.41.
-    assert any(m[0] == "LINK/USDT" and m[2] == "pm_tp1" and m[3] == 11.44 for m in take_profits)
+    # Among them the LINK/USDT trade whose first take-profit (2%) used to lower the stop 11.44 -> 11.41.
+    assert any(m[0] == "LINK/USDT" and m[2] == "pm_tp2%" and m[3] == 11.44 for m in take_profits)
