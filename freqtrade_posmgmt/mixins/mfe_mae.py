@@ -46,11 +46,18 @@ class MFEMAEMixin(PolicyMixin):
         # A copy, so that no two strategy instances share the recorded extremes.
         self.pm_mfe_mae_tracker = None if tracker is None else dataclasses.replace(tracker)
         self._pm_mfe_mae_trades: set[int] = set()
-        if tracker is not None and self.config.get("runmode") in (RunMode.LIVE, RunMode.DRY_RUN):
+        # Another mixin may need bot_loop_start in backtesting: recording must still not run
+        # there (Freqtrade's backtest custom data is a list searched on every read).
+        self._pm_mfe_mae_live = tracker is not None and self.config.get("runmode") in (
+            RunMode.LIVE,
+            RunMode.DRY_RUN,
+        )
+        if self._pm_mfe_mae_live:
             self.pm_use_callbacks(MFEMAEMixin)
 
     def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
-        self._pm_record_excursions(current_time)
+        if self._pm_mfe_mae_live:
+            self._pm_record_excursions(current_time)
         super().bot_loop_start(current_time=current_time, **kwargs)
 
     @guarded(None)

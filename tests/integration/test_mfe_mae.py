@@ -10,6 +10,8 @@ from freqtrade.persistence import Order, Trade, init_db
 
 from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
 from freqtrade_posmgmt.mixins.mfe_mae import MFEMAEMixin
+from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import SPOT_DATA, run_backtest
 from tests.strategies import PAIRS, ExampleShort, ScaleInAndOut
 
@@ -148,6 +150,29 @@ def test_mixin_costs_nothing_in_backtesting(long_run, monkeypatch):
     assert [(t.pair, t.open_date, t.close_profit_abs) for t in run.trades] == [
         (t.pair, t.open_date, t.close_profit_abs) for t in long_run.trades
     ]
+
+
+class TrailedWithMFEMAE(TrailingStopMixin, MFEMAEMixin, ExampleStrategy):
+    trailing_stop_policy = TrailingStopPolicy(activation_threshold=0.05, atr_multiplier=3.0)
+
+
+def test_recording_stays_off_in_backtesting_when_another_mixin_needs_bot_loop_start(monkeypatch):
+    # The trailing stop runs bot_loop_start every candle in backtesting; recording there cost
+    # the full stack 60% of its backtest time.
+    calls = []
+    monkeypatch.setattr(
+        MFEMAEMixin, "_pm_record_excursions", lambda self, current_time: calls.append(1)
+    )
+    loops = []
+    original = TrailingStopMixin.bot_loop_start
+
+    def counted(self, current_time, **kwargs):
+        loops.append(1)
+        original(self, current_time=current_time, **kwargs)
+
+    monkeypatch.setattr(TrailingStopMixin, "bot_loop_start", counted)
+    run_backtest(TrailedWithMFEMAE, pairs=PAIRS, timerange=TIMERANGE)
+    assert loops and calls == []
 
 
 # --- live / dry-run recording --------------------------------------------------------------
