@@ -20,7 +20,7 @@ class ExampleStrategy(IStrategy):
     minimal_roi = {"0": 0.10, "720": 0.05, "1440": 0.02}
     stoploss = -0.06
     process_only_new_candles = True
-    startup_candle_count = 60
+    startup_candle_count = 200
 
     ema_fast = IntParameter(5, 20, default=12, space="buy")
     ema_slow = IntParameter(21, 60, default=26, space="buy")
