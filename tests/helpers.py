@@ -4,6 +4,7 @@ Freqtrade made unimportable (tests/unit/test_framework_free.py).
 """
 
 import math
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -22,10 +23,20 @@ FEE = 0.001
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``freqtrade-posmgmt`` as a user would, from ``cwd``."""
+def run_cli(*args: str, cwd: Path, columns: int | None = None) -> subprocess.CompletedProcess:
+    """
+    Run ``freqtrade-posmgmt`` as a user would, from ``cwd``; ``columns``: the terminal width
+    rich lays its tables out for (unset, it may abbreviate cells to fit 80).
+    """
+    env = None if columns is None else {**os.environ, "COLUMNS": str(columns)}
     return subprocess.run(
-        [str(CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+        [str(CLI), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
