@@ -206,6 +206,16 @@ def test_parameter_change_is_picked_up_before_the_next_backtest():
     assert strategy.level == LevelPolicy(0.25)
 
 
+def test_a_strategys_parameter_values_do_not_leak_into_the_next_strategy_loaded():
+    # Freqtrade loads hyperopt values into Parameter objects; a mixin's are class attributes
+    # shared by every strategy built on it (--strategy-list, hyperopt epochs, tests).
+    first = load(WithLevel)
+    first.pm_level.value = 0.25
+    assert load(WithLevel).level == LevelPolicy(0.1)
+    assert load(OwnStoploss).pm_level.value == 0.1
+    assert first.pm_level.value == 0.25
+
+
 @given(st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))))
 def test_tightest_stop_is_the_smallest_meaningful_distance(ratios):
     meaningful = [r for r in ratios if r is not None and r != 0 and math.isfinite(r)]
