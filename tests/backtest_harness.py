@@ -218,9 +218,17 @@ def data_span(pair: str, timeframe: str = "1h") -> tuple[Any, Any]:
 
 
 def copy_user_data(destination: Path) -> Path:
-    """A writable copy of the repo's user_data (config, strategies, markets; data linked)."""
+    """
+    A writable copy of what the repo ships in user_data (config, strategies, markets; data
+    linked), without what Freqtrade runs wrote there (results, logs, plots, ...).
+    """
     target = destination / "user_data"
-    shutil.copytree(USER_DATA, target, ignore=shutil.ignore_patterns("data", "backtest_results"))
+    target.mkdir(parents=True)
+    shutil.copy2(USER_DATA / "config.json", target)
+    for shipped in ("strategies", "markets"):
+        shutil.copytree(
+            USER_DATA / shipped, target / shipped, ignore=shutil.ignore_patterns("__pycache__")
+        )
     (target / "data").mkdir()
     (target / "data" / "binance").symlink_to(SPOT_DATA, target_is_directory=True)
     return target

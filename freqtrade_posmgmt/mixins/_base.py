@@ -93,10 +93,6 @@ POSMGMT_SECTIONS: set[str] = {
 """The package's ``posmgmt`` sections, known to every strategy whichever mixins it uses."""
 
 
-# A mixin Parameter's value as declared, captured before any strategy loaded values into it.
-_DECLARED_VALUES: dict[int, Any] = {}
-
-
 class PolicyConfigError(OperationalException):
     """A position-management policy is configured wrongly; stops the strategy at load."""
 
@@ -327,8 +323,10 @@ class PolicyMixin(IStrategy):
                 continue
             for name, declared in vars(owner).items():
                 if isinstance(declared, BaseParameter) and getattr(cls, name) is declared:
+                    # Captured before any strategy of this process loaded a value into it.
+                    value = declared.__dict__.setdefault("_pm_declared_value", declared.value)
                     own = copy.copy(declared)
-                    own.value = _DECLARED_VALUES.setdefault(id(declared), declared.value)
+                    own.value = value
                     setattr(self, name, own)
 
     def pm_refresh(self) -> None:
