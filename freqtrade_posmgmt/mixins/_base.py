@@ -93,6 +93,11 @@ POSMGMT_SECTIONS: set[str] = {
 """The package's ``posmgmt`` sections, known to every strategy whichever mixins it uses."""
 
 
+def is_mixin(cls: type) -> bool:
+    """A position-management mixin defines ``pm_refresh``; the user's own strategy classes do not."""
+    return "pm_refresh" in vars(cls)
+
+
 class PolicyConfigError(OperationalException):
     """A position-management policy is configured wrongly; stops the strategy at load."""
 
@@ -319,7 +324,7 @@ class PolicyMixin(IStrategy):
         """
         cls = type(self)
         for owner in cls.__mro__:
-            if "pm_refresh" not in vars(owner):
+            if not is_mixin(owner):
                 continue
             for name, declared in vars(owner).items():
                 if isinstance(declared, BaseParameter) and getattr(cls, name) is declared:
@@ -505,15 +510,12 @@ class PolicyMixin(IStrategy):
         for name in CALLBACKS:
             self.__dict__.pop(name, None)
             definers = [cls for cls in type(self).__mro__ if name in vars(cls)]
-            # A mixin is a class that defines pm_refresh; the user's own strategy classes do not.
-            users = [
-                cls for cls in definers if "pm_refresh" not in vars(cls) and cls is not IStrategy
-            ]
+            users = [cls for cls in definers if not is_mixin(cls) and cls is not IStrategy]
             active = name in self._pm_active_callbacks
             if not users:
                 owner = definers[0] if active else IStrategy
                 setattr(self, name, ReadOnlyCallback(self, name, owner))
-            elif not active and "pm_refresh" in vars(definers[0]):
+            elif not active and is_mixin(definers[0]):
                 # Switched off: Freqtrade calls the user's own code, exactly as without us.
                 setattr(self, name, DirectCallback(self, name, users[0]))
             # Otherwise the class's own chain runs, and Freqtrade hands user code a copy of the trade.
