@@ -6,10 +6,10 @@ result, each count checked here against Freqtrade's exported trades and the deci
 """
 
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
+from freqtrade.data.btanalysis import load_backtest_stats
 
 from tests.backtest_harness import copy_user_data
 from tests.helpers import run_cli
@@ -30,13 +30,10 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = userdir / "backtest_results"
     (archive,) = results.glob("backtest-result-*.zip")
-    meta = json.loads(archive.with_suffix(".meta.json").read_text())
-    with zipfile.ZipFile(archive) as zipped:
-        (name,) = [n for n in zipped.namelist() if n.endswith(".json") and "_config" not in n]
-        result = json.loads(zipped.read(name))
+    result = load_backtest_stats(archive)
     # Named by Freqtrade's run id, as stored in the result's metadata; none for the plain one.
     (sidecar,) = (results / "posmgmt").glob("*.json")
-    assert sidecar.name == f"{MANAGED}-{meta[MANAGED]['run_id']}.json"
+    assert sidecar.name == f"{MANAGED}-{result['metadata'][MANAGED]['run_id']}.json"
     decisions = json.loads(sidecar.read_text())
     proc = run_cli("analyze", "--userdir", "user_data", "--json", "effects.json", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -45,6 +45,16 @@ def closed_before(trades: list, last: pd.Timestamp) -> list:
     ]
 
 
+def opened_before(trades: list, last: pd.Timestamp) -> list:
+    return sorted(
+        (t.open_date_utc, t.pair, t.orders[0].safe_amount) for t in trades if t.open_date_utc < last
+    )
+
+
+def decided_before(decisions: list, last: pd.Timestamp) -> list:
+    return [d for d in decisions if d.candle < last]
+
+
 @pytest.fixture(scope="module")
 def full_run() -> tuple[list, list]:
     return run()
@@ -58,14 +68,10 @@ def test_a_full_stack_backtest_cut_at_any_date_matches_the_full_run_up_to_the_cu
     compared = closed_before(full_trades, last)
     assert len(compared) > 50
     assert closed_before(cut_trades, last) == compared
-    opened = lambda trades: sorted(
-        (t.open_date_utc, t.pair, t.orders[0].safe_amount) for t in trades if t.open_date_utc < last
-    )
-    assert opened(cut_trades) == opened(full_trades)
+    assert opened_before(cut_trades, last) == opened_before(full_trades, last)
     # Refusals, cuts and resizes too, not only what reached the trades.
-    decided = lambda decisions: [d for d in decisions if d.candle < last]
-    assert decided(full_decisions)
-    assert decided(cut_decisions) == decided(full_decisions)
+    assert decided_before(full_decisions, last)
+    assert decided_before(cut_decisions, last) == decided_before(full_decisions, last)
 
 
 @pytest.fixture(scope="module")
