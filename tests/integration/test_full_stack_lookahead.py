@@ -1,6 +1,6 @@
 """
-The full stack reads no future: a backtest cut at any date trades, fills and decides exactly as the
-full run up to the cut, and Freqtrade's lookahead-analysis and recursive-analysis find nothing on
+The full stack reads no future: a backtest cut at any date, or right after an event of each
+capability that reads candles, trades, fills and decides exactly as the full run up to the cut, and Freqtrade's lookahead-analysis and recursive-analysis find nothing on
 the full-stack example.
 """
 
@@ -72,6 +72,38 @@ def test_a_full_stack_backtest_cut_at_any_date_matches_the_full_run_up_to_the_cu
     # Refusals, cuts and resizes too, not only what reached the trades.
     assert decided_before(full_decisions, last)
     assert decided_before(cut_decisions, last) == decided_before(full_decisions, last)
+
+
+def event_candle(trades: list, decisions: list, capability: str) -> pd.Timestamp:
+    """The candle of the capability's last event that depends on candles."""
+    if capability == "trailing_stop":
+        times = [t.close_date_utc for t in trades if t.exit_reason == "trailing_stop_loss"]
+    else:
+        times = [d.candle for d in decisions if d.capability == capability]
+    return pd.Timestamp(max(times))
+
+
+def closed_until(trades: list, last: pd.Timestamp) -> list:
+    """Trades closed by the end of candle ``last``, less a cut run's forced exits there."""
+    return closed_before(
+        [t for t in trades if t.exit_reason != "force_exit"], last + timedelta(microseconds=1)
+    )
+
+
+# A cut shows a look ahead only where an event falls within the look's reach of it, which fixed
+# dates rarely meet: these cuts fall right after an event of each capability that reads candles,
+# so that event would differ had it read even the next candle.
+@pytest.mark.parametrize("capability", ["trailing_stop", "dynamic_risk", "correlation"])
+def test_a_backtest_cut_right_after_an_event_matches_the_full_run_up_to_it(full_run, capability):
+    full_trades, full_decisions = full_run
+    last = event_candle(full_trades, full_decisions, capability)
+    cut_trades, cut_decisions = run(f"-{(last + HOUR).strftime('%Y%m%dT%H%M')}")
+    compared = closed_until(full_trades, last)
+    assert compared and closed_until(cut_trades, last) == compared
+    after = last + timedelta(microseconds=1)
+    assert opened_before(cut_trades, after) == opened_before(full_trades, after)
+    assert decided_before(full_decisions, after)
+    assert decided_before(cut_decisions, after) == decided_before(full_decisions, after)
 
 
 @pytest.fixture(scope="module")
