@@ -2,7 +2,20 @@
 
 from example_strategy import ExampleStrategy
 
+from freqtrade_posmgmt import PositionManagementMixin
+
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+
+
+class EverythingOff(PositionManagementMixin):
+    """Put before a strategy: the whole stack with every capability switched off."""
+
+    time_exit_policy = None
+    partial_exit_policy = None
+    trailing_stop_policy = None
+    correlation_policy = None
+    dynamic_risk_policy = None
+    mfe_mae_tracker = None
 
 
 class ExampleShort(ExampleStrategy):

@@ -11,19 +11,14 @@ Cost of the whole stack (ten pairs, whole span, 1h).
 
 from example_strategy import ExampleStrategy
 
-from freqtrade_posmgmt import PositionManagementMixin
 from tests.benchmarks.bench import Target, Variant, main
+from tests.strategies import EverythingOff
 
 MODULE = "tests.benchmarks.bench_stack"
 
 
-class StackOff(PositionManagementMixin, ExampleStrategy):
-    time_exit_policy = None
-    partial_exit_policy = None
-    trailing_stop_policy = None
-    correlation_policy = None
-    dynamic_risk_policy = None
-    mfe_mae_tracker = None
+class StackOff(EverythingOff, ExampleStrategy):
+    pass
 
 
 VARIANTS = [

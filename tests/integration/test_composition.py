@@ -26,6 +26,7 @@ from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import copy_user_data, run_backtest
 from tests.correlation_replay import check_every_entry_within_cap
 from tests.helpers import run_cli
+from tests.strategies import EverythingOff
 
 TIMERANGE = "20250101-20250501"
 TRAILING = TrailingStopPolicy(
@@ -54,13 +55,8 @@ class PartialOnly(PartialExitMixin, ExampleStrategy):
     partial_exit_policy = LADDER
 
 
-class AllOff(PositionManagementMixin, ExampleStrategy):
-    trailing_stop_policy = None
-    partial_exit_policy = None
-    time_exit_policy = None
-    correlation_policy = None
-    dynamic_risk_policy = None
-    mfe_mae_tracker = None
+class AllOff(EverythingOff, ExampleStrategy):
+    pass
 
 
 class NoWeekendEntries(TimeExitMixin, ExampleStrategy):

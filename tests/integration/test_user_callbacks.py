@@ -8,13 +8,14 @@ from datetime import timedelta
 import pytest
 from example_strategy import ExampleStrategy
 
-from freqtrade_posmgmt import PartialExitMixin, PositionManagementMixin, TrailingStopMixin
+from freqtrade_posmgmt import PartialExitMixin, TrailingStopMixin
 from freqtrade_posmgmt.mixins._base import tightest_stop
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.backtest_harness import run_backtest
 from tests.public_strategies import CALLS, STOP_MOVES, FixedStop, OwnCallbacks, OwnTrail, PSARStop
+from tests.strategies import EverythingOff
 
 TIMERANGE = "20250101-20250501"
 PAIRS = ["BTC/USDT", "ETH/USDT", "ADA/USDT", "LINK/USDT"]
@@ -27,15 +28,8 @@ TRAILING = TrailingStopPolicy(
 def all_off(base: type) -> type:
     return type(
         f"{base.__name__}Off",
-        (PositionManagementMixin, base),
-        {
-            "__module__": __name__,
-            "trailing_stop_policy": None,
-            "partial_exit_policy": None,
-            "time_exit_policy": None,
-            "correlation_policy": None,
-            "dynamic_risk_policy": None,
-        },
+        (EverythingOff, base),
+        {"__module__": __name__},
     )
 
 
@@ -48,24 +42,17 @@ SWITCHED_OFF = {FixedStop: FixedStopOff, PSARStop: PSARStopOff, OwnTrail: OwnTra
                 OwnCallbacks: OwnCallbacksOff}  # fmt: skip
 
 
-class FixedStopTrailed(PositionManagementMixin, FixedStop):
+class FixedStopTrailed(EverythingOff, FixedStop):
     trailing_stop_policy = TRAILING
-    partial_exit_policy = None
-    time_exit_policy = None
-    correlation_policy = None
-    dynamic_risk_policy = None
 
 
 class TrailedOnly(TrailingStopMixin, ExampleStrategy):
     trailing_stop_policy = TRAILING
 
 
-class OwnCallbacksManaged(PositionManagementMixin, OwnCallbacks):
-    trailing_stop_policy = None
+class OwnCallbacksManaged(EverythingOff, OwnCallbacks):
     partial_exit_policy = PartialExitPolicy(exit_targets=[0.02], exit_sizes=[0.5])
     time_exit_policy = TimeExitPolicy(max_holding_hours=12)
-    correlation_policy = None
-    dynamic_risk_policy = None
 
 
 class OwnTrailBreakeven(PartialExitMixin, OwnTrail):
