@@ -273,7 +273,8 @@ class PartialExitPolicy:
         a positive one adds to a winner once profit reaches it, a negative one adds on a
         drawdown (DCA) once profit falls to it.
     :param scale_in_sizes: stake of each add as a fraction of the first entry's stake (> 0).
-    :param max_scale_ins: most scale-in levels that may fire per trade.
+    :param max_scale_ins: most scale-in levels that may fire per trade; by default (None) every
+        listed level may fire once. 0 beside listed levels is refused: they would never fire.
     :param scale_in_after_exit: allow adds after the trade has partly exited (off by default,
         so a position is never trimmed and re-bought over and over).
     :param scale_in_min_candles: candles a scale-in waits after the trade's last fill.
@@ -285,7 +286,7 @@ class PartialExitPolicy:
     exit_sizes: tuple[float, ...]
     scale_in_thresholds: tuple[float, ...] = ()
     scale_in_sizes: tuple[float, ...] = ()
-    max_scale_ins: int = 0
+    max_scale_ins: int | None = None
     scale_in_after_exit: bool = False
     scale_in_min_candles: int = 0
     breakeven_after_first_exit: bool = False
@@ -319,7 +320,17 @@ class PartialExitPolicy:
             )
         if any(s <= 0 for s in adds):
             raise fail("scale_in_sizes", adds, "must all be > 0")
-        max_adds = whole("max_scale_ins", self.max_scale_ins)
+        if self.max_scale_ins is None:
+            max_adds = len(thresholds)
+        else:
+            max_adds = whole("max_scale_ins", self.max_scale_ins)
+        if thresholds and not max_adds:
+            raise fail(
+                "max_scale_ins",
+                max_adds,
+                "lets none of the listed scale_in_thresholds fire: leave it out (every level "
+                "may fire once) or list no scale-ins",
+            )
         if max_adds > len(thresholds):
             raise fail(
                 "max_scale_ins",
@@ -379,7 +390,6 @@ class PartialExitPolicy:
             exit_sizes=[size * w / sum(weights) for w in weights],
             scale_in_thresholds=thresholds,
             scale_in_sizes=[scale_in_size] * scale_in_levels,
-            max_scale_ins=scale_in_levels,
         )
 
     @property

@@ -102,6 +102,20 @@ def test_partial_snippet_lists_the_exits_due_and_finds_the_scale_in():
     assert [e.amount for e in names["exits"]] == [pytest.approx(0.5)]
 
 
+def test_partial_snippet_scales_in_at_each_listed_level():
+    from freqtrade_posmgmt.partial_manager import PositionState
+
+    position = PositionState(entry_price=100.0, side="long", original_size=1.0)
+    names = run("partial", position=position, current_price=102.5, market_data={})
+    assert names["scale_in"].levels == (1,)  # +2.5%: the add listed at +2%
+    assert names["scale_in"].stake == pytest.approx(25.0)
+    added = PositionState(
+        entry_price=100.0, side="long", original_size=1.0, scale_ins_taken=frozenset({1})
+    )
+    names = run("partial", position=added, current_price=105.5, market_data={})
+    assert names["scale_in"].levels == (2,)  # +5.5%: the second listed add
+
+
 def test_time_snippet_exits_after_the_close_and_at_the_maximum_holding_time():
     names = run("time")
     policy = names["policy"]
