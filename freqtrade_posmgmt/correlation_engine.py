@@ -47,6 +47,7 @@ def symbol_key(symbol: str) -> str:
     return symbol.split(":")[0].replace("/", "").upper()
 
 
+@validation.validated_policy
 @dataclass(frozen=True)
 class CorrelationConfig:
     """
@@ -66,34 +67,19 @@ class CorrelationConfig:
     basis: str = BASIS_RETURNS
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(
+        validation.coerce(
             self,
-            "correlation_window_days",
-            validation.number("correlation_window_days", self.correlation_window_days, above=0),
-        )
-        set_(
-            self,
-            "correlation_threshold",
-            validation.number(
+            correlation_window_days=validation.number(
+                "correlation_window_days", self.correlation_window_days, above=0
+            ),
+            correlation_threshold=validation.number(
                 "correlation_threshold", self.correlation_threshold, above=0, at_most=1
             ),
-        )
-        set_(
-            self,
-            "max_correlated_exposure",
-            validation.number(
-                "max_correlated_exposure",
-                self.max_correlated_exposure,
-                above=0,
-                at_most=1,
+            max_correlated_exposure=validation.number(
+                "max_correlated_exposure", self.max_correlated_exposure, above=0, at_most=1
             ),
-        )
-        # Pearson needs three points to mean anything.
-        set_(
-            self,
-            "sample_min_size",
-            validation.whole("sample_min_size", self.sample_min_size, 3),
+            # Pearson needs three points to mean anything.
+            sample_min_size=validation.whole("sample_min_size", self.sample_min_size, 3),
         )
         validation.one_of("basis", self.basis, (BASIS_RETURNS, BASIS_RESIDUAL))
 
@@ -482,7 +468,7 @@ def _keyed(mapping: Mapping[str, float]) -> dict[str, float]:
 def _as_arrays(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     index = pd.DatetimeIndex(series.index)
     if index.tz is None:
-        raise ValueError(f"series index={index[:1].tolist()!r}: must be timezone-aware (UTC)")
+        raise validation.fail("series index", index[:1].tolist(), "must be timezone-aware (UTC)")
     order = np.argsort(index.asi8, kind="stable")
     dates = index.as_unit("ns").asi8[order]
     return dates, series.to_numpy(dtype=float)[order]

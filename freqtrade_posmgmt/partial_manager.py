@@ -17,6 +17,7 @@ from typing import Any
 
 from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
 from freqtrade_posmgmt.validation import (
+    coerce,
     fail,
     flag,
     is_number,
@@ -142,17 +143,20 @@ class PositionState:
         if stake is None:
             stake = self.original_size * self.entry_price / self.leverage
         number("original_stake", stake, above=0, rule="must be a number > 0")
-        object.__setattr__(self, "current_size", float(current))
-        object.__setattr__(self, "peak_size", float(peak))
-        object.__setattr__(self, "original_stake", float(stake))
-        object.__setattr__(self, "exit_fee", float(exit_fee))
+        coerce(
+            self,
+            current_size=float(current),
+            peak_size=float(peak),
+            original_stake=float(stake),
+            exit_fee=float(exit_fee),
+        )
         for name in ("partial_exits_taken", "scale_ins_taken"):
             levels = getattr(self, name)
             if not all(is_number(n) and float(n).is_integer() and n >= 1 for n in levels):
                 raise fail(name, levels, "must hold level numbers >= 1")
-            object.__setattr__(self, name, frozenset(int(n) for n in levels))
+            coerce(self, **{name: frozenset(int(n) for n in levels)})
         if self.partly_exited is None:
-            object.__setattr__(self, "partly_exited", bool(self.partial_exits_taken))
+            coerce(self, partly_exited=bool(self.partial_exits_taken))
         flag("partly_exited", self.partly_exited)
 
     @property
@@ -343,15 +347,14 @@ class PartialExitPolicy:
                 targets,
                 "is empty and no scale-in may fire: use None to switch off",
             )
-        object.__setattr__(self, "exit_targets", targets)
-        object.__setattr__(self, "exit_sizes", sizes)
-        object.__setattr__(self, "scale_in_thresholds", thresholds)
-        object.__setattr__(self, "scale_in_sizes", adds)
-        object.__setattr__(self, "max_scale_ins", max_adds)
-        object.__setattr__(
+        coerce(
             self,
-            "scale_in_min_candles",
-            whole("scale_in_min_candles", self.scale_in_min_candles),
+            exit_targets=targets,
+            exit_sizes=sizes,
+            scale_in_thresholds=thresholds,
+            scale_in_sizes=adds,
+            max_scale_ins=max_adds,
+            scale_in_min_candles=whole("scale_in_min_candles", self.scale_in_min_candles),
         )
         flag("scale_in_after_exit", self.scale_in_after_exit)
         flag("breakeven_after_first_exit", self.breakeven_after_first_exit)

@@ -39,6 +39,7 @@ from freqtrade_posmgmt.mixins._account import (
     starting_balance,
 )
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
+from freqtrade_posmgmt.validation import where
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,8 @@ class CorrelationMixin(PolicyMixin):
         try:
             self._pm_corr_window = self.pm_correlation.window_candles(self._pm_corr_step // _NS)
         except ValueError as e:
-            raise PolicyConfigError(f"posmgmt.correlation: {e}") from e
+            name = where(self.pm_correlation) or "posmgmt.correlation"
+            raise PolicyConfigError(f"{name}: {e}") from e
         self._pm_warn_cap_below_stake()
         self.pm_use_callbacks(CorrelationMixin)
         # Capped after the whole stake chain and every sizing step, wherever this mixin sits.
