@@ -72,9 +72,7 @@ class CorrelationMixin(PolicyMixin):
     pm_correlation_threshold = DecimalParameter(
         0.5, 0.95, default=0.7, decimals=2, space="pm_correlation"
     )
-    pm_correlation_cap = DecimalParameter(
-        0.05, 0.5, default=0.15, decimals=2, space="pm_correlation"
-    )
+    pm_correlation_cap = DecimalParameter(0.1, 1.0, default=0.5, decimals=2, space="pm_correlation")
     pm_correlation_window = IntParameter(3, 60, default=30, space="pm_correlation")
 
     def pm_refresh(self) -> None:
@@ -110,8 +108,8 @@ class CorrelationMixin(PolicyMixin):
 
     def _pm_warn_cap_below_stake(self) -> None:
         """A cap below one normal stake cuts the second correlated entry always: say so."""
-        if not self.config.get("dry_run", True):
-            return  # a live balance is unknown at load
+        if not self.config.get("dry_run", True) or self.config.get("max_open_trades") == 1:
+            return  # a live balance is unknown at load; one slot: no group can ever form
         equity = starting_balance(self)
         stake = self.config.get("stake_amount")
         max_open = self.config.get("max_open_trades", -1)
