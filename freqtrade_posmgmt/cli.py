@@ -9,7 +9,10 @@
   hyperopt on one Optuna study shared by many hosts (see distributed_hyperopt).
 
 Each subcommand is a parser (``add_<name>``) and a function of the parsed arguments that
-returns the exit status; :data:`SUBCOMMANDS` lists them.
+returns the exit status; :data:`SUBCOMMANDS` lists them. Freqtrade, the report and Optuna are
+imported by the function that uses them: ``--help`` and ``--version`` import none of them, and
+a plain ``pip install`` (no ``hyperopt`` extra, so no Optuna) runs every subcommand but the
+shared-study hyperopt.
 """
 
 import argparse
@@ -17,15 +20,11 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import ModuleType
 
-from freqtrade.commands import Arguments
-from freqtrade.main import main as freqtrade_main
-
-from freqtrade_posmgmt import distributed_hyperopt, report
-from freqtrade_posmgmt.mixins import _sidecar
-from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
-from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
+from freqtrade_posmgmt import __version__
 
 DEMO_ARGS = [
     "backtesting",
@@ -49,6 +48,10 @@ MARKETS_HELP = (
 )
 
 
+class CommandError(Exception):
+    """Bad input to a ``freqtrade-posmgmt`` command, worded for one line of output."""
+
+
 def _exit_status(exit: SystemExit) -> int:
     return exit.code if isinstance(exit.code, int) else int(exit.code is not None)
 
@@ -60,6 +63,12 @@ def run_offline(markets_path: Path | None, freqtrade_args: list[str]) -> int:
     :return: Freqtrade's exit status
     :raise OfflineError: bad input, in one line
     """
+    from freqtrade.commands import Arguments
+    from freqtrade.main import main as freqtrade_main
+
+    from freqtrade_posmgmt.offline import load_markets, use_static_markets
+    from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
+
     try:
         # Freqtrade's own parser first: a mistyped subcommand or --help is answered by it.
         parsed = Arguments(freqtrade_args).get_parsed_arg()
@@ -79,8 +88,36 @@ def run_offline(markets_path: Path | None, freqtrade_args: list[str]) -> int:
     return 0
 
 
+def _shared_study() -> ModuleType:
+    """The shared-study hyperopt, imported only when asked for: it needs Optuna."""
+    try:
+        from freqtrade_posmgmt import distributed_hyperopt
+    except ImportError as e:
+        raise CommandError(
+            f"the shared-study hyperopt needs {e.name or 'Optuna'}, which is not installed: "
+            "pip install 'freqtrade-posmgmt[distributed]'"
+        ) from e
+    return distributed_hyperopt
+
+
 def _offline(args: argparse.Namespace) -> int:
-    return run_offline(args.markets, distributed_hyperopt.prepare(args.freqtrade_args))
+    freqtrade_args = args.freqtrade_args
+    shared = any(a.startswith(("--storage", "--study-name")) for a in freqtrade_args)
+    if freqtrade_args[:1] == ["hyperopt"] and shared:
+        freqtrade_args = _shared_study().prepare(freqtrade_args)
+    return run_offline(args.markets, freqtrade_args)
+
+
+def _hyperopt(args: argparse.Namespace) -> int:
+    if {"-h", "--help"} & set(args.arguments):
+        build_parser().parse_args(["hyperopt", "--help"])  # prints the help and exits
+    return _shared_study().main(args.arguments)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from freqtrade_posmgmt import report
+
+    return report.main(args.arguments)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -100,6 +137,9 @@ def _demo(args: argparse.Namespace) -> int:
             sys.stderr.write(DEMO_OUTPUT.read_text(encoding="utf-8")[-4000:])
             return status
         print(f"Freqtrade's own backtest output: {DEMO_OUTPUT}")
+    from freqtrade_posmgmt import report
+    from freqtrade_posmgmt.mixins import _sidecar
+
     _sidecar.flush()  # the report reads the decisions in this same process
     return report.main(DEMO_REPORT_ARGS) if status == 0 else status
 
@@ -137,11 +177,35 @@ def add_demo(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def add_analyze(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    # Listed here; its arguments, --help included, are the report's own parser's.
     analyze = commands.add_parser(
-        "analyze", help="MFE/MAE analysis of a backtest result", description=report.DESCRIPTION
+        "analyze", help="MFE/MAE analysis of a backtest result", add_help=False
     )
-    report.add_arguments(analyze)
+    analyze.add_argument("arguments", nargs=argparse.REMAINDER)
     return analyze
+
+
+def add_hyperopt(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    hyperopt = commands.add_parser(
+        "hyperopt",
+        help="freqtrade hyperopt on one Optuna study shared by many hosts",
+        description="Freqtrade's hyperopt, every worker started with the same --storage and "
+        "--study-name asking its trials from and telling its results to one Optuna study. "
+        "Needs the [distributed] extra (Optuna and a PostgreSQL driver).",
+        epilog="Every other argument is freqtrade hyperopt's own (freqtrade hyperopt --help). "
+        "Without network: freqtrade-posmgmt offline hyperopt --storage URL --study-name NAME ...",
+    )
+    hyperopt.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna RDB storage, e.g. postgresql://user:password@host:5432/db or "
+        "sqlite:///study.db",
+    )
+    hyperopt.add_argument("--study-name", metavar="NAME", help="the study every worker names")
+    hyperopt.add_argument(
+        "arguments", nargs=argparse.REMAINDER, metavar="...", help="freqtrade hyperopt's arguments"
+    )
+    return hyperopt
 
 
 # name: (parser builder, runner). One more subcommand is one more entry.
@@ -153,15 +217,28 @@ SUBCOMMANDS: dict[
     ],
 ] = {
     "offline": (add_offline, _offline),
+    "hyperopt": (add_hyperopt, _hyperopt),
     "demo": (add_demo, _demo),
-    "analyze": (add_analyze, report.run),
+    "analyze": (add_analyze, _analyze),
 }
+# Subcommands whose arguments are parsed by the code they run (Freqtrade's hyperopt, the
+# report): argparse would refuse the options it does not know.
+RAW_ARGUMENTS = {"hyperopt", "analyze"}
+
+
+def _version() -> str:
+    try:
+        freqtrade = version("freqtrade")
+    except PackageNotFoundError:
+        freqtrade = "not installed"
+    return f"%(prog)s {__version__} (freqtrade {freqtrade})"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="freqtrade-posmgmt", description="Freqtrade position management, offline."
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True)
     for add, run in SUBCOMMANDS.values():
         add(commands).set_defaults(run=run)
@@ -170,12 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["hyperopt"]:  # All of the rest is Freqtrade's, options included.
-        sys.exit(distributed_hyperopt.main(argv[1:]))
-    args = build_parser().parse_args(argv)
+    if argv[:1] and argv[0] in RAW_ARGUMENTS:
+        args = argparse.Namespace(arguments=argv[1:], run=SUBCOMMANDS[argv[0]][1])
+    else:
+        args = build_parser().parse_args(argv)
     try:
         status = args.run(args)
-    except (OfflineError, distributed_hyperopt.SharedStudyError) as e:
+    except CommandError as e:
         logging.shutdown()
         print(f"freqtrade-posmgmt: error: {e}", file=sys.stderr)
         status = 2

@@ -57,6 +57,8 @@ from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, Trial, TrialState
 from sqlalchemy.engine import make_url
 
+from freqtrade_posmgmt.cli import CommandError
+
 logger = logging.getLogger(__name__)
 
 # A trial whose heartbeat is older than the grace period belongs to a dead worker. The heartbeat
@@ -74,7 +76,7 @@ JSON_MODE = rapidjson.NM_NATIVE | rapidjson.NM_NAN
 CONFIG_SIGNATURE = ("strategy", "spaces", "hyperopt_loss", "timerange", "timeframe", "pairs")
 
 
-class SharedStudyError(Exception):
+class SharedStudyError(CommandError):
     """A problem with the shared study's inputs, worded for one line of output."""
 
 

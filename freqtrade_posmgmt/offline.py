@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from freqtrade.exchange.exchange import Exchange
+from freqtrade_posmgmt.cli import CommandError
 
 # The shipped snapshot, inside the user data directory (``--userdir`` or the config's
 # ``user_data_dir``), so the default does not depend on the working directory.
 MARKETS_IN_USERDIR = Path("markets/binance_spot.json")
 
 
-class OfflineError(Exception):
+class OfflineError(CommandError):
     """A problem with the offline inputs, worded for one line of output."""
 
 
@@ -51,6 +51,7 @@ def use_static_markets(markets: dict[str, dict[str, Any]]) -> None:
     Make every Freqtrade exchange in this process load ``markets`` instead of fetching them.
     :param markets: ccxt markets keyed by symbol, as returned by :func:`load_markets`
     """
+    from freqtrade.exchange.exchange import Exchange
 
     async def _api_reload_markets(self: Exchange, reload: bool = False) -> None:
         # ccxt annotates the market dicts it is given; keep the snapshot pristine for reloads.
