@@ -67,7 +67,13 @@ def run_offline(markets_path: Path | None, freqtrade_args: list[str]) -> int:
     from freqtrade.main import main as freqtrade_main
 
     from freqtrade_posmgmt.offline import load_markets, use_static_markets
-    from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
+    from freqtrade_posmgmt.offline_checks import (
+        NO_DATA_LOGGERS,
+        QuietAbout,
+        check_offline_inputs,
+        default_markets,
+        load_config,
+    )
 
     try:
         # Freqtrade's own parser first: a mistyped subcommand or --help is answered by it.
@@ -79,7 +85,11 @@ def run_offline(markets_path: Path | None, freqtrade_args: list[str]) -> int:
         config = load_config(parsed) if parsed.get("config") else None
         markets = load_markets(markets_path or default_markets(parsed, config))
         if config is not None:
-            check_offline_inputs(freqtrade_args[0], parsed, config, markets)
+            missing = check_offline_inputs(freqtrade_args[0], parsed, config, markets)
+            for informative in missing:
+                print(f"freqtrade-posmgmt: warning: {informative.warning}", file=sys.stderr)
+            for name in NO_DATA_LOGGERS:
+                logging.getLogger(name).addFilter(QuietAbout(missing))
         use_static_markets(markets)
     try:
         freqtrade_main(freqtrade_args)
