@@ -1,222 +1,31 @@
 """
-``freqtrade-posmgmt``: Freqtrade's own command line, runnable with no network.
+``freqtrade-posmgmt``: Freqtrade's own command line, runnable with no network. One module per
+subcommand, each a parser (``add_parser``) and a function of the parsed arguments returning the
+exit status (``run``); :data:`SUBCOMMANDS` lists them:
 
-- ``freqtrade-posmgmt offline [--markets PATH] <freqtrade subcommand> [args...]``
-- ``freqtrade-posmgmt demo``: backtest the example strategy with and without position management
-  on the shipped data, then analyse both.
-- ``freqtrade-posmgmt analyze [options] [RESULT]``: the MFE/MAE report.
-- ``freqtrade-posmgmt [offline] hyperopt --storage URL --study-name NAME [args...]``: Freqtrade's
-  hyperopt on one Optuna study shared by many hosts (see distributed_hyperopt).
+- ``offline [--markets PATH] <freqtrade subcommand> [args...]`` (:mod:`.offline`, its checks
+  in :mod:`.offline_checks`);
+- ``hyperopt --storage URL --study-name NAME [args...]``, also after ``offline``: Freqtrade's
+  hyperopt on one Optuna study shared by many hosts (:mod:`.hyperopt`,
+  :mod:`.distributed_hyperopt`);
+- ``demo``: the example strategy with and without position management (:mod:`.demo`);
+- ``analyze [options] [RESULT]``: the MFE/MAE report (:mod:`.analyze`).
 
-Each subcommand is a parser (``add_<name>``) and a function of the parsed arguments that
-returns the exit status; :data:`SUBCOMMANDS` lists them. Freqtrade, the report and Optuna are
-imported by the function that uses them: ``--help`` and ``--version`` import none of them, and
-a plain ``pip install`` (no ``hyperopt`` extra, so no Optuna) runs every subcommand but the
-shared-study hyperopt.
+Freqtrade, the report and Optuna are imported by the function that uses them: ``--help`` and
+``--version`` import none of them, and a plain ``pip install`` (no ``hyperopt`` extra, so no
+Optuna) runs every subcommand but the shared-study hyperopt. Freqtrade may be imported anywhere
+in this package (the policies may not: tests/unit/test_framework_free.py).
 """
 
 import argparse
-import contextlib
 import logging
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-from types import ModuleType
 
 from freqtrade_posmgmt import __version__
-
-DEMO_ARGS = [
-    "backtesting",
-    "--config",
-    "user_data/config.json",
-    "--userdir",
-    "user_data",
-    "--strategy-list",
-    "ExampleStrategy",
-    "ExampleManagedStrategy",
-    "--export",
-    "trades",
-]
-DEMO_OUTPUT = Path("user_data/backtest_results/demo-freqtrade-output.txt")
-# The latest result is the one the demo just wrote; the HTML goes next to it.
-DEMO_REPORT_ARGS = ["--userdir", "user_data", "--config", "user_data/config.json", "--html"]
-MARKETS_HELP = (
-    "ccxt markets snapshot (JSON, {symbol: market}) that Freqtrade loads instead of asking the "
-    "exchange; default: markets/binance_spot.json in the user data directory (--userdir, else "
-    "the config's user_data_dir, else ./user_data)"
-)
-
-
-class CommandError(Exception):
-    """Bad input to a ``freqtrade-posmgmt`` command, worded for one line of output."""
-
-
-def _exit_status(exit: SystemExit) -> int:
-    return exit.code if isinstance(exit.code, int) else int(exit.code is not None)
-
-
-def run_offline(markets_path: Path | None, freqtrade_args: list[str]) -> int:
-    """
-    Run Freqtrade's command line with a static markets snapshot, after checking its inputs.
-    :param markets_path: the snapshot; None for the one in the user data directory
-    :return: Freqtrade's exit status
-    :raise OfflineError: bad input, in one line
-    """
-    from freqtrade.commands import Arguments
-    from freqtrade.main import main as freqtrade_main
-
-    from freqtrade_posmgmt.offline import load_markets, use_static_markets
-    from freqtrade_posmgmt.offline_checks import (
-        NO_DATA_LOGGERS,
-        QuietAbout,
-        check_offline_inputs,
-        default_markets,
-        load_config,
-    )
-
-    try:
-        # Freqtrade's own parser first: a mistyped subcommand or --help is answered by it.
-        parsed = Arguments(freqtrade_args).get_parsed_arg()
-    except SystemExit as e:
-        return _exit_status(e)
-    if "func" in parsed:
-        # No config (a subcommand that needs none, and none found): Freqtrade runs on defaults.
-        config = load_config(parsed) if parsed.get("config") else None
-        markets = load_markets(markets_path or default_markets(parsed, config))
-        if config is not None:
-            missing = check_offline_inputs(freqtrade_args[0], parsed, config, markets)
-            for informative in missing:
-                print(f"freqtrade-posmgmt: warning: {informative.warning}", file=sys.stderr)
-            for name in NO_DATA_LOGGERS:
-                logging.getLogger(name).addFilter(QuietAbout(missing))
-        use_static_markets(markets)
-    try:
-        freqtrade_main(freqtrade_args)
-    except SystemExit as e:
-        return _exit_status(e)
-    return 0
-
-
-def _shared_study() -> ModuleType:
-    """The shared-study hyperopt, imported only when asked for: it needs Optuna."""
-    try:
-        from freqtrade_posmgmt import distributed_hyperopt
-    except ImportError as e:
-        raise CommandError(
-            f"the shared-study hyperopt needs {e.name or 'Optuna'}, which is not installed: "
-            "pip install 'freqtrade-posmgmt[distributed]'"
-        ) from e
-    return distributed_hyperopt
-
-
-def _offline(args: argparse.Namespace) -> int:
-    freqtrade_args = args.freqtrade_args
-    shared = any(a.startswith(("--storage", "--study-name")) for a in freqtrade_args)
-    if freqtrade_args[:1] == ["hyperopt"] and shared:
-        freqtrade_args = _shared_study().prepare(freqtrade_args)
-    return run_offline(args.markets, freqtrade_args)
-
-
-def _hyperopt(args: argparse.Namespace) -> int:
-    if {"-h", "--help"} & set(args.arguments):
-        build_parser().parse_args(["hyperopt", "--help"])  # prints the help and exits
-    return _shared_study().main(args.arguments)
-
-
-def _analyze(args: argparse.Namespace) -> int:
-    from freqtrade_posmgmt import report
-
-    return report.main(args.arguments)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    if args.freqtrade_report:
-        status = run_offline(args.markets, DEMO_ARGS)
-    else:
-        # Freqtrade's log and its two per-strategy reports go to a file: the story is the
-        # comparison and what each capability did, which the analysis prints.
-        DEMO_OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-        with (
-            DEMO_OUTPUT.open("w", encoding="utf-8") as out,
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(out),
-        ):
-            status = run_offline(args.markets, DEMO_ARGS)
-        if status != 0:
-            sys.stderr.write(DEMO_OUTPUT.read_text(encoding="utf-8")[-4000:])
-            return status
-        print(f"Freqtrade's own backtest output: {DEMO_OUTPUT}")
-    from freqtrade_posmgmt import report
-    from freqtrade_posmgmt.mixins import _sidecar
-
-    _sidecar.flush()  # the report reads the decisions in this same process
-    return report.main(DEMO_REPORT_ARGS) if status == 0 else status
-
-
-def add_offline(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    offline = commands.add_parser(
-        "offline",
-        help="run any freqtrade subcommand with a static markets snapshot",
-        description="Run a freqtrade subcommand with a static markets snapshot (no network).",
-    )
-    offline.add_argument("--markets", type=Path, metavar="PATH", help=MARKETS_HELP)
-    offline.add_argument(
-        "freqtrade_args",
-        nargs=argparse.REMAINDER,
-        metavar="SUBCOMMAND ...",
-        help="a freqtrade subcommand and its arguments, e.g. backtesting -c config.json",
-    )
-    return offline
-
-
-def add_demo(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    demo = commands.add_parser(
-        "demo",
-        help="backtest the example strategy with and without position management",
-        description="Backtest the example strategy with and without position management on "
-        "the shipped data (run from the project folder), then analyse both.",
-    )
-    demo.add_argument("--markets", type=Path, metavar="PATH", help=MARKETS_HELP)
-    demo.add_argument(
-        "--freqtrade-report",
-        action="store_true",
-        help=f"print Freqtrade's log and per-strategy reports too (default: into {DEMO_OUTPUT})",
-    )
-    return demo
-
-
-def add_analyze(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    # Listed here; its arguments, --help included, are the report's own parser's.
-    analyze = commands.add_parser(
-        "analyze", help="MFE/MAE analysis of a backtest result", add_help=False
-    )
-    analyze.add_argument("arguments", nargs=argparse.REMAINDER)
-    return analyze
-
-
-def add_hyperopt(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    hyperopt = commands.add_parser(
-        "hyperopt",
-        help="freqtrade hyperopt on one Optuna study shared by many hosts",
-        description="Freqtrade's hyperopt, every worker started with the same --storage and "
-        "--study-name asking its trials from and telling its results to one Optuna study. "
-        "Needs the [distributed] extra (Optuna and a PostgreSQL driver).",
-        epilog="Every other argument is freqtrade hyperopt's own (freqtrade hyperopt --help). "
-        "Without network: freqtrade-posmgmt offline hyperopt --storage URL --study-name NAME ...",
-    )
-    hyperopt.add_argument(
-        "--storage",
-        metavar="URL",
-        help="Optuna RDB storage, e.g. postgresql://user:password@host:5432/db or "
-        "sqlite:///study.db",
-    )
-    hyperopt.add_argument("--study-name", metavar="NAME", help="the study every worker names")
-    hyperopt.add_argument(
-        "arguments", nargs=argparse.REMAINDER, metavar="...", help="freqtrade hyperopt's arguments"
-    )
-    return hyperopt
-
+from freqtrade_posmgmt.cli import analyze, demo, hyperopt, offline
+from freqtrade_posmgmt.cli.errors import CommandError
 
 # name: (parser builder, runner). One more subcommand is one more entry.
 SUBCOMMANDS: dict[
@@ -226,10 +35,10 @@ SUBCOMMANDS: dict[
         Callable[[argparse.Namespace], int],
     ],
 ] = {
-    "offline": (add_offline, _offline),
-    "hyperopt": (add_hyperopt, _hyperopt),
-    "demo": (add_demo, _demo),
-    "analyze": (add_analyze, _analyze),
+    "offline": (offline.add_parser, offline.run),
+    "hyperopt": (hyperopt.add_parser, hyperopt.run),
+    "demo": (demo.add_parser, demo.run),
+    "analyze": (analyze.add_parser, analyze.run),
 }
 # Subcommands whose arguments are parsed by the code they run (Freqtrade's hyperopt, the
 # report): argparse would refuse the options it does not know.

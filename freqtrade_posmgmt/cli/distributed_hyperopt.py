@@ -64,7 +64,7 @@ from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, Trial, TrialState
 from sqlalchemy.engine import make_url
 
-from freqtrade_posmgmt.cli import CommandError
+from freqtrade_posmgmt.cli.errors import CommandError
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """
 Checks of ``freqtrade-posmgmt offline``'s inputs before Freqtrade runs, each failing in one line
-(:class:`~freqtrade_posmgmt.offline.OfflineError`) where Freqtrade would print a traceback, a
+(:class:`~freqtrade_posmgmt.cli.offline.OfflineError`) where Freqtrade would print a traceback, a
 wall of log, or a WARNING followed by a backtest with no trades. What Freqtrade runs with (an
 informative pair without candles: the strategy gets an empty frame) is a warning, not an error.
 """
@@ -19,7 +19,7 @@ from freqtrade.enums import CandleType, RunMode
 from freqtrade.exceptions import FreqtradeException
 from freqtrade.resolvers import StrategyResolver
 
-from freqtrade_posmgmt.offline import MARKETS_IN_USERDIR, OfflineError
+from freqtrade_posmgmt.cli.offline import MARKETS_IN_USERDIR, OfflineError
 
 # Subcommands that read candles of the whitelisted pairs, so every pair must have them.
 CANDLE_SUBCOMMANDS = {

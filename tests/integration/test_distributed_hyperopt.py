@@ -21,7 +21,7 @@ from freqtrade.optimize.hyperopt_loss.hyperopt_loss_sharpe_daily import SharpeHy
 from optuna.trial import TrialState
 
 from freqtrade_posmgmt import TrailingStopMixin
-from freqtrade_posmgmt.distributed_hyperopt import rounded
+from freqtrade_posmgmt.cli.distributed_hyperopt import rounded
 from tests.backtest_harness import copy_user_data, run_backtest
 from tests.postgres_server import PostgresUnavailable, create_database, private_postgres
 

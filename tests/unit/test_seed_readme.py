@@ -3,9 +3,15 @@ The five snippets of the seed package's README, with ``src.position_management``
 ``freqtrade_posmgmt``, run as written and give correct answers.
 """
 
+import importlib
+import re
 from datetime import UTC, datetime
+from functools import reduce
+from pathlib import Path
 
 import pytest
+
+from freqtrade_posmgmt import SEED_COMPATIBLE
 
 SNIPPETS = {
     "dynamic_risk": """
@@ -132,3 +138,27 @@ def test_trailing_snippet_builds_the_policy_it_describes():
     policy = run("trailing")["policy"]
     assert (policy.activation_threshold, policy.trailing_distance_pct) == (0.015, 0.02)
     assert (policy.breakeven_threshold, policy.breakeven_buffer) == (0.03, 0.001)
+
+
+SEED_README = Path("/work/shared/seed/position_management_README.md")
+
+
+@pytest.mark.parametrize("entry", SEED_COMPATIBLE)
+def test_each_seed_compatible_entry_point_resolves(entry):
+    module, _, attribute = entry.partition(":")
+    found = reduce(getattr, filter(None, attribute.split(".")), importlib.import_module(module))
+    assert found is not None
+
+
+def test_the_seed_modules_and_the_snippets_imports_are_all_listed():
+    modules = {entry.partition(":")[0] for entry in SEED_COMPATIBLE}
+    names = {entry.partition(":")[2].split(".")[0] for entry in SEED_COMPATIBLE}
+    for code in SNIPPETS.values():
+        for module, imported in re.findall(
+            r"from src\.position_management\.(\w+) import (.+)", code
+        ):
+            assert f"freqtrade_posmgmt.{module}" in modules
+            assert {n.strip() for n in imported.split(",")} <= names
+    if SEED_README.is_file():  # the seed's own module list
+        listed = re.findall(r"^- `(\w+)\.py`", SEED_README.read_text(), flags=re.MULTILINE)
+        assert {f"freqtrade_posmgmt.{m}" for m in listed} <= modules

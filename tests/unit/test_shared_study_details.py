@@ -10,7 +10,7 @@ import pytest
 from freqtrade.optimize.hyperopt_tools import HyperoptTools
 from freqtrade.optimize.space import SKDecimal
 
-from freqtrade_posmgmt.distributed_hyperopt import (
+from freqtrade_posmgmt.cli.distributed_hyperopt import (
     WORKER,
     WORKER_ATTR,
     RoundedSampler,
