@@ -134,7 +134,7 @@ POLICIES = {
 }
 
 
-@pytest.mark.parametrize("module", [*POLICIES, "market_sessions"])
+@pytest.mark.parametrize("module", [*POLICIES, "market_sessions", "excursions", "mfe_mae_analyzer"])
 def test_policy_modules_raise_no_error_of_their_own_making(module):
     # Every error goes through validation.fail, so every message reads field=value: rule.
     tree = ast.parse(
