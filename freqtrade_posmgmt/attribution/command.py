@@ -112,6 +112,9 @@ def attribute(
     markets = load_markets(args.markets or default_markets(parsed, checked))
     check_offline_inputs("backtesting", parsed, checked, markets)
     use_static_markets(markets)
+    # Freqtrade's own log of each run (config, strategy settings) would bury the table; the
+    # checks above reset logging.disable, so it goes here. compute() restores it.
+    logging.disable(logging.INFO)
     config = setup_optimize_configuration(parsed, RunMode.BACKTEST)
     runs = []
     for run in backtest_runs(config, args.strategy, args.baseline):
@@ -135,8 +138,6 @@ def compute(args: argparse.Namespace, console: "Console") -> dict[str, Any] | No
 
     started = time.perf_counter()
     done: list[str] = []
-    # Freqtrade's own log of each run (config, strategy settings) would bury the table.
-    logging.disable(logging.INFO)
     try:
         with console.status("Backtesting with every capability on") as status:
 

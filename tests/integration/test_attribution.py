@@ -194,6 +194,9 @@ def test_a_strategy_with_nothing_on_is_refused_in_one_line(userdir):
 
 def test_the_command_prints_the_table_and_writes_the_json(userdir, tmp_path):
     export = tmp_path / "out" / "attribution.json"
+    # Freqtrade leaves its logging alone under pytest unless told otherwise.
+    config = tmp_path / "logging.json"
+    config.write_text(json.dumps({"ft_tests_force_logging": True}))
     proc = run_cli(
         "attribution", "-c", str(userdir / "config.json"), "--userdir", str(userdir),
         "-s", "ExampleStrategy", "--timerange", "20250101-20250115", cwd=tmp_path,
@@ -206,7 +209,7 @@ def test_the_command_prints_the_table_and_writes_the_json(userdir, tmp_path):
     )
     proc = run_cli(
         "attribution", "-c", str(userdir / "config.json"), "--userdir", str(userdir),
-        "-s", "ExampleManagedStrategy", "--timerange", "20250101-20250115",
+        "-c", str(config), "-s", "ExampleManagedStrategy", "--timerange", "20250101-20250115",
         "--export", str(export), cwd=tmp_path, columns=200,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
