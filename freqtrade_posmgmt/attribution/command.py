@@ -31,6 +31,7 @@ MARKETS_HELP = (
     "ccxt markets snapshot (JSON, {symbol: market}) that Freqtrade loads instead of asking the "
     "exchange; default: markets/binance_spot.json in the user data directory"
 )
+RUN_LABELS = {"all_on": "all on", "baseline": "the plain strategy"}
 DEMO_CONFIG = "user_data/config.json"
 DEMO_USERDIR = "user_data"
 DEMO_STRATEGY = "ExampleManagedStrategy"
@@ -86,7 +87,7 @@ def freqtrade_args(args: argparse.Namespace) -> list[str]:
     return command + ["--export", "none", "--cache", "none"]
 
 
-def attribute(
+def attribute_offline(
     args: argparse.Namespace, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
     """
@@ -99,7 +100,7 @@ def attribute(
     from freqtrade.commands.optimize_commands import setup_optimize_configuration
     from freqtrade.enums import RunMode
 
-    from freqtrade_posmgmt.attribution.runs import backtest_runs, summarise
+    from freqtrade_posmgmt.attribution import runs
     from freqtrade_posmgmt.offline import load_markets, use_static_markets
     from freqtrade_posmgmt.offline_checks import (
         check_offline_inputs,
@@ -116,11 +117,7 @@ def attribute(
     # checks above reset logging.disable, so it goes here. compute() restores it.
     logging.disable(logging.INFO)
     config = setup_optimize_configuration(parsed, RunMode.BACKTEST)
-    runs = []
-    for run in backtest_runs(config, args.strategy, args.baseline):
-        runs.append(run)
-        progress(run.name)
-    return summarise(runs, config)
+    return runs.attribute(config, args.strategy, args.baseline, progress)
 
 
 def write_json(attribution: dict[str, Any], path: Path) -> None:
@@ -142,10 +139,10 @@ def compute(args: argparse.Namespace, console: "Console") -> dict[str, Any] | No
         with console.status("Backtesting with every capability on") as status:
 
             def progress(name: str) -> None:
-                done.append("all on" if name == "all_on" else f"{name} off")
+                done.append(RUN_LABELS.get(name, f"{name} off"))
                 status.update(f"Backtested: {', '.join(done)}")
 
-            attribution = attribute(args, progress)
+            attribution = attribute_offline(args, progress)
     except (AttributionError, FreqtradeException) as e:
         first_line = (str(e).strip() or type(e).__name__).splitlines()[0]
         console.print(f"{PROG}: error: {first_line}", style="red", markup=False, soft_wrap=True)

@@ -11,8 +11,7 @@ a backtest and not of a process start.
 """
 
 import copy
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,8 +25,6 @@ from freqtrade.strategy import IStrategy
 from freqtrade.util import get_dry_run_wallet
 
 from freqtrade_posmgmt.attribution import METRICS, NOT_IN_BACKTESTS
-
-logger = logging.getLogger(__name__)
 
 
 class AttributionError(Exception):
@@ -51,7 +48,8 @@ class Run:
 
 def capabilities_on(strategy: IStrategy) -> list[str]:
     """
-    The ``posmgmt`` sections of ``strategy``'s capabilities that are on, outermost mixin first.
+    The ``posmgmt`` sections of ``strategy``'s capabilities that are on, outermost mixin first
+    (read as the decisions file reads them, ``mixins._sidecar.document``).
     :return: empty for a strategy without position management
     """
     resolved = strategy.__dict__.get("_pm_resolved", {})
@@ -150,17 +148,26 @@ def run_metrics(
     return {key: _plain(value) for key, value in zip(METRICS, values, strict=True)}
 
 
-def attribute(config: dict[str, Any], strategy: str, baseline: str | None = None) -> dict[str, Any]:
+def attribute(
+    config: dict[str, Any],
+    strategy: str,
+    baseline: str | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
     """
     What each capability of ``strategy`` contributed: all on minus that one off.
     :param config: Freqtrade's configuration for a backtest (``RunMode.BACKTEST``)
     :param strategy: the strategy's name, as ``--strategy`` takes it
     :param baseline: the plain strategy's name, backtested beside it if given
-    :return: ``{"strategy", "timerange", "all_on": METRICS, "capabilities": [{"name", "off":
-        METRICS, "delta_profit_abs", "delta_max_drawdown"}, ...], "not_run": {section: why}}``,
-        and ``"baseline": {"strategy", METRICS}`` when a baseline is given
+    :param progress: told each run's name (``all_on``, a section, ``baseline``) as it finishes
+    :return: ``{"strategy", "timerange", "stake_currency", "all_on": METRICS, "capabilities":
+        [{"name", "off": METRICS, "delta_profit_abs", "delta_max_drawdown"}, ...],
+        "not_run": {section: why}}``, and ``"baseline": {"strategy", METRICS}`` when given
     """
-    runs = list(backtest_runs(config, strategy, baseline))
+    runs = []
+    for run in backtest_runs(config, strategy, baseline):
+        runs.append(run)
+        progress(run.name)
     return summarise(runs, config)
 
 
