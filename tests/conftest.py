@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.backtest_harness import load_strategy
+from tests.support.backtest_harness import load_strategy
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.backtest_harness import REPO, copy_user_data
-from tests.helpers import run_cli
+from tests.support.backtest_harness import REPO, copy_user_data
+from tests.support.helpers import run_cli
 
 
 @pytest.fixture

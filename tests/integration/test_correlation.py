@@ -19,9 +19,9 @@ from freqtrade_posmgmt import CorrelationMixin, PartialExitMixin
 from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
-from tests.backtest_harness import MARKETS, SPOT_DATA, copy_user_data, run_backtest
-from tests.correlation_replay import HOUR, WALLET, check_every_entry_within_cap, rho
-from tests.helpers import run_cli
+from tests.support.backtest_harness import MARKETS, SPOT_DATA, copy_user_data, run_backtest
+from tests.support.correlation_replay import HOUR, WALLET, check_every_entry_within_cap, rho
+from tests.support.helpers import run_cli
 
 CAP = 0.025
 # Fixed stake, unlimited slots, a wallet that never runs out: only the cap refuses entries.

@@ -2,8 +2,8 @@
 DynamicRiskMixin in real offline backtests on the shipped candles.
 
 The example strategy loses over the span, so drawdowns reach every tier. The checks rebuild the
-realised equity path from the closed trades alone, apply the recovery rule as the README states
-it, and assert that every entry's stake is the strategy's own stake times that factor.
+realised equity path from the closed trades alone, apply the recovery rule as
+docs/capabilities/dynamic-risk.md states it, and assert that every entry's stake is the strategy's own stake times that factor.
 """
 
 import json
@@ -26,14 +26,14 @@ from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.dynamic_risk import DynamicRiskMixin
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
-from tests.backtest_harness import (
+from tests.support.backtest_harness import (
     MARKETS,
     SPOT_DATA,
     copy_user_data,
     run_backtest,
     write_strategy_stub,
 )
-from tests.helpers import run_cli
+from tests.support.helpers import run_cli
 
 PAIRS = ["DOGE/USDT", "ADA/USDT", "LINK/USDT", "AVAX/USDT"]
 STAKE = 1000
@@ -99,7 +99,7 @@ def rebuilt_path(trades: list[LocalTrade]) -> list[tuple[datetime, float]]:
 
 
 def rule(path: list[tuple[datetime, float]], before: datetime, config: DynamicRiskConfig) -> dict:
-    """The README's rule, applied to the path of exits filled before ``before``."""
+    """The documented rule, applied to the path of exits filled before ``before``."""
     equities = [START] + [e for t, e in path if t < before]
     equity = equities[-1]
     peak = max(equities)

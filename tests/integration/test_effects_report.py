@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from freqtrade.data.btanalysis import load_backtest_stats
 
-from tests.backtest_harness import copy_user_data
-from tests.helpers import run_cli
+from tests.support.backtest_harness import copy_user_data
+from tests.support.helpers import run_cli
 
 MANAGED, PLAIN = "ExampleManagedStrategy", "ExampleStrategy"
 

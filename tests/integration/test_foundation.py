@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from example_strategy import ExampleStrategy
 
-from tests.backtest_harness import SPOT_DATA, data_span, run_backtest
+from tests.support.backtest_harness import SPOT_DATA, data_span, run_backtest
 
 BTC_ETH = ["BTC/USDT", "ETH/USDT"]
 

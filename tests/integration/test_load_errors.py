@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backtest_harness import copy_user_data
+from tests.support.backtest_harness import copy_user_data
 
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 BACKTEST = ["offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",

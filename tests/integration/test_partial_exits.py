@@ -32,8 +32,13 @@ from freqtrade_posmgmt.partial_manager import (
 )
 from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN_AFTER_TP, stop_source
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import SPOT_DATA, copy_user_data, run_backtest, write_strategy_stub
-from tests.helpers import run_cli
+from tests.support.backtest_harness import (
+    SPOT_DATA,
+    copy_user_data,
+    run_backtest,
+    write_strategy_stub,
+)
+from tests.support.helpers import run_cli
 
 SPOT_POLICY = PartialExitPolicy(
     exit_targets=[0.015, 0.025, 0.04],

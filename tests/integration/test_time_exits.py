@@ -22,7 +22,7 @@ from pandas import DataFrame
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.time_exits import TimeExitMixin
 from freqtrade_posmgmt.time_exits import MarketSessionDef, TimeExitPolicy, TimeRestrictions
-from tests.backtest_harness import run_backtest
+from tests.support.backtest_harness import run_backtest
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

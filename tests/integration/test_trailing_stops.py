@@ -25,7 +25,13 @@ from freqtrade_posmgmt.mixins.trailing_stops import ATR_COLUMN, TrailingStopMixi
 from freqtrade_posmgmt.offline import use_static_markets
 from freqtrade_posmgmt.profit import rate_for_profit
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import MARKETS, SPOT_DATA, USER_DATA, run_backtest, write_strategy_stub
+from tests.support.backtest_harness import (
+    MARKETS,
+    SPOT_DATA,
+    USER_DATA,
+    run_backtest,
+    write_strategy_stub,
+)
 
 PARITY = {"stake_amount": 100, "max_open_trades": -1, "dry_run_wallet": 1_000_000}
 BTC_ETH = ["BTC/USDT", "ETH/USDT"]
