@@ -3,14 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Ruff's settings live here: the layout keeps pyproject.toml to the build-system table.
-# RUF012 is off: Freqtrade strategies declare minimal_roi and the like as plain class dicts.
-RUFF_CONFIG := --config 'line-length = 100' --config 'target-version = "py311"' \
-	--config 'lint.extend-select = ["I", "UP", "B", "ANN001", "ANN201"]' \
-	--config 'lint.extend-ignore = ["RUF012"]' \
-	--config 'lint.per-file-ignores = {"tests/**" = ["ANN001", "ANN201"]}' \
-	--config 'lint.isort.known-first-party = ["freqtrade_posmgmt"]'
-LINTED := freqtrade_posmgmt tests user_data/strategies
 
 .PHONY: demo test bench lint format
 
@@ -36,10 +28,11 @@ bench: $(STAMP)
 			|| status=1; \
 	done; exit $$status
 
+# Ruff's settings are in pyproject.toml.
 lint: $(STAMP)
-	$(BIN)/ruff check $(RUFF_CONFIG) $(LINTED)
-	$(BIN)/ruff format --check $(RUFF_CONFIG) $(LINTED)
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix $(RUFF_CONFIG) $(LINTED)
-	$(BIN)/ruff format $(RUFF_CONFIG) $(LINTED)
+	$(BIN)/ruff check --fix
+	$(BIN)/ruff format
