@@ -4,21 +4,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format
+.PHONY: demo test test-fast docs bench lint format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test,hyperopt,distributed]'
+	$(BIN)/python -m pip install -e '.[test,hyperopt,distributed,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/freqtrade-posmgmt demo
 
-test: lint
+# The docs build is a prerequisite, not a test: one build per run, and a pytest run of a single
+# file does not pay for it.
+test: lint docs
 	$(BIN)/python -m pytest
+
+# Unit and quick integration tests (every test not marked slow): under two minutes.
+test-fast: lint docs
+	$(BIN)/python -m pytest -m "not slow"
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Every benchmark runs even when an earlier one misses its target; the status tells if any did.
 bench: $(STAMP)
