@@ -33,6 +33,7 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *names: str) -> Non
         assert name in lines[0]
 
 
+@pytest.mark.slow
 def test_offline_backtesting_prints_freqtrade_report(workdir):
     proc = run_cli(
         "offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",
@@ -45,6 +46,7 @@ def test_offline_backtesting_prints_freqtrade_report(workdir):
     assert list((workdir / "user_data" / "backtest_results").glob("*.zip"))
 
 
+@pytest.mark.slow
 def test_demo_backtests_and_analyses_the_shipped_data(workdir):
     proc = run_cli("demo", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -70,6 +72,7 @@ def test_analyze_without_a_result_says_so_in_one_line(workdir):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_offline_hyperopt_runs_twenty_epochs_on_two_workers(workdir):
     proc = run_cli(
         "offline", "hyperopt", "-c", "user_data/config.json", "--userdir", "user_data",
@@ -86,6 +89,7 @@ def test_offline_hyperopt_runs_twenty_epochs_on_two_workers(workdir):
     assert "Best result" in proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("subcommand", "extra", "evidence"),
     [
@@ -105,6 +109,7 @@ def test_analysis_and_plot_commands_run_offline(workdir, subcommand, extra, evid
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_plot_dataframe_runs_offline(workdir):
     proc = run_cli(
         "offline", "plot-dataframe", "-c", "user_data/config.json", "--userdir", "user_data",
@@ -175,6 +180,7 @@ def test_every_subcommand_has_help(tmp_path, subcommand):
             assert option in proc.stdout
 
 
+@pytest.mark.slow
 def test_analyze_takes_its_options_before_the_result(workdir):
     proc = run_cli(
         "offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",

@@ -28,6 +28,9 @@ from tests.support.correlation_replay import check_every_entry_within_cap
 from tests.support.helpers import run_cli
 from tests.support.strategies import EverythingOff
 
+# Whole-module: every test runs long backtests or subprocesses (make test-fast leaves them out).
+pytestmark = pytest.mark.slow
+
 TIMERANGE = "20250101-20250501"
 TRAILING = TrailingStopPolicy(
     activation_threshold=0.02, trailing_distance_pct=0.015, breakeven_threshold=0.01

@@ -137,6 +137,7 @@ def backtest_loss(params: dict, monkeypatch) -> tuple[float, dict]:
     return loss, bt.stats
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_study(postgres, tmp_path, monkeypatch):
     storage = create_database(postgres, "two_workers")
     hosts = {"a": (make_worker(tmp_path, "a"), 8, 2), "b": (make_worker(tmp_path, "b"), 5, 1)}
@@ -190,6 +191,7 @@ def test_two_workers_share_one_study(postgres, tmp_path, monkeypatch):
     assert key(reported_params(hosts[last][0])) == key(study.best_trial.params)
 
 
+@pytest.mark.slow
 def test_workers_never_evaluate_a_parameter_set_twice(postgres, tmp_path):
     storage = create_database(postgres, "tiny_space")
     procs = [
@@ -216,6 +218,7 @@ def running_trials_of(storage: str, worker: str) -> list:
     return [t for t in running if t.user_attrs.get("freqtrade_worker") == worker]
 
 
+@pytest.mark.slow
 def test_a_killed_worker_leaves_the_study_usable(postgres, tmp_path):
     storage = create_database(postgres, "killed_worker")
     dying, survivor = make_worker(tmp_path, "dying"), make_worker(tmp_path, "survivor")
@@ -303,6 +306,7 @@ def finished_study(tmp_path_factory) -> tuple[Path, str]:
     return tmp, storage
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "words"),
     [

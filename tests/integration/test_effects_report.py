@@ -14,6 +14,9 @@ from freqtrade.data.btanalysis import load_backtest_stats
 from tests.support.backtest_harness import copy_user_data
 from tests.support.helpers import run_cli
 
+# Whole-module: every test runs long backtests or subprocesses (make test-fast leaves them out).
+pytestmark = pytest.mark.slow
+
 MANAGED, PLAIN = "ExampleManagedStrategy", "ExampleStrategy"
 
 

@@ -688,6 +688,7 @@ class LadderHyperopt(PartialExitMixin, ExampleStrategy):
 """
 
 
+@pytest.mark.slow
 def test_hyperopt_over_pm_partial_shapes_the_whole_ladder_and_the_scale_ins(tmp_path, load):
     userdir = copy_user_data(tmp_path)
     (userdir / "strategies" / "ladder_hyperopt.py").write_text(LADDER_HYPEROPT)

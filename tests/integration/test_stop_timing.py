@@ -21,6 +21,9 @@ from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN, STOP_TRAIL, stop_sour
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.support.backtest_harness import SPOT_DATA, export, run_backtest
 
+# Whole-module: every test runs long backtests or subprocesses (make test-fast leaves them out).
+pytestmark = pytest.mark.slow
+
 RUNNING = TrailingStopPolicy(breakeven_threshold=0.01)
 CLOSED = TrailingStopPolicy(breakeven_threshold=0.01, trail_on="candle_close")
 RUN = {"pairs": ["BTC/USDT", "ETH/USDT", "SOL/USDT"], "timerange": "20250101-20250701"}

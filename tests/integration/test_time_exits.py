@@ -124,6 +124,7 @@ def test_us_session_trades_are_flat_at_each_close_across_spring_dst(us_equities_
     assert any(t.open_date_utc.date() == date(2025, 1, 20) for t in trades)
 
 
+@pytest.mark.slow
 def test_nyse_calendar_closes_every_session_and_skips_holidays(nyse_run):
     trades = nyse_run
     schedule = exchange_calendars.get_calendar("XNYS").schedule.loc["2025-01-13":"2025-11-30"]

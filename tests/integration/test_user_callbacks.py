@@ -24,6 +24,9 @@ from tests.support.public_strategies import (
 )
 from tests.support.strategies import EverythingOff
 
+# Whole-module: every test runs long backtests or subprocesses (make test-fast leaves them out).
+pytestmark = pytest.mark.slow
+
 TIMERANGE = "20250101-20250501"
 PAIRS = ["BTC/USDT", "ETH/USDT", "ADA/USDT", "LINK/USDT"]
 # Runs in custom_stoploss (a breakeven cannot be compiled to Freqtrade's built-in trail).
