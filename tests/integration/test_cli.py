@@ -9,6 +9,10 @@ import pytest
 from tests.support.backtest_harness import REPO, copy_user_data
 from tests.support.helpers import run_cli
 
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
@@ -33,7 +37,6 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *names: str) -> Non
         assert name in lines[0]
 
 
-@pytest.mark.slow
 def test_offline_backtesting_prints_freqtrade_report(workdir):
     proc = run_cli(
         "offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",
@@ -46,7 +49,6 @@ def test_offline_backtesting_prints_freqtrade_report(workdir):
     assert list((workdir / "user_data" / "backtest_results").glob("*.zip"))
 
 
-@pytest.mark.slow
 def test_demo_backtests_and_analyses_the_shipped_data(workdir):
     proc = run_cli("demo", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -72,7 +74,6 @@ def test_analyze_without_a_result_says_so_in_one_line(workdir):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.slow
 def test_offline_hyperopt_runs_twenty_epochs_on_two_workers(workdir):
     proc = run_cli(
         "offline", "hyperopt", "-c", "user_data/config.json", "--userdir", "user_data",
@@ -89,7 +90,6 @@ def test_offline_hyperopt_runs_twenty_epochs_on_two_workers(workdir):
     assert "Best result" in proc.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("subcommand", "extra", "evidence"),
     [
@@ -109,7 +109,6 @@ def test_analysis_and_plot_commands_run_offline(workdir, subcommand, extra, evid
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
-@pytest.mark.slow
 def test_plot_dataframe_runs_offline(workdir):
     proc = run_cli(
         "offline", "plot-dataframe", "-c", "user_data/config.json", "--userdir", "user_data",
@@ -180,7 +179,6 @@ def test_every_subcommand_has_help(tmp_path, subcommand):
             assert option in proc.stdout
 
 
-@pytest.mark.slow
 def test_analyze_takes_its_options_before_the_result(workdir):
     proc = run_cli(
         "offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",

@@ -24,6 +24,10 @@ from freqtrade_posmgmt import TrailingStopMixin
 from tests.support.backtest_harness import copy_user_data, run_backtest
 from tests.support.postgres_server import PostgresUnavailable, create_database, private_postgres
 
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
+
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 TIMERANGE = "20250101-20250301"
@@ -137,7 +141,6 @@ def backtest_loss(params: dict, monkeypatch) -> tuple[float, dict]:
     return loss, bt.stats
 
 
-@pytest.mark.slow
 def test_two_workers_share_one_study(postgres, tmp_path, monkeypatch):
     storage = create_database(postgres, "two_workers")
     hosts = {"a": (make_worker(tmp_path, "a"), 8, 2), "b": (make_worker(tmp_path, "b"), 5, 1)}
@@ -191,7 +194,6 @@ def test_two_workers_share_one_study(postgres, tmp_path, monkeypatch):
     assert key(reported_params(hosts[last][0])) == key(study.best_trial.params)
 
 
-@pytest.mark.slow
 def test_workers_never_evaluate_a_parameter_set_twice(postgres, tmp_path):
     storage = create_database(postgres, "tiny_space")
     procs = [
@@ -218,7 +220,6 @@ def running_trials_of(storage: str, worker: str) -> list:
     return [t for t in running if t.user_attrs.get("freqtrade_worker") == worker]
 
 
-@pytest.mark.slow
 def test_a_killed_worker_leaves_the_study_usable(postgres, tmp_path):
     storage = create_database(postgres, "killed_worker")
     dying, survivor = make_worker(tmp_path, "dying"), make_worker(tmp_path, "survivor")
@@ -306,7 +307,6 @@ def finished_study(tmp_path_factory) -> tuple[Path, str]:
     return tmp, storage
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "words"),
     [

@@ -13,6 +13,10 @@ import pytest
 
 from tests.support.backtest_harness import copy_user_data
 
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
+
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 BACKTEST = ["offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",
             "--timerange", "20250101-20250115", "-p", "BTC/USDT"]  # fmt: skip
