@@ -16,8 +16,16 @@ from freqtrade_posmgmt.attribution import METRICS, attribution_path
 from freqtrade_posmgmt.attribution.command import freqtrade_args
 from freqtrade_posmgmt.attribution.runs import AttributionError, backtest_runs, summarise
 from freqtrade_posmgmt.offline import use_static_markets
-from tests.backtest_harness import MARKETS, copy_user_data, run_backtest, write_strategy_stub
-from tests.helpers import run_cli
+from tests.support.backtest_harness import (
+    MARKETS,
+    copy_user_data,
+    run_backtest,
+    write_strategy_stub,
+)
+from tests.support.helpers import run_cli
+
+# Seven backtests of three pairs over three months, and a command-line process.
+pytestmark = pytest.mark.slow
 
 # Three pairs over three months in which dynamic risk cuts stakes and partial exits fill.
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]

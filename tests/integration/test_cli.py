@@ -7,8 +7,12 @@ from pathlib import Path
 import pytest
 
 from freqtrade_posmgmt.attribution import attribution_path
-from tests.backtest_harness import REPO, copy_user_data
-from tests.helpers import run_cli
+from tests.support.backtest_harness import REPO, copy_user_data
+from tests.support.helpers import run_cli
+
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

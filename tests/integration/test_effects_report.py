@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from freqtrade.data.btanalysis import load_backtest_stats
 
-from tests.backtest_harness import copy_user_data
-from tests.helpers import run_cli
+from tests.support.backtest_harness import copy_user_data
+from tests.support.helpers import run_cli
+
+# Whole-module: every test runs long backtests or subprocesses (make test-fast leaves them out).
+pytestmark = pytest.mark.slow
 
 MANAGED, PLAIN = "ExampleManagedStrategy", "ExampleStrategy"
 

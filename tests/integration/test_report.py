@@ -6,14 +6,14 @@ import pytest
 from example_strategy import ExampleStrategy
 
 from freqtrade_posmgmt.report import main
-from tests.backtest_harness import (
+from tests.support.backtest_harness import (
     SPOT_DATA,
     copy_user_data,
     derive_futures_data,
     export,
     run_backtest,
 )
-from tests.strategies import PAIRS, ExampleShort, ScaleInAndOut
+from tests.support.strategies import PAIRS, ExampleShort, ScaleInAndOut
 
 TIMERANGE = "20250101-20250401"
 ERROR = "freqtrade-posmgmt analyze: error: "
