@@ -25,7 +25,13 @@ from rich.console import Console
 from freqtrade_posmgmt.report.analysis import Analysis, analyse
 from freqtrade_posmgmt.report.html import write_html
 from freqtrade_posmgmt.report.json_report import write_json
-from freqtrade_posmgmt.report.loading import ReportError, load_result, locate_result, resolve_config
+from freqtrade_posmgmt.report.loading import (
+    ReportError,
+    check_writable,
+    load_result,
+    locate_result,
+    resolve_config,
+)
 from freqtrade_posmgmt.report.text import print_report
 
 PROG = "freqtrade-posmgmt analyze"
@@ -113,13 +119,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = resolve_config(args)
         result_file = locate_result(args.result, config)
+        html = None
+        if args.html is not None:
+            html = Path(args.html) if args.html else default_html_path(result_file)
+        # Before the analysis: a mistyped output folder must not cost a printed report.
+        for output in (args.json, html):
+            if output is not None:
+                check_writable(output)
         analysis = analyse_result(result_file, config)
         print_report(analysis, console)
         if args.json:
             write_json(analysis, args.json)
             console.print(f"Excursions and summary written to {args.json}")
-        if args.html is not None:
-            html = Path(args.html) if args.html else default_html_path(result_file)
+        if html is not None:
             write_html(analysis, html)
             console.print(f"HTML report written to {html}")
     except ReportError as e:

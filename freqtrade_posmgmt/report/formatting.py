@@ -23,6 +23,13 @@ def num(value: float | None) -> str:
     return "inf" if math.isinf(value) else f"{value:.2f}"
 
 
+def money(value: float | None) -> str:
+    """An amount of stake currency, with thousands separators."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.2f}"
+
+
 def duration(value: pd.Timedelta) -> str:
     """``h:mm`` below 72 hours (so 15m candles read 0:45, not 0 h), days beyond."""
     if pd.isna(value):
@@ -35,7 +42,8 @@ def duration(value: pd.Timedelta) -> str:
 
 METRIC_COLUMNS: tuple[tuple[str, Callable[[pd.Series], str]], ...] = (
     ("Trades", lambda row: str(int(row["trades"]))),
-    ("Win %", lambda row: pct(row["win_rate"])),
+    # Not Freqtrade's win rate (after fees, in the comparison): pnl > 0 before fees.
+    ("Won before fees", lambda row: pct(row["win_rate"])),
     ("MFE avg", lambda row: pct(row["mean_mfe"])),
     ("MFE med", lambda row: pct(row["median_mfe"])),
     ("MAE avg", lambda row: pct(row["mean_mae"])),
@@ -112,7 +120,7 @@ COMPARISON_COLUMNS = (
     "Profit %",
     "Max drawdown",
     "Calmar",
-    "Win rate",
+    "Win rate after fees",
     "Profit factor",
     "Position management",
 )
@@ -124,7 +132,7 @@ def comparison_rows(section: StrategyComparison) -> list[list[str]]:
         [
             name,
             str(int(row["trades"])),
-            f"{num(row['profit_total_abs'])} {section.stake_currency}",
+            f"{money(row['profit_total_abs'])} {section.stake_currency}",
             pct(row["profit_total"]),
             pct(row["max_drawdown_account"]),
             num(row["calmar"]),
@@ -148,12 +156,13 @@ EFFECT_COLUMNS = (
     "Exit profit",
     "Partial fills",
     "Partial stake",
+    "Partial profit",
     "Adds",
     "Add stake",
     "Refused",
     "Cut",
     "Raised",
-    "Stake not deployed",
+    "Stake held back (sum)",
 )
 
 
@@ -164,15 +173,16 @@ def effect_rows(section: CapabilityEffects) -> list[list[str]]:
             capability,
             "yes" if row["on"] else "no",
             str(row["exits"]),
-            num(row["exit_profit_abs"]),
+            money(row["exit_profit_abs"]),
             str(row["partial_fills"]),
-            num(row["partial_stake"]),
+            money(row["partial_stake"]),
+            money(row["partial_profit_abs"]),
             str(row["adds"]),
-            num(row["add_stake"]),
+            money(row["add_stake"]),
             str(row["refused"]),
             str(row["cut"]),
             str(row["raised"]),
-            num(row["stake_not_deployed"]),
+            money(row["stake_not_deployed"]),
         ]
         for capability, row in section.table.iterrows()
     ]
@@ -182,7 +192,18 @@ def effects_title(section: CapabilityEffects) -> str:
     return f"What position management did in {section.strategy}"
 
 
-REASON_COLUMNS = ("Capability", "Decision", "Reason", "Count", "Stake not deployed")
+def effects_note(section: CapabilityEffects) -> str:
+    """What the held-back sum is: not a balance, so it can exceed the account."""
+    return (
+        f"Stake held back (sum): for each of the {section.decision_count:,} decisions that "
+        "refused or cut an entry, the stake Freqtrade proposed minus the stake placed "
+        f"({section.stake_currency}), summed. The same money is counted again at each "
+        "decision, so the sum can exceed the account. Partial profit: the partial exits' "
+        "profit after fees, against the average entry price."
+    )
+
+
+REASON_COLUMNS = ("Capability", "Decision", "Reason", "Count", "Stake held back (sum)")
 
 
 def reason_rows(section: CapabilityEffects) -> list[list[str]]:
@@ -192,8 +213,8 @@ def reason_rows(section: CapabilityEffects) -> list[list[str]]:
             row.capability,
             row.kind,
             row.reason,
-            str(row.count),
-            num(row.stake_not_deployed),
+            f"{row.count:,}",
+            money(row.stake_not_deployed),
         ]
         for row in section.reasons.itertuples()
     ]

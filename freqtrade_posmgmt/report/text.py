@@ -29,40 +29,32 @@ def _trades(section: TradeExcursions, analysis: Analysis, console: Console) -> N
 def _metrics(section: MetricsTable, analysis: Analysis, console: Console) -> None:
     if section.table.empty:
         return
-    table = Table(title=section.title, title_justify="left")
-    table.add_column(section.label)
-    for header, _ in formatting.METRIC_COLUMNS:
-        table.add_column(header, justify="right")
-    for row in formatting.metric_rows(section.table):
-        table.add_row(*row)
-    console.print(table)
+    headers = (section.label, *(header for header, _ in formatting.METRIC_COLUMNS))
+    console.print(_rich_table(section.title, headers, formatting.metric_rows(section.table)))
 
 
 def _edge(section: EdgeRatios, analysis: Analysis, console: Console) -> None:
-    table = Table(title=formatting.edge_title(analysis.timeframe), title_justify="left")
-    table.add_column("Strategy")
-    for bars in section.shown:
-        table.add_column(f"e({bars})", justify="right")
-    for name, edge in section.by_strategy.items():
-        table.add_row(
-            name, *(formatting.num(edge.loc[bars, "edge_ratio"]) for bars in section.shown)
-        )
-    console.print(table)
+    headers = ("Strategy", *(f"e({bars})" for bars in section.shown))
+    rows = [
+        [name, *(formatting.num(edge.loc[bars, "edge_ratio"]) for bars in section.shown)]
+        for name, edge in section.by_strategy.items()
+    ]
+    console.print(_rich_table(formatting.edge_title(analysis.timeframe), headers, rows))
 
 
 def _exits(section: ExitSuggestions, analysis: Analysis, console: Console) -> None:
-    table = Table(title=formatting.exits_title(section, analysis.unit), title_justify="left")
-    for column in formatting.EXIT_COLUMNS:
-        table.add_column(column, justify="left" if column == "Exit" else "right")
-    for row in formatting.exit_rows(section):
-        table.add_row(*row)
-    console.print(table)
+    title = formatting.exits_title(section, analysis.unit)
+    console.print(_rich_table(title, formatting.EXIT_COLUMNS, formatting.exit_rows(section)))
 
 
 def _rich_table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
+    """A table whose first column (strategy, pair, capability...) is never cut or wrapped:
+    on a narrow terminal the numbers' headers wrap instead."""
     table = Table(title=title, title_justify="left")
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right")
+    first = max((len(row[0]) for row in rows), default=0)
+    table.add_column(columns[0], no_wrap=True, min_width=max(first, len(columns[0])))
+    for column in columns[1:]:
+        table.add_column(column, justify="right")
     for row in rows:
         table.add_row(*row)
     return table
@@ -78,6 +70,7 @@ def _comparison(section: StrategyComparison, analysis: Analysis, console: Consol
 def _effects(section: CapabilityEffects, analysis: Analysis, console: Console) -> None:
     rows = formatting.effect_rows(section)
     console.print(_rich_table(formatting.effects_title(section), formatting.EFFECT_COLUMNS, rows))
+    console.print(formatting.effects_note(section))
     if not section.reasons.empty:
         reasons = formatting.reason_rows(section)
         console.print(

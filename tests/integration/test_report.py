@@ -201,3 +201,16 @@ def test_html_option_before_the_result_reads_the_result(userdir, exported, capsy
     assert (status, err) == (0, "")
     assert exported.read_bytes()[:2] == b"PK"
     assert exported.with_name(f"{exported.stem}_mfe_mae.html").is_file()
+
+
+def test_outputs_are_checked_before_the_analysis(userdir, exported, capsys):
+    missing = userdir / "missing_dir" / "report.html"
+    status, out, err = run(capsys, exported, "--userdir", userdir, "--html", missing)
+    assert_one_line_error(status, out, err, "cannot write")
+    assert out == ""  # nothing printed before the error
+
+
+def test_a_config_given_as_the_result_is_named_as_such(userdir, capsys):
+    status, out, err = run(capsys, userdir / "config.json", "--userdir", userdir)
+    assert_one_line_error(status, out, err, "is a Freqtrade config, not a backtest result")
+    assert "TypeError" not in err
