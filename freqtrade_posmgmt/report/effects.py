@@ -59,6 +59,8 @@ class StrategyComparison:
     """One row per strategy (:data:`COMPARISON_COLUMNS`, Freqtrade's numbers) and ``managed``."""
     equity: dict[str, pd.Series]
     """Per strategy, realised equity after each close (starting balance at the first date)."""
+    drawdown: dict[str, pd.Series]
+    """Per strategy, realised equity below its running peak, a ratio of the peak (<= 0)."""
     baseline: str | None
     """The one strategy without position management, when the others have it."""
     stake_currency: str
@@ -114,7 +116,8 @@ def comparison(loaded: LoadedResult) -> StrategyComparison:
     plain = [name for name, row in rows.items() if not row["managed"]]
     baseline = plain[0] if len(plain) == 1 and len(rows) > 1 else None
     currency = next(iter(loaded.stats.values()), {}).get("stake_currency", "")
-    return StrategyComparison(table, equity, baseline, currency)
+    drawdown = {name: curve / curve.cummax() - 1.0 for name, curve in equity.items()}
+    return StrategyComparison(table, equity, drawdown, baseline, currency)
 
 
 def _managed(document: dict[str, Any] | None) -> bool:

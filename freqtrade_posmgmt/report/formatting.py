@@ -3,10 +3,13 @@
 import math
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
-from freqtrade_posmgmt.report.analysis import ExitSuggestions
+from freqtrade_posmgmt.report.analysis import Analysis, ExitSuggestions
+from freqtrade_posmgmt.report.attribution import Attribution
 from freqtrade_posmgmt.report.effects import CapabilityEffects, StrategyComparison
+from freqtrade_posmgmt.report.returns import Returns
 
 
 def pct(value: float | None) -> str:
@@ -93,6 +96,18 @@ def exit_rows(section: ExitSuggestions) -> list[list[str]]:
         ]
     )
     return rows
+
+
+def report_title(analysis: Analysis) -> str:
+    return f"Position management and MFE/MAE analysis of {analysis.result_file.name}"
+
+
+def report_intro(analysis: Analysis) -> str:
+    trades = analysis.trades
+    return (
+        f"{len(trades)} trades, {trades['pair'].nunique()} pairs, {analysis.timeframe} candles. "
+        f"Excursions in {analysis.unit}."
+    )
 
 
 def edge_title(timeframe: str) -> str:
@@ -217,4 +232,114 @@ def reason_rows(section: CapabilityEffects) -> list[list[str]]:
             money(row.stake_not_deployed),
         ]
         for row in section.reasons.itertuples()
+    ]
+
+
+def signed_money(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:+,.2f}"
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: pd.Series, width: int = 40) -> str:
+    """A curve in one line of text: ``width`` samples, each an eighth-block of its range."""
+    if values.empty:
+        return ""
+    samples = values.iloc[np.linspace(0, len(values) - 1, min(width, len(values))).astype(int)]
+    low, high = float(samples.min()), float(samples.max())
+    if high - low <= 0:
+        return SPARKS[0] * len(samples)
+    scaled = (samples - low) / (high - low) * (len(SPARKS) - 1)
+    return "".join(SPARKS[round(level)] for level in scaled)
+
+
+CURVE_COLUMNS = ("Strategy", "Realised equity", "Drawdown (below its peak)")
+
+
+def curve_rows(section: StrategyComparison) -> list[list[str]]:
+    """Per strategy, its equity and drawdown curves as text, with their ends."""
+    rows = []
+    for name, equity in section.equity.items():
+        drawdown = section.drawdown[name]
+        rows.append(
+            [
+                name,
+                f"{money(equity.iloc[0])} {sparkline(equity)} {money(equity.iloc[-1])}",
+                f"{sparkline(drawdown)} worst {pct(drawdown.min())}",
+            ]
+        )
+    return rows
+
+
+ATTRIBUTION_TITLE = (
+    "What each capability contributed: the backtest with all on, then with each switched off"
+)
+ATTRIBUTION_COLUMNS = (
+    "Run",
+    "Contribution",
+    "Trades",
+    "Profit",
+    "Profit %",
+    "Max drawdown",
+    "Calmar",
+)
+ATTRIBUTION_NOTE = (
+    "Contribution: profit with every capability on minus profit with this one off "
+    "(positive: it helped). From the lab's attribution runs."
+)
+
+
+def attribution_rows(section: Attribution) -> list[list[str]]:
+    def run(values: dict | pd.Series) -> list[str]:
+        return [
+            str(int(values["trades"])) if math.isfinite(values["trades"]) else "-",
+            money(values["profit_abs"]),
+            pct(values["profit_ratio"]),
+            pct(values["max_drawdown"]),
+            num(values["calmar"]),
+        ]
+
+    rows = [["all capabilities on", "-", *run(section.all_on)]]
+    for name, row in section.table.iterrows():
+        rows.append([f"{name} off", signed_money(row["delta_profit_abs"]), *run(row)])
+    return rows
+
+
+def returns_pair_columns(section: Returns) -> tuple[str, ...]:
+    strategies = section.by_pair.columns.get_level_values(0).unique()
+    return (
+        "Pair",
+        *(f"{name} {label}" for name in strategies for label in ("trades", "profit", "won")),
+    )
+
+
+def returns_pair_rows(section: Returns) -> list[list[str]]:
+    """Per pair (best total first), each strategy's trades, profit and share won after fees."""
+    strategies = section.by_pair.columns.get_level_values(0).unique()
+    rows = []
+    for pair, row in section.by_pair.iterrows():
+        cells = [str(pair)]
+        for name in strategies:
+            trades = row[(name, "trades")]
+            if pd.isna(trades):
+                cells += ["0", "-", "-"]
+            else:
+                cells += [
+                    str(int(trades)),
+                    money(row[(name, "profit_abs")]),
+                    pct(row[(name, "won")]),
+                ]
+        rows.append(cells)
+    return rows
+
+
+def returns_month_columns(section: Returns) -> tuple[str, ...]:
+    return ("Month", *(f"{name} ({section.stake_currency})" for name in section.monthly.columns))
+
+
+def returns_month_rows(section: Returns) -> list[list[str]]:
+    return [
+        [month.strftime("%Y-%m"), *(money(value) for value in row)]
+        for month, row in section.monthly.iterrows()
     ]

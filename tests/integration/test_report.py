@@ -80,6 +80,7 @@ def test_report_tables_json_and_html(spot_result, userdir, exported, capsys):
     # Self-contained: plotly.js is inline, nothing is fetched.
     assert "<script src=" not in html
     assert "MAE vs result (Sweeney)" in html and "Edge ratio e(n)" in html
+    assert "ScaleInAndOut: worst excursion (|MAE|) vs result" in html
 
 
 def test_latest_result_and_html_next_to_it_by_default(spot_result, userdir, exported, capsys):
