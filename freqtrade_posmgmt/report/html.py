@@ -46,7 +46,7 @@ th:first-child, td:first-child { text-align: left; white-space: nowrap; }
           vertical-align: middle; border-radius: 2px; }
 .note { color: #555; font-size: 0.85em; max-width: 70em; }
 .side { display: flex; flex-wrap: wrap; gap: 2em; align-items: flex-start; }
-.exits { display: inline-block; vertical-align: top; margin-right: 2em; }
+td.text { text-align: left; }
 """
 
 
@@ -88,11 +88,21 @@ def _plotly() -> tuple[Any, Any]:
     return go, make_subplots
 
 
+def _cell(cell: str) -> str:
+    # Numbers right, words (reasons, kinds) left.
+    numeric = cell[:1] in "-+0123456789" or cell in ("inf", "yes", "no", "on", "off")
+    return (
+        f"<td>{html.escape(cell)}</td>" if numeric else f'<td class="text">{html.escape(cell)}</td>'
+    )
+
+
+def _rows(rows: list[list[str]]) -> str:
+    return "".join("<tr>" + "".join(_cell(cell) for cell in row) + "</tr>" for row in rows)
+
+
 def _table(headers: list[str] | tuple[str, ...], rows: list[list[str]], title: str) -> str:
     head = "".join(f"<th>{html.escape(cell)}</th>" for cell in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
+    body = _rows(rows)
     return f"<h3>{html.escape(title)}</h3><table><tr>{head}</tr>{body}</table>"
 
 
@@ -103,9 +113,7 @@ def _grouped_table(groups: Any, columns: tuple[str, ...], rows: list[list[str]],
         for group in groups
     )
     sub = "".join(f"<th>{html.escape(column)}</th>" for column in columns) * len(groups)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
+    body = _rows(rows)
     return (
         f"<h3>{html.escape(title)}</h3><table><tr><th></th>{top}</tr><tr><th>Pair</th>{sub}</tr>"
         f"{body}</table>"
@@ -370,7 +378,7 @@ def _exits(section: ExitSuggestions, analysis: Analysis) -> str:
     # The unit is in the page's introduction; the strategies' tables sit side by side.
     title = f"{section.strategy}: exits the excursions suggest (expectancy per trade)"
     table = _table(formatting.EXIT_COLUMNS, formatting.exit_rows(section), title)
-    return '<div class="exits">' + table + "</div>"
+    return "<div>" + table + "</div>"
 
 
 RENDERERS: dict[type, Callable] = {
@@ -393,7 +401,13 @@ def html_page(analysis: Analysis) -> str:
         raise ReportError("--html needs plotly: pip install plotly") from e
     chapters = []
     for number, (key, title, sections) in enumerate(analysis.chapters(), start=1):
-        body = "\n".join(RENDERERS[type(section)](section, analysis) for section in sections)
+        parts = [RENDERERS[type(section)](section, analysis) for section in sections]
+        exits = [part for part, section in zip(parts, sections, strict=True)
+                 if isinstance(section, ExitSuggestions)]  # fmt: skip
+        others = [part for part in parts if part not in exits]
+        # The strategies' exit suggestions side by side, after the rest of the chapter.
+        side = f'<div class="side">{"".join(exits)}</div>' if exits else ""
+        body = "\n".join(others) + side
         chapters.append(
             f'<section id="{key}"><h2>{number}. {html.escape(title)}</h2>{body}</section>'
         )

@@ -41,5 +41,9 @@ def returns(loaded: LoadedResult) -> Returns:
     # Every month of the span, also those without a closed trade.
     months = pd.date_range(monthly.index.min(), monthly.index.max(), freq="MS")
     monthly = monthly.reindex(months, fill_value=0.0).rename_axis("month")
+    # The result's order (the backtest's --strategy-list), as Freqtrade's own tables have it.
+    order = [name for name in loaded.stats if name in monthly.columns] or list(monthly.columns)
+    monthly = monthly[order]
+    by_pair = by_pair[[name for name in order if name in by_pair.columns.get_level_values(0)]]
     currency = next(iter(loaded.stats.values()), {}).get("stake_currency", "")
     return Returns(by_pair, monthly, currency)

@@ -215,3 +215,27 @@ def test_a_config_given_as_the_result_is_named_as_such(userdir, capsys):
     status, out, err = run(capsys, userdir / "config.json", "--userdir", userdir)
     assert_one_line_error(status, out, err, "is a Freqtrade config, not a backtest result")
     assert "TypeError" not in err
+
+
+def test_the_labs_attribution_file_is_shown_in_its_chapter(userdir, exported, tmp_path, capsys):
+    from tests.unit.test_report_analysis import ATTRIBUTION
+
+    attribution = tmp_path / "attribution.json"
+    attribution.write_text(json.dumps(ATTRIBUTION))
+    json_path = tmp_path / "story.json"
+    status, out, err = run(
+        capsys, exported, "--userdir", userdir, "--attribution", attribution, "--json", json_path
+    )
+    assert (status, err) == (0, "")
+    assert out.index("What each capability contributed") < out.index("Excursions, and the stops")
+    assert "dynamic_risk off" in out and "+52.50" in out
+    document = json.loads(json_path.read_text())
+    assert document["attribution"]["all_on"] == ATTRIBUTION["all_on"]
+
+
+def test_a_malformed_attribution_fails_before_any_output(userdir, exported, tmp_path, capsys):
+    attribution = tmp_path / "attribution.json"
+    attribution.write_text(json.dumps({"capabilities": [], "all_on": {"trades": 3}}))
+    status, out, err = run(capsys, exported, "--userdir", userdir, "--attribution", attribution)
+    assert_one_line_error(status, out, err, "attribution: all_on lacks profit_abs")
+    assert out == ""
