@@ -1,9 +1,12 @@
 """
 ``freqtrade-posmgmt plot``: the options of ``freqtrade plot-dataframe`` (``-c``, ``-s``,
-``-p``, ``--timerange``, ``--userdir``), one HTML page per pair in ``<userdir>/plot``.
+``-p``, ``--timerange``, ``--userdir``, ``--db-url``), one HTML page per pair in
+``<userdir>/plot``.
 
-The strategy's backtest is re-run offline (the markets snapshot of the user data directory) with
-a recorder on Freqtrade's stop check, so the stop drawn is the one Freqtrade held.
+By default the strategy's backtest is re-run offline (the markets snapshot of the user data
+directory) with a recorder on Freqtrade's stop adjustment, so the stop drawn is the one
+Freqtrade held on every candle. With ``--db-url`` the trades come from a trade database (a
+dry-run, live or replay bot's), which keeps each trade's first and last stop and its stop orders.
 """
 
 import argparse
@@ -43,6 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     plot.add_argument("--markets", type=Path, metavar="PATH",
                       help="ccxt markets snapshot (default: markets/binance_spot.json in the "
                       "user data directory)")  # fmt: skip
+    plot.add_argument("--db-url", metavar="URL",
+                      help="draw the strategy's trades of a trade database (dry-run, live or "
+                      "replay; e.g. sqlite:///tradesv3.dryrun.sqlite) instead of re-running its "
+                      "backtest")  # fmt: skip
     plot.add_argument("-o", "--output", type=Path, metavar="DIR",
                       help="where the pages go (default: <userdir>/plot)")  # fmt: skip
     return plot
@@ -83,9 +90,14 @@ def collect(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
 
     from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
     from freqtrade_posmgmt.offline_checks import default_markets
-    from freqtrade_posmgmt.plot.recorder import run_backtest
+    from freqtrade_posmgmt.plot.recorder import from_database, run_backtest
 
     config = backtest_config(args)
+    if args.db_url:
+        try:
+            return config, from_database(args.db_url, args.strategy)
+        except Exception as e:  # SQLAlchemy's errors for a wrong URL or file, in one line
+            raise PlotError(f"trade database {args.db_url}: {str(e).splitlines()[0]}") from e
     try:
         use_static_markets(load_markets(args.markets or default_markets({}, config)))
     except OfflineError as e:

@@ -7,6 +7,8 @@ from typing import Any
 import pandas as pd
 
 from freqtrade_posmgmt.plot.recorder import (
+    STOP_AT_EXIT,
+    STOP_EXCHANGE,
     STOP_FREQTRADE_TRAIL,
     STOP_INITIAL,
     STOP_ROLES,
@@ -29,6 +31,8 @@ STOP_COLOURS = {
     STOP_LOCK: "#2f9e44",
     STOP_BREAKEVEN_AFTER_TP: "#9c36b5",
     STOP_USER: "#c2255c",
+    STOP_EXCHANGE: "#e8590c",
+    STOP_AT_EXIT: "#212529",
 }
 STOP_LABELS = {
     STOP_INITIAL: "stop: initial",
@@ -38,6 +42,8 @@ STOP_LABELS = {
     STOP_BREAKEVEN_AFTER_TP: "stop: breakeven after a take-profit",
     # Dynamic risk's tightened stops land here too: they carry no rule name (stop_sources).
     STOP_USER: "stop: custom_stoploss (the strategy's or dynamic risk's)",
+    STOP_EXCHANGE: "stop: order on the exchange",
+    STOP_AT_EXIT: "stop at the exit (when it moved is not in the database)",
 }
 ORDER_TAG_PREFIX = "pm_"
 
@@ -78,6 +84,20 @@ def build_figure(pair: str, candles: pd.DataFrame, recording: Recording, timefra
             stops.setdefault(source, ([], []))
             stops[source][0].extend(xs)
             stops[source][1].extend(ys)
+    ends = [
+        (path[-1].time, path[-1].stop)
+        for path in recording.stops.values()
+        if path and path[-1].source == STOP_AT_EXIT and path[-1].time is not None
+    ]
+    if ends:
+        figure.add_trace(
+            go.Scatter(
+                x=[time for time, _ in ends], y=[stop for _, stop in ends], mode="markers",
+                marker={"symbol": "line-ew-open", "size": 16, "color": STOP_COLOURS[STOP_AT_EXIT],
+                        "line": {"width": 2}},
+                name=STOP_LABELS[STOP_AT_EXIT],
+            )
+        )  # fmt: skip
     for source in STOP_ROLES:
         if source in stops:
             xs, ys = stops[source]

@@ -27,7 +27,9 @@ STOP_USER = "user"
 """Moved by the strategy's own ``custom_stoploss``, not by a position-management rule."""
 STOP_FREQTRADE_TRAIL = "trail"
 """Freqtrade's built-in trailing stop (the trailing policy compiles to it when it can)."""
-STOP_ROLES = (STOP_INITIAL, *STOP_SOURCES, STOP_USER)
+STOP_EXCHANGE = "exchange"
+"""A stop order on the exchange (a trade database's record of where the stop was)."""
+STOP_ROLES = (STOP_INITIAL, *STOP_SOURCES, STOP_USER, STOP_EXCHANGE)
 
 
 @dataclass(frozen=True)
@@ -117,4 +119,37 @@ def run_backtest(config: dict[str, Any]) -> Recording:
     finally:
         backtesting.exchange.close()
         Backtesting.cleanup()
+    return recording
+
+
+STOP_AT_EXIT = "at_exit"
+"""A trade database's last stop: when it moved there is not stored (no stop on the exchange)."""
+
+
+def from_database(db_url: str, strategy: str) -> Recording:
+    """
+    The trades of ``strategy`` in a Freqtrade trade database (a dry-run, live or replay bot's).
+    Freqtrade stores each trade's initial and last stop, and every stop order placed on the
+    exchange: the stop path is those, and the last stop at the exit when it moved otherwise.
+    The mixins' decisions are not stored in the database: none are drawn.
+    """
+    from freqtrade.persistence import Trade, init_db
+
+    init_db(db_url)
+    trades = sorted(Trade.get_trades([Trade.strategy == strategy]).all(), key=lambda t: t.open_date)
+    if not trades:
+        found = sorted({trade.strategy or "(none)" for trade in Trade.get_trades().all()})
+        raise LookupError(
+            f"no trades of strategy {strategy} in it; its strategies: {', '.join(found) or 'none'}"
+        )
+    recording = Recording(trades=trades)
+    for trade in trades:
+        path = [StopPoint(trade.open_date_utc, trade.initial_stop_loss, STOP_INITIAL)]
+        for order in trade.orders:
+            if order.ft_order_side == "stoploss" and order.stop_price and order.order_date:
+                path.append(StopPoint(order.order_date_utc, order.stop_price, STOP_EXCHANGE))
+        if trade.stop_loss and trade.stop_loss != path[-1].stop:
+            end = trade.close_date_utc or path[-1].time
+            path.append(StopPoint(end, trade.stop_loss, STOP_AT_EXIT))
+        recording.stops[(trade.pair, trade.open_date_utc)] = path
     return recording

@@ -7,6 +7,7 @@ reads it), each trade's initial and final stop, and the rule named in each stop 
 """
 
 import argparse
+import json
 from datetime import datetime
 from itertools import pairwise
 from typing import ClassVar
@@ -41,7 +42,7 @@ def plotted(tmp_path_factory):
     args = argparse.Namespace(
         config=None, strategy=write_strategy_stub(SeenStops, stubs, None), strategy_path=stubs,
         pairs=PAIRS, timerange=TIMERANGE, user_data_dir=userdir, datadir=None, markets=None,
-        output=userdir / "plot",
+        output=userdir / "plot", db_url=None,
     )  # fmt: skip
     SeenStops.seen.clear()
     config, recording = command.collect(args)
@@ -111,3 +112,35 @@ def test_one_page_per_pair_with_the_stop_rules_in_the_legend(plotted):
         for source in sources:
             assert STOP_LABELS[source] in text
         assert "ladder target" in text and "entry stake cut" in text
+
+
+def test_a_trade_database_draws_its_trades_first_and_last_stop(plotted, tmp_path):
+    from freqtrade.persistence import Trade, init_db
+
+    recording, _, _ = plotted
+    closed = [t for t in recording.trades if not t.is_open][:8]
+    db_url = f"sqlite:///{tmp_path / 'trades.sqlite'}"
+    init_db(db_url)
+    for trade in closed:
+        # A bot stores its strategy's name with each trade (the backtester leaves it empty).
+        Trade.session.add(Trade.from_json(json.dumps({**trade.to_json(), "strategy": "SeenStops"})))
+    Trade.session.commit()
+    userdir = tmp_path / "user_data"
+    args = argparse.Namespace(
+        config=[plotted[2][0].parents[1] / "config.json"], strategy="SeenStops",
+        strategy_path=None, pairs=PAIRS, timerange=TIMERANGE, user_data_dir=None, datadir=None,
+        markets=None, output=userdir / "plot", db_url=db_url,
+    )  # fmt: skip
+    config, stored = command.collect(args)
+    assert [(t.pair, t.open_date_utc) for t in stored.trades] == [
+        (t.pair, t.open_date_utc) for t in closed
+    ]
+    for trade in closed:
+        path = stored.stops[(trade.pair, trade.open_date_utc)]
+        assert path[0].stop == trade.initial_stop_loss and path[-1].stop == trade.stop_loss
+    pages = command.write_pages(config, stored, args.output)
+    assert pages and "entry" in pages[0].read_text()
+
+    args.strategy = "Other"
+    with pytest.raises(command.PlotError, match="no trades of strategy Other in .*: SeenStops"):
+        command.collect(args)
