@@ -114,11 +114,13 @@ def build_figure(pair: str, candles: pd.DataFrame, recording: Recording, timefra
     _decisions(figure, pair, recording, candles)
     figure.update_layout(
         template="plotly_white",
-        height=760,
+        height=680,
         xaxis_rangeslider_visible=False,
-        margin={"t": 30, "b": 40, "l": 70, "r": 20},
-        # Below the plot: the toolbar's corner above it stays clear.
-        legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0},
+        margin={"t": 10, "b": 40, "l": 70, "r": 40},
+        # The legend above the plot, in view; the toolbar upright at the right edge, over no
+        # title and no legend.
+        legend={"orientation": "h", "y": 1.01, "yanchor": "bottom", "x": 0},
+        modebar={"orientation": "v"},
         hovermode="closest",
     )
     return figure
