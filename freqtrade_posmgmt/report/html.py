@@ -376,7 +376,7 @@ def _edge(section: EdgeRatios, analysis: Analysis) -> str:
 
 def _exits(section: ExitSuggestions, analysis: Analysis) -> str:
     # The unit is in the page's introduction; the strategies' tables sit side by side.
-    title = f"{section.strategy}: exits the excursions suggest (expectancy per trade)"
+    title = f"{section.strategy}: exits its excursions suggest"
     table = _table(formatting.EXIT_COLUMNS, formatting.exit_rows(section), title)
     return "<div>" + table + "</div>"
 
