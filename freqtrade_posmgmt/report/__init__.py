@@ -24,7 +24,7 @@ from typing import Any
 from rich.console import Console
 
 from freqtrade_posmgmt.report.analysis import Analysis, analyse
-from freqtrade_posmgmt.report.attribution import Attribution, load_attribution
+from freqtrade_posmgmt.report.attribution import Attribution, find_attribution, load_attribution
 from freqtrade_posmgmt.report.html import write_html
 from freqtrade_posmgmt.report.json_report import write_json
 from freqtrade_posmgmt.report.loading import (
@@ -62,8 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--attribution",
         type=Path,
         metavar="PATH",
-        help="the lab's attribution (JSON: each capability switched off in turn) to show what "
-        "each capability contributed",
+        help="the attribution (JSON of `freqtrade-posmgmt attribution`: each capability switched "
+        "off in turn) to show what each capability contributed; default: the one beside the "
+        "result, if any",
     )
     parser.add_argument(
         "--userdir",
@@ -135,7 +136,11 @@ def run(args: argparse.Namespace) -> int:
         for output in (args.json, html):
             if output is not None:
                 check_writable(output)
-        attribution = load_attribution(args.attribution) if args.attribution else None
+        attribution = (
+            load_attribution(args.attribution)
+            if args.attribution
+            else find_attribution(result_file)
+        )
         analysis = analyse_result(result_file, config, attribution)
         print_report(analysis, console)
         if args.json:

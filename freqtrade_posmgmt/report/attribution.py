@@ -11,12 +11,16 @@ of it. The document::
                 "max_drawdown": 0.10, "calmar": 3.0}}
 
 ``delta_profit_abs`` is what the capability added: profit with everything on minus profit with
-it off (computed from ``all_on`` and ``off`` when absent).
+it off (computed from ``all_on`` and ``off`` when absent). ``freqtrade-posmgmt attribution``
+writes this document (``freqtrade_posmgmt.attribution``) with more that is shown when present:
+``delta_max_drawdown`` per capability, ``baseline`` (the plain strategy's run), ``not_run``
+(capabilities that do nothing in a backtest, and why), ``strategy``, ``stake_currency``. It lies
+beside the result (``posmgmt/<result>.attribution.json``), where the report finds it.
 """
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,11 @@ class Attribution:
     it off, and ``delta_profit_abs``."""
     all_on: dict[str, float]
     """:data:`RUN_COLUMNS` of the run with every capability on."""
+    baseline: dict[str, float] | None = None
+    """:data:`RUN_COLUMNS` of the plain strategy's run, when the lab ran it."""
+    baseline_name: str = ""
+    not_run: dict[str, str] = field(default_factory=dict)
+    """Capabilities not run (they do nothing in a backtest), and why."""
 
 
 def _run(value: Any, where: str) -> dict[str, float]:
@@ -70,11 +79,39 @@ def attribution_from(document: Any) -> Attribution:
         delta = item.get("delta_profit_abs", all_on["profit_abs"] - off["profit_abs"])
         if isinstance(delta, bool) or not isinstance(delta, int | float):
             raise ReportError(f"attribution: {name}.delta_profit_abs = {delta!r} is not a number")
-        rows[name] = {**off, "delta_profit_abs": float(delta)}
+        drawdown = item.get("delta_max_drawdown", all_on["max_drawdown"] - off["max_drawdown"])
+        if isinstance(drawdown, bool) or not isinstance(drawdown, int | float):
+            raise ReportError(
+                f"attribution: {name}.delta_max_drawdown = {drawdown!r} is not a number"
+            )
+        rows[name] = {
+            **off,
+            "delta_profit_abs": float(delta),
+            "delta_max_drawdown": float(drawdown),
+        }
     table = pd.DataFrame.from_dict(
-        rows, orient="index", columns=[*RUN_COLUMNS, "delta_profit_abs"]
+        rows, orient="index", columns=[*RUN_COLUMNS, "delta_profit_abs", "delta_max_drawdown"]
     ).rename_axis("capability")
-    return Attribution(table, all_on)
+    baseline = document.get("baseline")
+    not_run = document.get("not_run") or {}
+    if not isinstance(not_run, dict):
+        raise ReportError("attribution: not_run must be an object of capability: why")
+    return Attribution(
+        table,
+        all_on,
+        _run(baseline, "baseline") if baseline is not None else None,
+        str(baseline.get("strategy", "")) if isinstance(baseline, dict) else "",
+        {str(key): str(value) for key, value in not_run.items()},
+    )
+
+
+def find_attribution(result_file: Path) -> Attribution | None:
+    """The attribution written beside ``result_file`` by ``freqtrade-posmgmt attribution``
+    (``posmgmt/<result>.attribution.json``), if there is one."""
+    from freqtrade_posmgmt.attribution import attribution_path
+
+    path = attribution_path(result_file)
+    return load_attribution(path) if path.is_file() else None
 
 
 def load_attribution(path: Path) -> Attribution:

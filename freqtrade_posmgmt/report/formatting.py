@@ -278,6 +278,7 @@ ATTRIBUTION_TITLE = (
 ATTRIBUTION_COLUMNS = (
     "Run",
     "Contribution",
+    "to max DD",
     "Trades",
     "Profit",
     "Profit %",
@@ -286,7 +287,8 @@ ATTRIBUTION_COLUMNS = (
 )
 ATTRIBUTION_NOTE = (
     "Contribution: profit with every capability on minus profit with this one off "
-    "(positive: it helped). From the lab's attribution runs."
+    "(positive: it helped); to max DD: the same for the max drawdown, in percentage points "
+    "(negative: it lowered the drawdown). Capabilities interact: contributions need not add up."
 )
 
 
@@ -300,9 +302,24 @@ def attribution_rows(section: Attribution) -> list[list[str]]:
             num(values["calmar"]),
         ]
 
-    rows = [["all capabilities on", "-", *run(section.all_on)]]
+    def points(value: float) -> str:
+        return "-" if math.isnan(value) else f"{value * 100:+.2f}"
+
+    rows = [["all capabilities on", "-", "-", *run(section.all_on)]]
     for name, row in section.table.iterrows():
-        rows.append([f"{name} off", signed_money(row["delta_profit_abs"]), *run(row)])
+        rows.append(
+            [
+                f"{name} off",
+                signed_money(row["delta_profit_abs"]),
+                points(row["delta_max_drawdown"]),
+                *run(row),
+            ]
+        )
+    for name, why in section.not_run.items():
+        rows.append([f"{name} (not run: it {why})", "-", "-", "-", "-", "-", "-", "-"])
+    if section.baseline is not None:
+        label = f"all off: {section.baseline_name}" if section.baseline_name else "all off"
+        rows.append([label, "-", "-", *run(section.baseline)])
     return rows
 
 

@@ -154,11 +154,18 @@ def _attribution(section: Attribution, document: dict[str, Any]) -> None:
                 "name": name,
                 "off": {key: _json_value(row[key]) for key in section.all_on},
                 "delta_profit_abs": _json_value(row["delta_profit_abs"]),
+                "delta_max_drawdown": _json_value(row["delta_max_drawdown"]),
             }
             for name, row in section.table.iterrows()
         ],
         "all_on": {key: _json_value(value) for key, value in section.all_on.items()},
+        "not_run": dict(section.not_run),
     }
+    if section.baseline is not None:
+        document["attribution"]["baseline"] = {
+            "strategy": section.baseline_name,
+            **{key: _json_value(value) for key, value in section.baseline.items()},
+        }
 
 
 def _returns(section: Returns, document: dict[str, Any]) -> None:

@@ -239,3 +239,15 @@ def test_a_malformed_attribution_fails_before_any_output(userdir, exported, tmp_
     status, out, err = run(capsys, exported, "--userdir", userdir, "--attribution", attribution)
     assert_one_line_error(status, out, err, "attribution: all_on lacks profit_abs")
     assert out == ""
+
+
+def test_the_attribution_beside_the_result_is_found(userdir, exported, capsys):
+    from freqtrade_posmgmt.attribution import attribution_path
+    from tests.unit.test_report_analysis import ATTRIBUTION
+
+    path = attribution_path(exported)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(ATTRIBUTION))
+    status, out, err = run(capsys, exported, "--userdir", userdir)
+    assert (status, err) == (0, "")
+    assert "What each capability contributed" in out and "dynamic_risk off" in out

@@ -140,3 +140,27 @@ def test_equity_drawdown_and_returns_add_up(story, loaded):
         (returns,) = story.sections_of(Returns)
         assert returns.monthly[name].sum() == pytest.approx(profit)
         assert returns.by_pair[(name, "profit_abs")].sum() == pytest.approx(profit)
+
+
+def test_the_attribution_commands_own_document_is_shown_whole(loaded):
+    # What `freqtrade-posmgmt attribution` writes: more than the minimal document.
+    document = {
+        **ATTRIBUTION,
+        "strategy": MANAGED,
+        "timerange": "20250101-20250601",
+        "stake_currency": "USDT",
+        "capabilities": [
+            {**ATTRIBUTION["capabilities"][0], "delta_max_drawdown": -0.03},
+        ],
+        "not_run": {"mfe_mae": "records excursions in dry-run and live only"},
+        "baseline": {"strategy": PLAIN, **ATTRIBUTION["all_on"], "profit_abs": -20.0},
+    }
+    analysis = analyse(loaded, attribution_from(document))
+    out = " ".join(printed(analysis).split())
+    assert "-3.00" in out  # the drawdown contribution, in percentage points
+    assert "mfe_mae (not run: it records excursions in dry-run and live only)" in out
+    assert f"all off: {PLAIN}" in out and "-20.00" in out
+    written = json.loads(json.dumps(json_report.json_document(analysis)))["attribution"]
+    assert written["baseline"]["strategy"] == PLAIN
+    assert written["capabilities"][0]["delta_max_drawdown"] == pytest.approx(-0.03)
+    assert written["not_run"] == document["not_run"]
