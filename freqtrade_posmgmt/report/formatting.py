@@ -315,12 +315,18 @@ def attribution_rows(section: Attribution) -> list[list[str]]:
                 *run(row),
             ]
         )
-    for name, why in section.not_run.items():
-        rows.append([f"{name} (not run: it {why})", "-", "-", "-", "-", "-", "-", "-"])
     if section.baseline is not None:
         label = f"all off: {section.baseline_name}" if section.baseline_name else "all off"
         rows.append([label, "-", "-", *run(section.baseline)])
     return rows
+
+
+def attribution_notes(section: Attribution) -> list[str]:
+    """What the table means, and the capabilities not run (they do nothing in a backtest)."""
+    return [
+        *(f"{name}: not run, it {why}." for name, why in section.not_run.items()),
+        ATTRIBUTION_NOTE,
+    ]
 
 
 def returns_pair_columns(section: Returns) -> tuple[str, ...]:

@@ -203,11 +203,15 @@ def _attribution(section: Attribution, analysis: Analysis) -> str:
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         barmode="relative",
     )
-    rows = formatting.attribution_rows(section)
+    table = _table(
+        formatting.ATTRIBUTION_COLUMNS,
+        formatting.attribution_rows(section),
+        formatting.ATTRIBUTION_TITLE,
+    )
+    notes = "".join(_note(note) for note in formatting.attribution_notes(section))
     return (
-        f'<div class="side"><div>{_table(formatting.ATTRIBUTION_COLUMNS, rows, formatting.ATTRIBUTION_TITLE)}'
-        f'{_note(formatting.ATTRIBUTION_NOTE)}</div><div style="flex:1;min-width:420px">'
-        f"<h3>Contribution per capability</h3>{_figure_html(figure)}</div></div>"
+        f'<div class="side"><div>{table}</div><div style="flex:1;min-width:380px">'
+        f"<h3>Contribution per capability</h3>{_figure_html(figure)}</div></div>{notes}"
     )
 
 

@@ -45,7 +45,8 @@ def _comparison(section: StrategyComparison, analysis: Analysis, console: Consol
 def _attribution(section: Attribution, analysis: Analysis, console: Console) -> None:
     rows = formatting.attribution_rows(section)
     console.print(_rich_table(formatting.ATTRIBUTION_TITLE, formatting.ATTRIBUTION_COLUMNS, rows))
-    console.print(formatting.ATTRIBUTION_NOTE)
+    for note in formatting.attribution_notes(section):
+        console.print(note)
 
 
 def _effects(section: CapabilityEffects, analysis: Analysis, console: Console) -> None:

@@ -158,7 +158,7 @@ def test_the_attribution_commands_own_document_is_shown_whole(loaded):
     analysis = analyse(loaded, attribution_from(document))
     out = " ".join(printed(analysis).split())
     assert "-3.00" in out  # the drawdown contribution, in percentage points
-    assert "mfe_mae (not run: it records excursions in dry-run and live only)" in out
+    assert "mfe_mae: not run, it records excursions in dry-run and live only." in out
     assert f"all off: {PLAIN}" in out and "-20.00" in out
     written = json.loads(json.dumps(json_report.json_document(analysis)))["attribution"]
     assert written["baseline"]["strategy"] == PLAIN
