@@ -27,6 +27,7 @@ from freqtrade_posmgmt.attribution import command as attribution
 from freqtrade_posmgmt.mixins import _sidecar
 from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
 from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
+from freqtrade_posmgmt.plot import command as plot_command
 
 DEMO_ARGS = [
     "backtesting",
@@ -158,6 +159,7 @@ SUBCOMMANDS: dict[
     "demo": (add_demo, _demo),
     "analyze": (add_analyze, report.run),
     "attribution": (attribution.add_parser, attribution.run),
+    "plot": (plot_command.add_parser, plot_command.run),
 }
 
 
