@@ -24,8 +24,10 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 from freqtrade_posmgmt import __version__
+from freqtrade_posmgmt.attribution import command as attribution
 from freqtrade_posmgmt.cli import analyze, demo, hyperopt, offline
 from freqtrade_posmgmt.cli.errors import CommandError
+from freqtrade_posmgmt.plot import command as plot_command
 
 # name: (parser builder, runner). One more subcommand is one more entry.
 SUBCOMMANDS: dict[
@@ -39,6 +41,8 @@ SUBCOMMANDS: dict[
     "hyperopt": (hyperopt.add_parser, hyperopt.run),
     "demo": (demo.add_parser, demo.run),
     "analyze": (analyze.add_parser, analyze.run),
+    "attribution": (attribution.add_parser, attribution.run),
+    "plot": (plot_command.add_parser, plot_command.run),
 }
 # Subcommands whose arguments are parsed by the code they run (Freqtrade's hyperopt, the
 # report): argparse would refuse the options it does not know.

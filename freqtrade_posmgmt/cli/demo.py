@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
             return status
         print(f"Freqtrade's own backtest output: {DEMO_OUTPUT}")
     from freqtrade_posmgmt import report
+    from freqtrade_posmgmt.attribution import command as attribution
     from freqtrade_posmgmt.mixins import _sidecar
 
     _sidecar.flush()  # the report reads the decisions in this same process
-    return report.main(DEMO_REPORT_ARGS) if status == 0 else status
+    status = report.main(DEMO_REPORT_ARGS) if status == 0 else status
+    return status or attribution.demo(args.markets, None if args.freqtrade_report else DEMO_OUTPUT)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from freqtrade_posmgmt import __version__
-from tests.backtest_harness import copy_user_data
+from tests.support.backtest_harness import copy_user_data
 
 # The console script's entry point, with Optuna made unimportable first.
 WITHOUT_OPTUNA = (

@@ -11,7 +11,7 @@ from example_strategy import ExampleStrategy
 
 from freqtrade_posmgmt import PositionManagementMixin
 from freqtrade_posmgmt.correlation_engine import symbol_key
-from tests.backtest_harness import run_backtest
+from tests.support.backtest_harness import run_backtest
 
 STRATEGIES: dict[str, object] = {}
 

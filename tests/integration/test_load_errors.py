@@ -13,7 +13,11 @@ import pytest
 from freqtrade.exceptions import OperationalException
 from freqtrade.resolvers import StrategyResolver
 
-from tests.backtest_harness import USER_DATA, copy_user_data
+from tests.support.backtest_harness import USER_DATA, copy_user_data
+
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
 
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 BACKTEST = ["offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",

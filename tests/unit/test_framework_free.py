@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import freqtrade_posmgmt
-from tests.backtest_harness import REPO
+from tests.support.backtest_harness import REPO
 
 PACKAGE = Path(freqtrade_posmgmt.__file__).parent
 # Where Freqtrade may be imported: its callbacks, the command line, what reads its results, the
-# bot loop replay, plots and the lab (whose kernel is framework-free).
-FREQTRADE_SIDE = {"mixins", "cli", "report", "replay", "plot", "lab"}
-FRAMEWORK_FREE_INSIDE = {"freqtrade_posmgmt.lab.kernel"}
+# bot loop replay, plots, the lab and the attribution's backtests. Inside, the lab's kernel and
+# the attribution package's own module (which the report reads) stay framework-free.
+FREQTRADE_SIDE = {"mixins", "cli", "report", "replay", "plot", "lab", "attribution"}
+FRAMEWORK_FREE_INSIDE = {"freqtrade_posmgmt.lab.kernel", "freqtrade_posmgmt.attribution"}
 
 
 def module_name(path: Path) -> str:

@@ -19,7 +19,7 @@ from freqtrade_posmgmt.cli.distributed_hyperopt import (
     explanation,
     open_storage,
 )
-from tests.backtest_harness import REPO
+from tests.support.backtest_harness import REPO
 
 
 @pytest.fixture
