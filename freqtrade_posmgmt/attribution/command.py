@@ -101,8 +101,8 @@ def attribute_offline(
     from freqtrade.enums import RunMode
 
     from freqtrade_posmgmt.attribution import runs
-    from freqtrade_posmgmt.offline import load_markets, use_static_markets
-    from freqtrade_posmgmt.offline_checks import (
+    from freqtrade_posmgmt.cli.offline import load_markets, use_static_markets
+    from freqtrade_posmgmt.cli.offline_checks import (
         check_offline_inputs,
         default_markets,
         load_config,

@@ -88,8 +88,8 @@ def collect(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """The configuration and the recorded backtest (trades, stops, decisions, policies)."""
     from freqtrade.exceptions import FreqtradeException
 
-    from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
-    from freqtrade_posmgmt.offline_checks import default_markets
+    from freqtrade_posmgmt.cli.offline import OfflineError, load_markets, use_static_markets
+    from freqtrade_posmgmt.cli.offline_checks import default_markets
     from freqtrade_posmgmt.plot.recorder import from_database, run_backtest
 
     config = backtest_config(args)

@@ -15,7 +15,7 @@ from freqtrade.enums import RunMode
 from freqtrade_posmgmt.attribution import METRICS, attribution_path
 from freqtrade_posmgmt.attribution.command import freqtrade_args
 from freqtrade_posmgmt.attribution.runs import AttributionError, backtest_runs, summarise
-from freqtrade_posmgmt.offline import use_static_markets
+from freqtrade_posmgmt.cli.offline import use_static_markets
 from tests.support.backtest_harness import (
     MARKETS,
     copy_user_data,

@@ -20,9 +20,9 @@ from freqtrade.exchange.exchange_utils import ROUND_UP, price_to_precision
 from freqtrade.freqtradebot import FreqtradeBot
 from freqtrade.persistence import LocalTrade, Trade
 
+from freqtrade_posmgmt.cli.offline import use_static_markets
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.trailing_stops import ATR_COLUMN, TrailingStopMixin
-from freqtrade_posmgmt.offline import use_static_markets
 from freqtrade_posmgmt.profit import rate_for_profit
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.support.backtest_harness import (

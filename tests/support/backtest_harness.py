@@ -24,7 +24,7 @@ from freqtrade.persistence import LocalTrade
 from freqtrade.resolvers import StrategyResolver
 from freqtrade.strategy import IStrategy
 
-from freqtrade_posmgmt.offline import load_markets, use_static_markets
+from freqtrade_posmgmt.cli.offline import load_markets, use_static_markets
 
 REPO = Path(__file__).resolve().parents[2]
 USER_DATA = REPO / "user_data"
