@@ -180,8 +180,8 @@ def run(args: argparse.Namespace) -> int:
 
 def demo(markets: Path | None, log: Path | None) -> int:
     """
-    ``make demo``'s attribution: the example strategy's capabilities on the demo's data, its
-    JSON beside the demo's result (:func:`~freqtrade_posmgmt.attribution.attribution_path`).
+    ``make demo``'s attribution: the example strategy's capabilities on the demo's data, written
+    as JSON beside the demo's result for the report to show (:func:`~freqtrade_posmgmt.attribution.attribution_path`).
     :param markets: the markets snapshot, None for the shipped one
     :param log: where Freqtrade's log goes (appended), None for the terminal
     """
@@ -206,5 +206,6 @@ def demo(markets: Path | None, log: Path | None) -> int:
         attribution = compute(args, console)
     if attribution is None:
         return 2
-    show(attribution, attribution_path(results / get_latest_backtest_filename(results)), console)
+    # The report shows it, in its place in the story: written here, not printed.
+    write_json(attribution, attribution_path(results / get_latest_backtest_filename(results)))
     return 0

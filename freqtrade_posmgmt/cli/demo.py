@@ -65,5 +65,6 @@ def run(args: argparse.Namespace) -> int:
     from freqtrade_posmgmt.mixins import _sidecar
 
     _sidecar.flush()  # the report reads the decisions in this same process
-    status = report.main(DEMO_REPORT_ARGS) if status == 0 else status
-    return status or attribution.demo(args.markets, None if args.freqtrade_report else DEMO_OUTPUT)
+    # The attribution first: the report finds its JSON beside the result and tells it second.
+    status = attribution.demo(args.markets, None if args.freqtrade_report else DEMO_OUTPUT)
+    return status or report.main(DEMO_REPORT_ARGS)

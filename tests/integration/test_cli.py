@@ -67,8 +67,11 @@ def test_demo_backtests_and_analyses_the_shipped_data(workdir):
     assert "partial" in proc.stdout.lower()
     (html,) = (workdir / "user_data" / "backtest_results").glob("*_mfe_mae.html")
     assert "plotly" in html.read_text()
-    # Last, what each capability contributed, its JSON beside the result: mostly dynamic risk.
-    assert "What each capability contributed to ExampleManagedStrategy" in proc.stdout
+    # What each capability contributed comes second in the story, its JSON beside the result:
+    # mostly dynamic risk.
+    contributed = proc.stdout.index("What each capability contributed")
+    assert proc.stdout.index("Strategies side by side") < contributed
+    assert contributed < proc.stdout.index("What position management did")
     (result,) = (workdir / "user_data" / "backtest_results").glob("backtest-result-*.zip")
     capabilities = json.loads(attribution_path(result).read_text())["capabilities"]
     assert max(capabilities, key=lambda c: c["delta_profit_abs"])["name"] == "dynamic_risk"
