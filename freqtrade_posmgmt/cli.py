@@ -26,6 +26,7 @@ from freqtrade_posmgmt import distributed_hyperopt, report
 from freqtrade_posmgmt.mixins import _sidecar
 from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
 from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
+from freqtrade_posmgmt.replay import command as replay_command
 
 DEMO_ARGS = [
     "backtesting",
@@ -155,6 +156,7 @@ SUBCOMMANDS: dict[
     "offline": (add_offline, _offline),
     "demo": (add_demo, _demo),
     "analyze": (add_analyze, report.run),
+    "replay": (replay_command.add_parser, replay_command.run),
 }
 
 

@@ -1,0 +1,42 @@
+"""
+Read a Freqtrade trade database (a replay's, a dry-run's or a live bot's): its trades in the
+shape the report reads a backtest result in (``report.loading``), and as Freqtrade serialises
+them, with each trade's custom data (where the MFE/MAE recorder keeps what it saw live).
+"""
+
+from typing import Any
+
+import pandas as pd
+from freqtrade.data.btanalysis import load_trades_from_db
+from freqtrade.persistence import Trade, init_db
+
+
+def load_database_trades(db_url: str) -> pd.DataFrame:
+    """
+    The closed and open trades of the database at ``db_url`` as a frame with the columns
+    Freqtrade's ``load_backtest_data`` gives a backtest result (``pair``, ``open_date``,
+    ``close_date`` as UTC datetimes, ``open_timestamp``, ``orders`` as lists of dicts, ...),
+    plus ``custom_data``: each trade's custom data, ``{key: value}``.
+    :param db_url: e.g. ``sqlite:///tradesv3.dryrun.sqlite``
+    """
+    trades = load_trades_from_db(db_url)
+    if trades.empty:
+        return trades.assign(custom_data=[])
+    custom = {trade["trade_id"]: trade["custom_data"] for trade in database_trades(db_url)}
+    return trades.assign(custom_data=trades["trade_id"].map(custom))
+
+
+def database_trades(db_url: str) -> list[dict[str, Any]]:
+    """The trades at ``db_url`` as Freqtrade serialises them (``Trade.to_json``), in id order,
+    each with its ``custom_data`` (``{key: value}``)."""
+    init_db(db_url)
+    try:
+        return [
+            {
+                **trade.to_json(),
+                "custom_data": {entry.cd_key: entry.value for entry in trade.get_all_custom_data()},
+            }
+            for trade in sorted(Trade.get_trades([]).all(), key=lambda trade: trade.id)
+        ]
+    finally:
+        Trade.session.remove()
