@@ -28,13 +28,20 @@ def load_database_trades(db_url: str) -> pd.DataFrame:
 
 def database_trades(db_url: str) -> list[dict[str, Any]]:
     """The trades at ``db_url`` as Freqtrade serialises them (``Trade.to_json``), in id order,
-    each with its ``custom_data`` (``{key: value}``)."""
+    each with its ``custom_data`` (``{key: value}``) and its ``stop_orders`` (the stop orders
+    placed on the exchange, with their ``stop_price``)."""
     init_db(db_url)
     try:
         return [
             {
                 **trade.to_json(),
                 "custom_data": {entry.cd_key: entry.value for entry in trade.get_all_custom_data()},
+                # to_json leaves out the stop orders on the exchange: they are added here.
+                "stop_orders": [
+                    {**order.to_json(trade.entry_side), "stop_price": order.stop_price}
+                    for order in trade.orders
+                    if order.ft_order_side == "stoploss"
+                ],
             }
             for trade in sorted(Trade.get_trades([]).all(), key=lambda trade: trade.id)
         ]

@@ -59,6 +59,8 @@ class ReplaySettings:
     db_url: str
     journal: Path | None = None
     log_level: int = logging.WARNING
+    at_end: Callable[[Any], None] | None = None
+    """Called with the bot, in the bot's process, after the last loop (tests look inside)."""
 
 
 @dataclass
@@ -193,6 +195,8 @@ def _bot_life(
             clock.move_to(times[index])
             os.write(progress, f"{index}\n".encode())
             bot.process()
+        if settings.at_end is not None:
+            settings.at_end(bot)
         bot.cleanup()
 
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pytest
 from example_managed_strategy import ExampleManagedStrategy
 from example_strategy import ExampleStrategy
 from freqtrade.configuration import Configuration
@@ -21,6 +23,7 @@ from freqtrade.exchange import timeframe_to_msecs
 
 from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
+from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
 from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
 from freqtrade_posmgmt.replay import comparison
 from freqtrade_posmgmt.replay.backtest import backtest_trades
@@ -86,6 +89,7 @@ def replay(
     trading_mode: str = "spot",
     leverage: float | None = None,
     name: str = "run",
+    at_end: Any = None,
 ) -> Replayed:
     """Replay ``strategy`` on the shipped candles in a fresh user data folder under
     ``tmp_path / name``."""
@@ -125,6 +129,7 @@ def replay(
         ticks,
         f"sqlite:///{tmp_path / name / 'trades.sqlite'}",
         journal,
+        at_end=at_end,
     )
     run = run_replay(settings, kills)
     return Replayed(
@@ -158,6 +163,10 @@ def comparable(trade: dict[str, Any]) -> dict[str, Any]:
         "orders": [
             {key: value for key, value in order.items() if key != "order_id"}
             for order in trade["orders"]
+        ],
+        "stop_orders": [
+            {key: value for key, value in order.items() if key != "order_id"}
+            for order in trade["stop_orders"]
         ],
     }
 
@@ -229,3 +238,152 @@ def test_futures_shorts_with_leverage(tmp_path):
     assert {trade["leverage"] for trade in replayed.trades} == {3.0}
     assert all(trade["liquidation_price"] for trade in shorts)
     assert not result.unexplained
+
+
+def excursions_live_and_from_candles(tmp_path: Path, closed_inside_candle: bool) -> tuple:
+    """MFE/MAE per closed trade of a managed replay whose ticks pass through each candle's high
+    and low: as the recorder wrote them live, and as measured from the candles. Only trades
+    closed inside a candle (a stop or a target hit at a poll), or only the others."""
+    end = datetime(2025, 2, 5, tzinfo=UTC)
+    replayed = replay(tmp_path, ManagedCandleClose, START, end)
+    hour = 3_600_000
+    closed = [
+        trade
+        for trade in replayed.trades
+        if not trade["is_open"] and (trade["close_timestamp"] % hour != 0) == closed_inside_candle
+    ]
+    assert closed
+    fills = pd.DataFrame(
+        [
+            (
+                trade["trade_id"],
+                trade["pair"],
+                trade["is_short"],
+                pd.Timestamp(order["order_filled_timestamp"], unit="ms", tz="UTC"),
+                order["ft_is_entry"],
+                order["amount"],
+                order["safe_price"],
+            )
+            for trade in closed
+            for order in trade["orders"]
+            if order["filled"]
+        ],
+        columns=["trade_id", "pair", "is_short", "date", "is_entry", "amount", "price"],
+    )
+    candles = {
+        pair: PairCandles(pd.read_feather(SPOT_DATA / f"{pair.replace('/', '_')}-1h.feather"))
+        for pair in fills["pair"].unique()
+    }
+    measured = trade_excursions(candles, fills)
+    live = {t["trade_id"]: (t["custom_data"]["pm_mfe"], t["custom_data"]["pm_mae"]) for t in closed}
+    return live, {trade_id: tuple(measured.loc[trade_id, ["mfe", "mae"]]) for trade_id in live}
+
+
+def test_mfe_mae_recorded_live_equals_candle_measured(tmp_path):
+    """For every trade closed at a candle's open, the excursions the MFE/MAE recorder wrote
+    live are the ones measured from the candles (to the 8 decimals the recorder keeps)."""
+    live, from_candles = excursions_live_and_from_candles(tmp_path, closed_inside_candle=False)
+    for trade_id, excursion in live.items():
+        assert excursion == pytest.approx(from_candles[trade_id], abs=5e-9), trade_id
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: MFE/MAE is recorded at bot_loop_start, so the poll a trade closes at (a stop "
+    "filled at the candle's low) never reaches the record",
+)
+def test_mfe_mae_recorded_live_includes_the_closing_poll(tmp_path):
+    """For trades closed at a poll inside a candle, the record includes that poll's price."""
+    live, from_candles = excursions_live_and_from_candles(tmp_path, closed_inside_candle=True)
+    for trade_id, excursion in live.items():
+        assert excursion == pytest.approx(from_candles[trade_id], abs=5e-9), trade_id
+
+
+STOP_ON_EXCHANGE = {
+    "order_types": {
+        "entry": "limit",
+        "exit": "limit",
+        "stoploss": "market",
+        "stoploss_on_exchange": True,
+        "stoploss_on_exchange_interval": 60,
+    }
+}
+
+
+def stop_orders(trade: dict[str, Any]) -> list[dict[str, Any]]:
+    return trade["stop_orders"]
+
+
+def test_plugin_stops_move_the_exchange_stop_order(tmp_path):
+    """With stoploss on exchange (dry-run), the stops the plugin sets (trailing, breakeven
+    after a partial exit) replace the exchange's stop order with a tighter one."""
+    end = datetime(2025, 2, 5, tzinfo=UTC)
+    replayed = replay(tmp_path, ManagedCandleClose, START, end, config=STOP_ON_EXCHANGE)
+
+    moved = [
+        trade
+        for trade in replayed.trades
+        if len({order["stop_price"] for order in stop_orders(trade)}) > 1
+    ]
+    assert moved
+    for trade in moved:
+        prices = [order["stop_price"] for order in stop_orders(trade)]
+        initial = trade["open_rate"] * (1 + ManagedCandleClose.stoploss)
+        assert max(prices) > initial * 1.001  # tighter than the strategy's own stop
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: a stop-on-exchange fill is never tagged with the rule that set the stop",
+)
+def test_stop_on_exchange_exit_carries_its_source(tmp_path):
+    """A trade closed by the exchange's stop order says which plugin rule set the stop."""
+    end = datetime(2025, 2, 8, tzinfo=UTC)
+    replayed = replay(tmp_path, ManagedCandleClose, START, end, config=STOP_ON_EXCHANGE)
+    filled_stops = [
+        order
+        for trade in replayed.trades
+        for order in stop_orders(trade)
+        if order["filled"] and len({o["stop_price"] for o in stop_orders(trade)}) > 1
+    ]
+    assert filled_stops
+    assert all("pm_stop=" in (order["ft_order_tag"] or "") for order in filled_stops)
+
+
+def decision_memory(path: Path) -> Any:
+    """An ``at_end`` hook: what the strategy holds in memory, written to ``path``."""
+
+    def write(bot: Any) -> None:
+        strategy = bot.strategy
+        path.write_text(
+            json.dumps(
+                {
+                    "decisions": len(strategy.__dict__.get("pm_decisions", [])),
+                    "correlation_details": len(getattr(strategy, "pm_correlation_details", {})),
+                    "partial_states": len(getattr(strategy, "_pm_partial_states", {})),
+                }
+            )
+        )
+
+    return write
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: pm_decisions, pm_correlation_details and the partial-exit state cache grow "
+    "with every candle and every trade a long-running bot sees",
+)
+def test_long_running_bot_memory_is_bounded(tmp_path):
+    """After many candles, the decision log, the correlation details and the partial-exit
+    cache hold no more than the open trades and the current candle need."""
+    memory = tmp_path / "memory.json"
+    end = datetime(2025, 2, 5, tzinfo=UTC)
+    replayed = replay(
+        tmp_path, ManagedCandleClose, START, end, ticks=1, at_end=decision_memory(memory)
+    )
+    held = json.loads(memory.read_text())
+    open_trades = sum(trade["is_open"] for trade in replayed.trades)
+    pairs = len(PAIRS)
+    assert held["decisions"] <= pairs
+    assert held["correlation_details"] <= pairs
+    assert held["partial_states"] <= open_trades
