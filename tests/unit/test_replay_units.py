@@ -113,13 +113,15 @@ def test_a_stop_filled_at_a_poll_is_the_polled_price():
 
 def test_an_exit_at_a_candle_open_at_another_rate_is_unexplained():
     result = compared([trade(close_rate=111.0)], [trade()])
-    assert [row.detail for row in result.unexplained] == ["exit rate 111.0 vs 110.0; fill 2 differs"]
+    assert [row.detail for row in result.unexplained] == [
+        "exit rate 111.0 vs 110.0; fill 2 differs"
+    ]
 
 
 def test_a_later_stake_difference_follows_from_an_earlier_one():
     first_live = trade(closed=START + 2 * HOUR + 900_000, close_rate=90.0, exit_reason="roi")
     first_backtest = trade(closed=START + 3 * HOUR, close_rate=95.0, exit_reason="roi")
-    later = dict(opened=START + 6 * HOUR, closed=START + 8 * HOUR, pair="ETH/USDT")
+    later = {"opened": START + 6 * HOUR, "closed": START + 8 * HOUR, "pair": "ETH/USDT"}
     result = compared(
         [first_live, trade(amount=0.9, **later)], [first_backtest, trade(amount=1.0, **later)]
     )
