@@ -173,7 +173,13 @@ def _replay_and_compare(
     print(
         f"trade database: {db_url}; {replayed.ticks} loops, restarts at loops "
         f"{replayed.restarts or 'none'}"
+        + (
+            f"; kill points passed while waiting for an order: {[k.tick for k in replayed.missed]}"
+            if replayed.missed
+            else ""
+        )
     )
+
     if args.export_comparison:
         comparison.export(result, args.export_comparison)
     return 1 if result.unexplained else 0

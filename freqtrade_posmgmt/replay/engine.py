@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,9 @@ class ReplayRun:
     ticks: int
     restarts: list[int] = field(default_factory=list)
     """Tick at which each restart resumed."""
+    missed: list[KillPoint] = field(default_factory=list)
+    """Kill points passed before they could be armed: a kill inside a loop waits for an order,
+    and the points it waited past are not reached again."""
 
 
 def tick_times(start: datetime, end: datetime, timeframe: str, ticks: int) -> list[datetime]:
@@ -119,41 +123,37 @@ def run_replay(settings: ReplaySettings, kills: list[KillPoint] = ()) -> ReplayR
     pending = sorted(kills, key=lambda kill: kill.tick)
     resume = 0
     context = multiprocessing.get_context("fork")
-    progress_read, progress_write = os.pipe()
-    try:
+    # The tick to resume at, overwritten in place by the bot's process (a kill loses nothing).
+    with tempfile.TemporaryFile() as progress:
         while True:
+            while pending and pending[0].tick < resume:
+                run.missed.append(pending.pop(0))
             kill = pending.pop(0) if pending else None
             child = context.Process(
-                target=_bot_life, args=(settings, times, resume, kill, progress_write)
+                target=_bot_life, args=(settings, times, resume, kill, progress.fileno())
             )
             child.start()
             child.join()
-            last_tick = _last_progress(progress_read)
+            last_tick = _last_progress(progress.fileno())
             if child.exitcode == 0:
                 return run
             if child.exitcode != -signal.SIGKILL or kill is None:
                 raise ReplayError(
                     f"the replayed bot stopped with status {child.exitcode} at tick "
-                    f"{last_tick} ({times[last_tick] if last_tick is not None else 'start'})"
+                    f"{last_tick} ({times[min(last_tick or 0, len(times) - 1)]})"
                 )
             # Restart where the killed process stopped: the tick it was in, or was about to run.
             resume = last_tick if last_tick is not None else resume
             run.restarts.append(resume)
-    finally:
-        os.close(progress_read)
-        os.close(progress_write)
 
 
 def _last_progress(fd: int) -> int | None:
-    os.set_blocking(fd, False)
-    data = b""
-    try:
-        while chunk := os.read(fd, 65536):
-            data += chunk
-    except BlockingIOError:
-        pass
-    ticks = data.split()
-    return int(ticks[-1]) if ticks else None
+    text = os.pread(fd, 32, 0).strip()
+    return int(text) if text else None
+
+
+def _write_progress(fd: int, tick: int) -> None:
+    os.pwrite(fd, f"{tick:>20}\n".encode(), 0)
 
 
 def _bot_life(
@@ -172,8 +172,9 @@ def _bot_life(
     from freqtrade_posmgmt.replay.feed import RecordedMarket, serve
 
     config = settings.config
-    # Freqtrade's per-loop INFO lines would be most of the replay's time and output.
-    logging.getLogger("freqtrade").setLevel(settings.log_level)
+    # Per-loop INFO lines (Freqtrade's, the plugin's) would be most of the time and output.
+    for name in ("", "freqtrade", "freqtrade_posmgmt"):
+        logging.getLogger(name).setLevel(settings.log_level)
     use_static_markets(settings.markets)
     market = RecordedMarket(
         Path(config["datadir"]),
@@ -193,8 +194,9 @@ def _bot_life(
             if kill is not None and not kill.inside and index == kill.tick:
                 os.kill(os.getpid(), signal.SIGKILL)
             clock.move_to(times[index])
-            os.write(progress, f"{index}\n".encode())
+            _write_progress(progress, index)  # killed in this loop: resume at it
             bot.process()
+            _write_progress(progress, index + 1)
         if settings.at_end is not None:
             settings.at_end(bot)
         bot.cleanup()

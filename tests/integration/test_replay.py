@@ -28,7 +28,7 @@ from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
 from freqtrade_posmgmt.replay import comparison
 from freqtrade_posmgmt.replay.backtest import backtest_trades
 from freqtrade_posmgmt.replay.command import lot_steps
-from freqtrade_posmgmt.replay.database import database_trades
+from freqtrade_posmgmt.replay.database import database_trades, load_database_result
 from freqtrade_posmgmt.replay.engine import KillPoint, ReplaySettings, run_replay, tick_times
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
@@ -74,6 +74,29 @@ class Replayed:
     """Each ``order_filled`` the strategy received: trade id, order id, side, time."""
     restarts: list[int]
     settings: ReplaySettings
+    memory: dict[str, Any]
+    """What the strategy held in memory at the end (see :func:`decision_memory`)."""
+
+
+def decision_memory(path: Path) -> Any:
+    """An ``at_end`` hook: what the strategy holds in memory, written to ``path``."""
+
+    def write(bot: Any) -> None:
+        strategy = bot.strategy
+        path.write_text(
+            json.dumps(
+                {
+                    "decisions": len(strategy.__dict__.get("pm_decisions", [])),
+                    "decision_list": [
+                        str(decision) for decision in strategy.__dict__.get("pm_decisions", [])
+                    ],
+                    "correlation_details": len(getattr(strategy, "pm_correlation_details", {})),
+                    "partial_states": len(getattr(strategy, "_pm_partial_states", {})),
+                }
+            )
+        )
+
+    return write
 
 
 def replay(
@@ -89,7 +112,6 @@ def replay(
     trading_mode: str = "spot",
     leverage: float | None = None,
     name: str = "run",
-    at_end: Any = None,
 ) -> Replayed:
     """Replay ``strategy`` on the shipped candles in a fresh user data folder under
     ``tmp_path / name``."""
@@ -129,7 +151,7 @@ def replay(
         ticks,
         f"sqlite:///{tmp_path / name / 'trades.sqlite'}",
         journal,
-        at_end=at_end,
+        at_end=decision_memory(tmp_path / name / "memory.json"),
     )
     run = run_replay(settings, kills)
     return Replayed(
@@ -137,6 +159,7 @@ def replay(
         [line.split() for line in journal.read_text().splitlines()],
         run.restarts,
         settings,
+        json.loads((tmp_path / name / "memory.json").read_text()),
     )
 
 
@@ -172,21 +195,29 @@ def comparable(trade: dict[str, Any]) -> dict[str, Any]:
 
 
 START = datetime(2025, 2, 1, tzinfo=UTC)
+END = datetime(2025, 2, 5, tzinfo=UTC)
+# 2025-02-04 00:00, the third kill: SOL/USDT took its first profit at 02-03 22:30; its stop,
+# moved to breakeven by that rule, fills at 02-04 05:30.
+KILLS = [KillPoint(96, inside=False), KillPoint(192, inside=True), KillPoint(288, inside=False)]
 
 
-def test_restart_leaves_no_trace(tmp_path):
-    """Killed three times (once inside process(), right after an order was placed), the
-    managed bot ends with the trades, orders, tags and custom data of the bot never killed."""
-    end = datetime(2025, 2, 5, tzinfo=UTC)
-    whole = replay(tmp_path, ManagedCandleClose, START, end, name="whole")
-    ticks = len(tick_times(START, end, "1h", 4))
-    kills = [
-        KillPoint(ticks // 4, inside=False),
-        KillPoint(ticks // 2, inside=True),
-        KillPoint(3 * ticks // 4, inside=False),
-    ]
-    killed = replay(tmp_path, ManagedCandleClose, START, end, kills=kills, name="killed")
+@pytest.fixture(scope="module")
+def managed(tmp_path_factory) -> Replayed:
+    """The managed bot (all six on, trailing on closed candles), 3 pairs, 4 days, never killed."""
+    return replay(tmp_path_factory.mktemp("managed"), ManagedCandleClose, START, END)
 
+
+@pytest.fixture(scope="module")
+def managed_killed(tmp_path_factory) -> Replayed:
+    """The same bot killed three times (the second inside process(), right after an order was
+    placed) and restarted on its database each time."""
+    return replay(tmp_path_factory.mktemp("killed"), ManagedCandleClose, START, END, kills=KILLS)
+
+
+def test_restart_leaves_no_trace(managed, managed_killed):
+    """Killed three times, once inside process(), the managed bot ends with the trades, orders,
+    tags and custom data of the bot never killed."""
+    whole, killed = managed, managed_killed
     assert len(killed.restarts) == 3
     assert len(whole.trades) >= 3
     assert any(
@@ -240,12 +271,10 @@ def test_futures_shorts_with_leverage(tmp_path):
     assert not result.unexplained
 
 
-def excursions_live_and_from_candles(tmp_path: Path, closed_inside_candle: bool) -> tuple:
+def excursions_live_and_from_candles(replayed: Replayed, closed_inside_candle: bool) -> tuple:
     """MFE/MAE per closed trade of a managed replay whose ticks pass through each candle's high
     and low: as the recorder wrote them live, and as measured from the candles. Only trades
     closed inside a candle (a stop or a target hit at a poll), or only the others."""
-    end = datetime(2025, 2, 5, tzinfo=UTC)
-    replayed = replay(tmp_path, ManagedCandleClose, START, end)
     hour = 3_600_000
     closed = [
         trade
@@ -279,10 +308,10 @@ def excursions_live_and_from_candles(tmp_path: Path, closed_inside_candle: bool)
     return live, {trade_id: tuple(measured.loc[trade_id, ["mfe", "mae"]]) for trade_id in live}
 
 
-def test_mfe_mae_recorded_live_equals_candle_measured(tmp_path):
+def test_mfe_mae_recorded_live_equals_candle_measured(managed):
     """For every trade closed at a candle's open, the excursions the MFE/MAE recorder wrote
     live are the ones measured from the candles (to the 8 decimals the recorder keeps)."""
-    live, from_candles = excursions_live_and_from_candles(tmp_path, closed_inside_candle=False)
+    live, from_candles = excursions_live_and_from_candles(managed, closed_inside_candle=False)
     for trade_id, excursion in live.items():
         assert excursion == pytest.approx(from_candles[trade_id], abs=5e-9), trade_id
 
@@ -292,9 +321,9 @@ def test_mfe_mae_recorded_live_equals_candle_measured(tmp_path):
     reason="mixins: MFE/MAE is recorded at bot_loop_start, so the poll a trade closes at (a stop "
     "filled at the candle's low) never reaches the record",
 )
-def test_mfe_mae_recorded_live_includes_the_closing_poll(tmp_path):
+def test_mfe_mae_recorded_live_includes_the_closing_poll(managed):
     """For trades closed at a poll inside a candle, the record includes that poll's price."""
-    live, from_candles = excursions_live_and_from_candles(tmp_path, closed_inside_candle=True)
+    live, from_candles = excursions_live_and_from_candles(managed, closed_inside_candle=True)
     for trade_id, excursion in live.items():
         assert excursion == pytest.approx(from_candles[trade_id], abs=5e-9), trade_id
 
@@ -314,12 +343,18 @@ def stop_orders(trade: dict[str, Any]) -> list[dict[str, Any]]:
     return trade["stop_orders"]
 
 
-def test_plugin_stops_move_the_exchange_stop_order(tmp_path):
+@pytest.fixture(scope="module")
+def stop_on_exchange(tmp_path_factory) -> Replayed:
+    """The managed bot with its stops on the exchange (dry-run)."""
+    return replay(
+        tmp_path_factory.mktemp("soe"), ManagedCandleClose, START, END, config=STOP_ON_EXCHANGE
+    )
+
+
+def test_plugin_stops_move_the_exchange_stop_order(stop_on_exchange):
     """With stoploss on exchange (dry-run), the stops the plugin sets (trailing, breakeven
     after a partial exit) replace the exchange's stop order with a tighter one."""
-    end = datetime(2025, 2, 5, tzinfo=UTC)
-    replayed = replay(tmp_path, ManagedCandleClose, START, end, config=STOP_ON_EXCHANGE)
-
+    replayed = stop_on_exchange
     moved = [
         trade
         for trade in replayed.trades
@@ -336,10 +371,9 @@ def test_plugin_stops_move_the_exchange_stop_order(tmp_path):
     strict=True,
     reason="mixins: a stop-on-exchange fill is never tagged with the rule that set the stop",
 )
-def test_stop_on_exchange_exit_carries_its_source(tmp_path):
+def test_stop_on_exchange_exit_carries_its_source(stop_on_exchange):
     """A trade closed by the exchange's stop order says which plugin rule set the stop."""
-    end = datetime(2025, 2, 8, tzinfo=UTC)
-    replayed = replay(tmp_path, ManagedCandleClose, START, end, config=STOP_ON_EXCHANGE)
+    replayed = stop_on_exchange
     filled_stops = [
         order
         for trade in replayed.trades
@@ -350,83 +384,20 @@ def test_stop_on_exchange_exit_carries_its_source(tmp_path):
     assert all("pm_stop=" in (order["ft_order_tag"] or "") for order in filled_stops)
 
 
-def decision_memory(path: Path) -> Any:
-    """An ``at_end`` hook: what the strategy holds in memory, written to ``path``."""
-
-    def write(bot: Any) -> None:
-        strategy = bot.strategy
-        path.write_text(
-            json.dumps(
-                {
-                    "decisions": len(strategy.__dict__.get("pm_decisions", [])),
-                    "decision_list": [
-                        str(decision) for decision in strategy.__dict__.get("pm_decisions", [])
-                    ],
-                    "correlation_details": len(getattr(strategy, "pm_correlation_details", {})),
-                    "partial_states": len(getattr(strategy, "_pm_partial_states", {})),
-                }
-            )
-        )
-
-    return write
-
-
 @pytest.mark.xfail(
     strict=True,
     reason="mixins: pm_decisions, pm_correlation_details and the partial-exit state cache grow "
     "with every candle and every trade a long-running bot sees",
 )
-def test_long_running_bot_memory_is_bounded(tmp_path):
-    """After many candles, the decision log, the correlation details and the partial-exit
-    cache hold no more than the open trades and the current candle need."""
-    memory = tmp_path / "memory.json"
-    end = datetime(2025, 2, 5, tzinfo=UTC)
-    replayed = replay(
-        tmp_path, ManagedCandleClose, START, end, ticks=1, at_end=decision_memory(memory)
-    )
-    held = json.loads(memory.read_text())
-    open_trades = sum(trade["is_open"] for trade in replayed.trades)
+def test_long_running_bot_memory_is_bounded(managed):
+    """After days of candles, the decision log, the correlation details and the partial-exit
+    cache hold no more than the open trades and the last candle need."""
+    held = managed.memory
+    open_trades = sum(trade["is_open"] for trade in managed.trades)
     pairs = len(PAIRS)
     assert held["decisions"] <= pairs
     assert held["correlation_details"] <= pairs
     assert held["partial_states"] <= open_trades
-
-
-@dataclass
-class Lives:
-    """The managed bot over the same span, never killed and killed between two loops while a
-    trade's stop (set by a plugin rule) was waiting to fire; each with what it held in memory at
-    the end."""
-
-    whole: Replayed
-    killed: Replayed
-    whole_memory: dict[str, Any]
-    killed_memory: dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def lives(tmp_path_factory) -> Lives:
-    tmp_path = tmp_path_factory.mktemp("lives")
-    end = datetime(2025, 2, 5, tzinfo=UTC)
-    # 2025-02-04 02:00: SOL/USDT took its first profit at 02-03 22:30 and its stop, moved to
-    # breakeven by that rule, fills at 02-04 05:30.
-    kill = KillPoint(
-        int((datetime(2025, 2, 4, 2, tzinfo=UTC) - START).total_seconds()) // 900, False
-    )
-    runs = {}
-    for name, kills in (("whole", []), ("killed", [kill])):
-        memory = tmp_path / f"{name}-memory.json"
-        run = replay(
-            tmp_path,
-            ManagedCandleClose,
-            START,
-            end,
-            kills=kills,
-            name=name,
-            at_end=decision_memory(memory),
-        )
-        runs[name] = (run, json.loads(memory.read_text()))
-    return Lives(runs["whole"][0], runs["killed"][0], runs["whole"][1], runs["killed"][1])
 
 
 def stop_exit_tags(run: Replayed) -> list[str]:
@@ -438,12 +409,13 @@ def stop_exit_tags(run: Replayed) -> list[str]:
     ]
 
 
-def test_stop_source_survives_a_restart(lives):
+def test_stop_source_survives_a_restart(managed, managed_killed):
     """The rule that set a stop still tags the stop's exit when the bot was restarted between
     the rule's move and the fill (the rules answer again after the restart)."""
-    tagged = [tag for tag in stop_exit_tags(lives.whole) if "pm_stop=" in tag]
+    assert managed_killed.restarts[-1] == KILLS[-1].tick
+    tagged = [tag for tag in stop_exit_tags(managed) if "pm_stop=" in tag]
     assert tagged
-    assert stop_exit_tags(lives.killed) == stop_exit_tags(lives.whole)
+    assert stop_exit_tags(managed_killed) == stop_exit_tags(managed)
 
 
 @pytest.mark.xfail(
@@ -451,6 +423,19 @@ def test_stop_source_survives_a_restart(lives):
     reason="mixins: refusals, cuts and resizes are kept in memory only in dry-run and live; a "
     "restart loses those made before it",
 )
-def test_decisions_survive_a_restart(lives):
-    assert lives.whole_memory["decisions"] > 0
-    assert lives.killed_memory["decisions"] == lives.whole_memory["decisions"]
+def test_decisions_survive_a_restart(managed, managed_killed):
+    assert managed.memory["decisions"] > 0
+    assert managed_killed.memory["decision_list"] == managed.memory["decision_list"]
+
+
+def test_a_bot_database_loads_as_a_backtest_result_does(managed):
+    """The replay's database, read for the report: its closed trades, one fill per filled
+    order, candles for every pair, and the MFE/MAE recorded live beside each trade."""
+    result = load_database_result(managed.settings.db_url, managed.settings.config)
+    closed = [trade for trade in managed.trades if not trade["is_open"]]
+    assert sorted(result.trades["trade_id"]) == sorted(t["trade_id"] for t in closed)
+    filled = sum(1 for trade in closed for order in trade["orders"] if order["filled"])
+    assert len(result.fills) == filled
+    assert set(result.candles) == {trade["pair"] for trade in closed}
+    assert all("pm_mfe" in custom for custom in result.trades["custom_data"])
+    assert str(result.trades["open_date"].dtype).endswith(", UTC]")
