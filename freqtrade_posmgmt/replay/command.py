@@ -54,7 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "--ticks-per-candle",
-        type=int,
+        type=_positive,
         default=4,
         metavar="N",
         help="price polls per candle on the path open, nearer extreme, farther "
@@ -64,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--kill-at",
         type=_kill_points,
         default=[],
-        metavar="25%%,60%%",
+        metavar="25%,60%",
         help="kill the bot (SIGKILL) at these points of the timerange and restart "
         "it on its database; the 1st, 3rd... between two loops, the 2nd, 4th... "
         "inside a loop, right after it placed an order",
@@ -76,6 +76,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="write the comparison as JSON",
     )
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def _kill_points(text: str) -> list[float]:

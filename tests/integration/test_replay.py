@@ -7,6 +7,7 @@ real bot, one forked process per stretch of its life.
 """
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_msecs
 
+from freqtrade_posmgmt.cli import build_parser
 from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
 from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
@@ -36,6 +38,7 @@ from tests.backtest_harness import (
     MARKETS,
     SPOT_DATA,
     USER_DATA,
+    copy_user_data,
     deep_merge,
     derive_futures_data,
     swap_markets,
@@ -239,6 +242,33 @@ def test_restart_leaves_no_trace(managed, managed_killed):
         assert len(tags) == len(set(tags))
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("POSMGMT_FULL_REPLAY"),
+    reason="ten pairs over four weeks, twice: about 10-30 minutes; set POSMGMT_FULL_REPLAY=1",
+)
+def test_restart_leaves_no_trace_ten_pairs_four_weeks(tmp_path):
+    """The restart test at the size the issue asks: ten pairs, four weeks, three kills."""
+    end = datetime(2025, 3, 1, tzinfo=UTC)
+    pairs = json.loads((USER_DATA / "config.json").read_text())["exchange"]["pair_whitelist"]
+    ticks = len(tick_times(START, end, "1h", 4))
+    kills = [
+        KillPoint(ticks // 4, inside=False),
+        KillPoint(ticks // 2, inside=True),
+        KillPoint(3 * ticks // 4, inside=False),
+    ]
+    whole = replay(tmp_path, ManagedCandleClose, START, end, pairs=pairs, name="whole")
+    killed = replay(
+        tmp_path, ManagedCandleClose, START, end, pairs=pairs, kills=kills, name="killed"
+    )
+    assert len(killed.restarts) == 3
+    assert [comparable(t) for t in killed.trades] == [comparable(t) for t in whole.trades]
+    for run in (whole, killed):
+        told = Counter(order_id for _, order_id, _, _ in run.fills_told)
+        assert max(told.values()) == 1
+        assert set(told) == {o["order_id"] for t in run.trades for o in t["orders"] if o["filled"]}
+
+
 def test_stake_side_live_equals_backtest(tmp_path):
     """With exits decided at candle boundaries, the live bot enters on the same candles with
     the same stakes (within one lot step) as the backtest: correlation gating and dynamic risk
@@ -439,3 +469,28 @@ def test_a_bot_database_loads_as_a_backtest_result_does(managed):
     assert set(result.candles) == {trade["pair"] for trade in closed}
     assert all("pm_mfe" in custom for custom in result.trades["custom_data"])
     assert str(result.trades["open_date"].dtype).endswith(", UTC]")
+
+
+def test_replay_command_compares_and_exports(tmp_path, capsys):
+    """``freqtrade-posmgmt replay`` on a user's folder: killed once, it replays, backtests,
+    shows the comparison and writes it as JSON; no difference is unexplained."""
+    userdir = copy_user_data(tmp_path)
+    config = json.loads((userdir / "config.json").read_text())
+    config["exchange"]["pair_whitelist"] = ["BTC/USDT", "ETH/USDT"]
+    (userdir / "config.json").write_text(json.dumps(config))
+    exported = tmp_path / "comparison.json"
+    args = build_parser().parse_args(
+        [
+            "replay", "-c", str(userdir / "config.json"), "-s", "ExampleStrategy",
+            "--userdir", str(userdir), "--timerange", "20250203-20250205", "--kill-at", "50%",
+            "--export-comparison", str(exported),
+        ]
+    )  # fmt: skip
+
+    assert args.run(args) == 0
+    result = json.loads(exported.read_text())
+    assert result["trades"] >= 1 and result["unexplained"] == 0
+    assert result["identical"] + sum(result["by_cause"].values()) == result["trades"]
+    output = capsys.readouterr().out
+    assert "Replay against backtest" in output and "restarts at loops [96]" in output
+    assert (userdir / "replay-ExampleStrategy.sqlite").is_file()
