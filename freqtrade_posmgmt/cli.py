@@ -23,9 +23,11 @@ from freqtrade.commands import Arguments
 from freqtrade.main import main as freqtrade_main
 
 from freqtrade_posmgmt import distributed_hyperopt, report
+from freqtrade_posmgmt.attribution import command as attribution
 from freqtrade_posmgmt.mixins import _sidecar
 from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
 from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
+from freqtrade_posmgmt.plot import command as plot_command
 from freqtrade_posmgmt.replay import command as replay_command
 
 DEMO_ARGS = [
@@ -102,7 +104,8 @@ def _demo(args: argparse.Namespace) -> int:
             return status
         print(f"Freqtrade's own backtest output: {DEMO_OUTPUT}")
     _sidecar.flush()  # the report reads the decisions in this same process
-    return report.main(DEMO_REPORT_ARGS) if status == 0 else status
+    status = report.main(DEMO_REPORT_ARGS) if status == 0 else status
+    return status or attribution.demo(args.markets, None if args.freqtrade_report else DEMO_OUTPUT)
 
 
 def add_offline(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -156,6 +159,8 @@ SUBCOMMANDS: dict[
     "offline": (add_offline, _offline),
     "demo": (add_demo, _demo),
     "analyze": (add_analyze, report.run),
+    "attribution": (attribution.add_parser, attribution.run),
+    "plot": (plot_command.add_parser, plot_command.run),
     "replay": (replay_command.add_parser, replay_command.run),
 }
 

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.backtest_harness import REPO, copy_user_data
-from tests.helpers import run_cli
+from freqtrade_posmgmt.attribution import attribution_path
+from tests.support.backtest_harness import REPO, copy_user_data
+from tests.support.helpers import run_cli
+
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -61,6 +66,11 @@ def test_demo_backtests_and_analyses_the_shipped_data(workdir):
     assert "partial" in proc.stdout.lower()
     (html,) = (workdir / "user_data" / "backtest_results").glob("*_mfe_mae.html")
     assert "plotly" in html.read_text()
+    # Last, what each capability contributed, its JSON beside the result: mostly dynamic risk.
+    assert "What each capability contributed to ExampleManagedStrategy" in proc.stdout
+    (result,) = (workdir / "user_data" / "backtest_results").glob("backtest-result-*.zip")
+    capabilities = json.loads(attribution_path(result).read_text())["capabilities"]
+    assert max(capabilities, key=lambda c: c["delta_profit_abs"])["name"] == "dynamic_risk"
 
 
 def test_analyze_without_a_result_says_so_in_one_line(workdir):

@@ -21,8 +21,12 @@ from freqtrade.optimize.hyperopt_loss.hyperopt_loss_sharpe_daily import SharpeHy
 from optuna.trial import TrialState
 
 from freqtrade_posmgmt import TrailingStopMixin
-from tests.backtest_harness import copy_user_data, run_backtest
-from tests.postgres_server import PostgresUnavailable, create_database, private_postgres
+from tests.support.backtest_harness import copy_user_data, run_backtest
+from tests.support.postgres_server import PostgresUnavailable, create_database, private_postgres
+
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
 
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.backtest_harness import copy_user_data
+from tests.support.backtest_harness import copy_user_data
+
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
 
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 BACKTEST = ["offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",

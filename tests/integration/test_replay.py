@@ -34,7 +34,7 @@ from freqtrade_posmgmt.replay.database import database_trades, load_database_res
 from freqtrade_posmgmt.replay.engine import KillPoint, ReplaySettings, run_replay, tick_times
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import (
+from tests.support.backtest_harness import (
     MARKETS,
     SPOT_DATA,
     USER_DATA,
@@ -44,7 +44,10 @@ from tests.backtest_harness import (
     swap_markets,
     write_strategy_stub,
 )
-from tests.strategies import ExampleShort
+from tests.support.strategies import ExampleShort
+
+# Each replay runs the real bot in child processes: minutes for the module, not for test-fast.
+pytestmark = pytest.mark.slow
 
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 
@@ -242,7 +245,6 @@ def test_restart_leaves_no_trace(managed, managed_killed):
         assert len(tags) == len(set(tags))
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("POSMGMT_FULL_REPLAY"),
     reason="ten pairs over four weeks, twice: about 10-30 minutes; set POSMGMT_FULL_REPLAY=1",

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import freqtrade_posmgmt
-from tests.backtest_harness import REPO
+from tests.support.backtest_harness import REPO
 
 # The Freqtrade side (mixins) and the command line / report, which read Freqtrade's results.
 FREQTRADE_SIDE = {"mixins", "cli", "offline", "offline_checks", "distributed_hyperopt", "report"}

@@ -15,7 +15,7 @@ from freqtrade_posmgmt.partial_manager import (
     level_tag,
     levels_in_tag,
 )
-from tests.helpers import (
+from tests.support.helpers import (
     FEE,
     adds,
     apply_partial_exit,
