@@ -105,6 +105,12 @@ def decision_memory(path: Path) -> Any:
                         for _, candle in getattr(strategy, "pm_correlation_details", {})
                     ],
                     "partial_states": sorted(getattr(strategy, "_pm_partial_states", {})),
+                    "best_closed": {
+                        str(trade_id): best
+                        for trade_id, (_, _, best) in getattr(
+                            strategy, "_pm_best_closed", {}
+                        ).items()
+                    },
                 }
             )
         )
@@ -519,3 +525,38 @@ def test_replay_command_compares_and_exports(tmp_path, capsys):
     output = capsys.readouterr().out
     assert "Replay against backtest" in output and "restarts at loops [96]" in output
     assert (userdir / "replay-ExampleStrategy.sqlite").is_file()
+
+
+class ManagedShortStartup(ManagedCandleClose):
+    """Freqtrade keeps ``ohlcv_candle_limit + startup_candle_count`` candles per pair: with a
+    startup of 30 the bot's candle frames stop growing after 30 candles, not 200."""
+
+    startup_candle_count = 30
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: trail_on='candle_close' keeps the last candle read as a position in the "
+    "candle frame; once Freqtrade's frame is full it drops a candle for each new one, the position "
+    "never advances and the best rate freezes (here at the high of the candle before the entry, "
+    "read at the first poll inside the entry candle)",
+)
+def test_candle_close_trailing_reads_new_candles_once_the_frame_is_full(tmp_path):
+    """The best closed-candle rate kept for each trade is the highest high of the candles closed
+    before its last poll, however long the bot has run."""
+    replayed = replay(tmp_path, ManagedShortStartup, START, END)
+    best = replayed.memory["best_closed"]
+    checked = 0
+    for trade in replayed.trades:
+        if str(trade["trade_id"]) not in best or trade["is_open"]:
+            continue
+        candles = pd.read_feather(SPOT_DATA / f"{trade['pair'].replace('/', '_')}-1h.feather")
+        entry = pd.Timestamp(trade["open_timestamp"], unit="ms", tz="UTC").floor("1h")
+        # Candles surely read: closed at least one candle before the trade closed.
+        last = pd.Timestamp(trade["close_timestamp"], unit="ms", tz="UTC").floor("1h")
+        read = candles[(candles["date"] >= entry) & (candles["date"] <= last - pd.Timedelta("2h"))]
+        if len(read) < 2:
+            continue
+        checked += 1
+        assert best[str(trade["trade_id"])] >= read["high"].max(), trade["trade_id"]
+    assert checked
