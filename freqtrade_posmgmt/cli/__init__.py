@@ -28,6 +28,7 @@ from freqtrade_posmgmt.attribution import command as attribution
 from freqtrade_posmgmt.cli import analyze, demo, hyperopt, offline
 from freqtrade_posmgmt.cli.errors import CommandError
 from freqtrade_posmgmt.plot import command as plot_command
+from freqtrade_posmgmt.replay import command as replay_command
 
 # name: (parser builder, runner). One more subcommand is one more entry.
 SUBCOMMANDS: dict[
@@ -43,6 +44,7 @@ SUBCOMMANDS: dict[
     "analyze": (analyze.add_parser, analyze.run),
     "attribution": (attribution.add_parser, attribution.run),
     "plot": (plot_command.add_parser, plot_command.run),
+    "replay": (replay_command.add_parser, replay_command.run),
 }
 # Subcommands whose arguments are parsed by the code they run (Freqtrade's hyperopt, the
 # report): argparse would refuse the options it does not know.

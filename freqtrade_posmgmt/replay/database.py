@@ -1,0 +1,89 @@
+"""
+Read a Freqtrade trade database (a replay's, a dry-run's or a live bot's): its trades in the
+shape the report reads a backtest result in (``report.loading``), and as Freqtrade serialises
+them, with each trade's custom data (where the MFE/MAE recorder keeps what it saw live).
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from freqtrade.data.btanalysis import trade_list_to_dataframe
+from freqtrade.persistence import Trade, init_db
+
+from freqtrade_posmgmt.report import loading
+
+
+def load_database_trades(db_url: str) -> pd.DataFrame:
+    """
+    The closed and open trades of the database at ``db_url`` as a frame with the columns
+    Freqtrade's ``load_backtest_data`` gives a backtest result (``pair``, ``open_date``,
+    ``close_date`` as UTC datetimes, ``open_timestamp``, ``orders`` as lists of dicts, ...),
+    plus ``trade_id``, ``strategy`` and ``custom_data`` (each trade's custom data,
+    ``{key: value}``), in id order.
+    :param db_url: e.g. ``sqlite:///tradesv3.dryrun.sqlite``
+    """
+    init_db(db_url)
+    try:
+        trades = sorted(Trade.get_trades([]).all(), key=lambda trade: trade.id)
+        frame = trade_list_to_dataframe(trades)
+        return frame.assign(
+            trade_id=[trade.id for trade in trades],
+            strategy=[trade.strategy for trade in trades],
+            custom_data=[_custom_data(trade) for trade in trades],
+        )
+    finally:
+        Trade.session.remove()
+
+
+def _custom_data(trade: Trade) -> dict[str, Any]:
+    return {entry.cd_key: entry.value for entry in trade.get_all_custom_data()}
+
+
+def database_trades(db_url: str) -> list[dict[str, Any]]:
+    """The trades at ``db_url`` as Freqtrade serialises them (``Trade.to_json``), in id order,
+    each with its ``custom_data`` (``{key: value}``) and its ``stop_orders`` (the stop orders
+    placed on the exchange, with their ``stop_price``)."""
+    init_db(db_url)
+    try:
+        return [
+            {
+                **trade.to_json(),
+                "custom_data": _custom_data(trade),
+                # to_json leaves out the stop orders on the exchange: they are added here.
+                "stop_orders": [
+                    {**order.to_json(trade.entry_side), "stop_price": order.stop_price}
+                    for order in trade.orders
+                    if order.ft_order_side == "stoploss"
+                ],
+            }
+            for trade in sorted(Trade.get_trades([]).all(), key=lambda trade: trade.id)
+        ]
+    finally:
+        Trade.session.remove()
+
+
+def load_database_result(db_url: str, config: dict[str, Any]) -> loading.LoadedResult:
+    """
+    A trade database read as ``report.loading.load_result`` reads a backtest result: its closed
+    trades (with ``custom_data``, where the live MFE/MAE is), their fills and the candles they ran
+    on (``config``'s timeframe, data directory and trading mode). No statistics and no decisions:
+    a bot's database holds neither.
+    :raise loading.ReportError: no closed trade, or candles missing for a pair
+    """
+    trades = load_database_trades(db_url)
+    if trades.empty or not (~trades["is_open"].astype(bool)).any():
+        raise loading.ReportError(f"{db_url}: no closed trades; nothing to analyse")
+    trades = trades[~trades["is_open"].astype(bool)].reset_index(drop=True)
+    timeframe = config["timeframe"]
+    pairs = sorted(trades["pair"].unique())
+    candles = loading._candles(pairs, timeframe, config, config.get("trading_mode", "spot"))
+    loading._check_coverage(candles, trades)
+    return loading.LoadedResult(
+        Path(db_url.removeprefix("sqlite:///")),
+        timeframe,
+        trades,
+        loading._fills(trades),
+        candles,
+        candles,
+    )

@@ -1,0 +1,564 @@
+"""
+The live replay on the shipped data: Freqtrade's real bot in dry-run over recorded candles,
+killed and restarted, against itself uninterrupted and against Freqtrade's backtest.
+
+Spans are short (days, a few pairs) to keep the suite within its budget; each replay runs the
+real bot, one forked process per stretch of its life.
+"""
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from example_managed_strategy import ExampleManagedStrategy
+from example_strategy import ExampleStrategy
+from freqtrade.configuration import Configuration
+from freqtrade.enums import RunMode
+from freqtrade.exchange import timeframe_to_msecs
+
+from freqtrade_posmgmt.cli import build_parser
+from freqtrade_posmgmt.correlation_engine import CorrelationConfig
+from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
+from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
+from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
+from freqtrade_posmgmt.replay import comparison
+from freqtrade_posmgmt.replay.backtest import backtest_trades
+from freqtrade_posmgmt.replay.command import lot_steps
+from freqtrade_posmgmt.replay.database import database_trades, load_database_result
+from freqtrade_posmgmt.replay.engine import KillPoint, ReplaySettings, run_replay, tick_times
+from freqtrade_posmgmt.time_exits import TimeExitPolicy
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
+from tests.support.backtest_harness import (
+    MARKETS,
+    SPOT_DATA,
+    USER_DATA,
+    copy_user_data,
+    deep_merge,
+    derive_futures_data,
+    swap_markets,
+    write_strategy_stub,
+)
+from tests.support.strategies import ExampleShort
+
+# Each replay runs the real bot in child processes: minutes for the module, not for test-fast.
+pytestmark = pytest.mark.slow
+
+PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+
+
+class ManagedCandleClose(ExampleManagedStrategy):
+    """The example managed strategy, all six capabilities on, trailing on closed candles."""
+
+    trailing_stop_policy = TrailingStopPolicy(
+        activation_threshold=0.05, atr_multiplier=3.0, trail_on="candle_close"
+    )
+
+
+class BoundaryExits(PositionManagementMixin, ExampleStrategy):
+    """Exits decided only at candle boundaries (exit signals, time exits): no stop or ROI can
+    fire inside a candle. Correlation gating and dynamic risk size the entries."""
+
+    minimal_roi = {"0": 100.0}
+    stoploss = -0.99
+    time_exit_policy = TimeExitPolicy(max_holding_hours=24)
+    partial_exit_policy = None
+    trailing_stop_policy = None
+    correlation_policy = CorrelationConfig(correlation_threshold=0.5, max_correlated_exposure=0.4)
+    dynamic_risk_policy = DynamicRiskConfig()
+
+
+@dataclass
+class Replayed:
+    trades: list[dict[str, Any]]
+    fills_told: list[list[str]]
+    """Each ``order_filled`` the strategy received: trade id, order id, side, time."""
+    restarts: list[int]
+    settings: ReplaySettings
+    memory: dict[str, Any]
+    """What the strategy held in memory at the end (see :func:`decision_memory`)."""
+
+
+def decision_memory(path: Path) -> Any:
+    """An ``at_end`` hook: what the strategy holds in memory, written to ``path``."""
+
+    def write(bot: Any) -> None:
+        strategy = bot.strategy
+        path.write_text(
+            json.dumps(
+                {
+                    "decisions": len(strategy.__dict__.get("pm_decisions", [])),
+                    "decision_list": [
+                        str(decision) for decision in strategy.__dict__.get("pm_decisions", [])
+                    ],
+                    "decision_candles": [
+                        decision.candle.isoformat()
+                        for decision in strategy.__dict__.get("pm_decisions", [])
+                    ],
+                    "correlation_candles": [
+                        candle.isoformat()
+                        for _, candle in getattr(strategy, "pm_correlation_details", {})
+                    ],
+                    "partial_states": sorted(getattr(strategy, "_pm_partial_states", {})),
+                    "best_closed": {
+                        str(trade_id): best
+                        for trade_id, (_, _, best) in getattr(
+                            strategy, "_pm_best_closed", {}
+                        ).items()
+                    },
+                }
+            )
+        )
+
+    return write
+
+
+def replay(
+    tmp_path: Path,
+    strategy: type,
+    start: datetime,
+    end: datetime,
+    *,
+    pairs: list[str] = PAIRS,
+    ticks: int = 4,
+    kills: list[KillPoint] = (),
+    config: dict | None = None,
+    trading_mode: str = "spot",
+    leverage: float | None = None,
+    name: str = "run",
+) -> Replayed:
+    """Replay ``strategy`` on the shipped candles in a fresh user data folder under
+    ``tmp_path / name``."""
+    userdir = tmp_path / name / "user_data"
+    datadir = userdir / "data" / "binance"
+    datadir.mkdir(parents=True)
+    for candles in SPOT_DATA.glob("*.feather"):
+        (datadir / candles.name).symlink_to(candles)
+    markets = dict(MARKETS)
+    overrides: dict[str, Any] = {"trading_mode": trading_mode}
+    if trading_mode == "futures":
+        markets.update(swap_markets(MARKETS))
+        pairs = [f"{pair}:USDT" for pair in pairs]
+        overrides["margin_mode"] = "isolated"
+        derive_futures_data(pairs, ["1h"], datadir)
+    overrides["exchange"] = {"pair_whitelist": pairs}
+    base = json.loads((USER_DATA / "config.json").read_text())
+    run_config = deep_merge(deep_merge(base, overrides), config or {})
+    (userdir / "config.json").write_text(json.dumps(run_config))
+    strategies = userdir / "strategies"
+    strategies.mkdir()
+    args = {
+        "config": [str(userdir / "config.json")],
+        "user_data_dir": str(userdir),
+        "datadir": str(datadir),
+        "strategy": write_strategy_stub(strategy, strategies, leverage),
+        "strategy_path": str(strategies),
+    }
+    ft_config = Configuration(args, RunMode.DRY_RUN).get_config()
+    journal = tmp_path / name / "fills.txt"
+    journal.touch()
+    settings = ReplaySettings(
+        ft_config,
+        markets,
+        start,
+        end,
+        ticks,
+        f"sqlite:///{tmp_path / name / 'trades.sqlite'}",
+        journal,
+        at_end=decision_memory(tmp_path / name / "memory.json"),
+    )
+    run = run_replay(settings, kills)
+    return Replayed(
+        database_trades(settings.db_url),
+        [line.split() for line in journal.read_text().splitlines()],
+        run.restarts,
+        settings,
+        json.loads((tmp_path / name / "memory.json").read_text()),
+    )
+
+
+def compare_with_backtest(replayed: Replayed) -> comparison.Comparison:
+    settings = replayed.settings
+    times = tick_times(
+        settings.start, settings.end, settings.config["timeframe"], settings.ticks_per_candle
+    )
+    return comparison.compare(
+        replayed.trades,
+        backtest_trades(settings.config, settings.markets, settings.start, settings.end),
+        timeframe_ms=timeframe_to_msecs(settings.config["timeframe"]),
+        start_ms=int(settings.start.timestamp() * 1000),
+        lot_steps=lot_steps(settings.markets),
+        restart_ms=[int(times[tick].timestamp() * 1000) for tick in replayed.restarts],
+    )
+
+
+def comparable(trade: dict[str, Any]) -> dict[str, Any]:
+    """A trade as two runs of the same bot must agree on it: all but the exchange's order ids
+    (fresh for an order placed again after a kill)."""
+    return {
+        **{key: value for key, value in trade.items() if key != "orders"},
+        "orders": [
+            {key: value for key, value in order.items() if key != "order_id"}
+            for order in trade["orders"]
+        ],
+        "stop_orders": [
+            {key: value for key, value in order.items() if key != "order_id"}
+            for order in trade["stop_orders"]
+        ],
+    }
+
+
+START = datetime(2025, 2, 1, tzinfo=UTC)
+END = datetime(2025, 2, 5, tzinfo=UTC)
+# 2025-02-04 00:00, the third kill: SOL/USDT took its first profit at 02-03 22:30; its stop,
+# moved to breakeven by that rule, fills at 02-04 05:30.
+KILLS = [KillPoint(96, inside=False), KillPoint(192, inside=True), KillPoint(288, inside=False)]
+
+
+@pytest.fixture(scope="module")
+def managed(tmp_path_factory) -> Replayed:
+    """The managed bot (all six on, trailing on closed candles), 3 pairs, 4 days, never killed."""
+    return replay(tmp_path_factory.mktemp("managed"), ManagedCandleClose, START, END)
+
+
+@pytest.fixture(scope="module")
+def managed_killed(tmp_path_factory) -> Replayed:
+    """The same bot killed three times (the second inside process(), right after an order was
+    placed) and restarted on its database each time."""
+    return replay(tmp_path_factory.mktemp("killed"), ManagedCandleClose, START, END, kills=KILLS)
+
+
+def test_restart_leaves_no_trace(managed, managed_killed):
+    """Killed three times, once inside process(), the managed bot ends with the trades, orders,
+    tags and custom data of the bot never killed."""
+    whole, killed = managed, managed_killed
+    assert len(killed.restarts) == 3
+    assert len(whole.trades) >= 3
+    assert any(
+        not order["ft_is_entry"] and order["ft_order_tag"]
+        for trade in whole.trades
+        for order in trade["orders"][:-1]
+    ), "no partial exit in the span: the restart proves nothing about take-profits"
+    assert [comparable(t) for t in killed.trades] == [comparable(t) for t in whole.trades]
+    assert any(trade["custom_data"] for trade in whole.trades)
+    # Every fill reached the strategy exactly once, in both lives of the bot.
+    for run in (whole, killed):
+        told = Counter(order_id for _, order_id, _, _ in run.fills_told)
+        assert told and max(told.values()) == 1
+        filled = {o["order_id"] for t in run.trades for o in t["orders"] if o["filled"]}
+        assert set(told) == filled
+    # No take-profit fired twice.
+    for trade in killed.trades:
+        tags = [o["ft_order_tag"] for o in trade["orders"] if not o["ft_is_entry"] and o["filled"]]
+        assert len(tags) == len(set(tags))
+
+
+@pytest.mark.skipif(
+    not os.environ.get("POSMGMT_FULL_REPLAY"),
+    reason="ten pairs over four weeks, twice: about 16 minutes; set POSMGMT_FULL_REPLAY=1",
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by this test: trade 17 (XRP/USDT, 2025-02-19 14:00) ends with its stop at "
+    "2.6522 in the restarted bot and at 2.6153 (breakeven after the first take-profit) in the "
+    "bot never killed; orders, fills and exits are the same. Cause: the candle-close trailing's "
+    "frozen best rate once the frame is full (see the frame_is_full test): the restarted bot's "
+    "frame was still growing",
+)
+def test_restart_leaves_no_trace_ten_pairs_four_weeks(tmp_path):
+    """The restart test at the size the issue asks: ten pairs, four weeks, three kills."""
+    end = datetime(2025, 3, 1, tzinfo=UTC)
+    pairs = json.loads((USER_DATA / "config.json").read_text())["exchange"]["pair_whitelist"]
+    ticks = len(tick_times(START, end, "1h", 4))
+    kills = [
+        KillPoint(ticks // 4, inside=False),
+        KillPoint(ticks // 2, inside=True),
+        KillPoint(3 * ticks // 4, inside=False),
+    ]
+    whole = replay(tmp_path, ManagedCandleClose, START, end, pairs=pairs, name="whole")
+    killed = replay(
+        tmp_path, ManagedCandleClose, START, end, pairs=pairs, kills=kills, name="killed"
+    )
+    assert len(killed.restarts) == 3
+    assert [comparable(t) for t in killed.trades] == [comparable(t) for t in whole.trades]
+    for run in (whole, killed):
+        told = Counter(order_id for _, order_id, _, _ in run.fills_told)
+        assert max(told.values()) == 1
+        assert set(told) == {o["order_id"] for t in run.trades for o in t["orders"] if o["filled"]}
+
+
+def test_stake_side_live_equals_backtest(tmp_path):
+    """With exits decided at candle boundaries, the live bot enters on the same candles with
+    the same stakes (within one lot step) as the backtest: correlation gating and dynamic risk
+    size entries alike in both paths."""
+    end = datetime(2025, 2, 8, tzinfo=UTC)
+    replayed = replay(tmp_path, BoundaryExits, START, end, ticks=1)
+    result = compare_with_backtest(replayed)
+
+    comparison.show(result)
+    assert not result.unexplained
+    assert result.identical >= 3
+    allowed = {comparison.Cause.SIGNAL_BEFORE_START, comparison.Cause.OPEN_AT_END}
+    assert {row.cause for row in result.rows if not row.identical} <= allowed
+
+
+def test_futures_shorts_with_leverage(tmp_path):
+    """A futures replay with shorts at leverage 3 on the derived futures candles: Freqtrade's
+    own margin and liquidation path runs, and every difference with the backtest is known."""
+    end = datetime(2025, 2, 5, tzinfo=UTC)
+    replayed = replay(
+        tmp_path, ExampleShort, START, end, trading_mode="futures", leverage=3.0, pairs=PAIRS
+    )
+    result = compare_with_backtest(replayed)
+
+    comparison.show(result)
+    shorts = [trade for trade in replayed.trades if trade["is_short"]]
+    assert shorts
+    assert {trade["leverage"] for trade in replayed.trades} == {3.0}
+    assert all(trade["liquidation_price"] for trade in shorts)
+    assert not result.unexplained
+
+
+def excursions_live_and_from_candles(replayed: Replayed, closed_inside_candle: bool) -> tuple:
+    """MFE/MAE per closed trade of a managed replay whose ticks pass through each candle's high
+    and low: as the recorder wrote them live, and as measured from the candles. Only trades
+    closed inside a candle (a stop or a target hit at a poll), or only the others."""
+    hour = 3_600_000
+    closed = [
+        trade
+        for trade in replayed.trades
+        if not trade["is_open"] and (trade["close_timestamp"] % hour != 0) == closed_inside_candle
+    ]
+    assert closed
+    fills = pd.DataFrame(
+        [
+            (
+                trade["trade_id"],
+                trade["pair"],
+                trade["is_short"],
+                pd.Timestamp(order["order_filled_timestamp"], unit="ms", tz="UTC"),
+                order["ft_is_entry"],
+                order["amount"],
+                order["safe_price"],
+            )
+            for trade in closed
+            for order in trade["orders"]
+            if order["filled"]
+        ],
+        columns=["trade_id", "pair", "is_short", "date", "is_entry", "amount", "price"],
+    )
+    candles = {
+        pair: PairCandles(pd.read_feather(SPOT_DATA / f"{pair.replace('/', '_')}-1h.feather"))
+        for pair in fills["pair"].unique()
+    }
+    measured = trade_excursions(candles, fills)
+    live = {t["trade_id"]: (t["custom_data"]["pm_mfe"], t["custom_data"]["pm_mae"]) for t in closed}
+    return live, {trade_id: tuple(measured.loc[trade_id, ["mfe", "mae"]]) for trade_id in live}
+
+
+def test_mfe_mae_recorded_live_equals_candle_measured(managed):
+    """For every trade closed at a candle's open, the excursions the MFE/MAE recorder wrote
+    live are the ones measured from the candles (to the 8 decimals the recorder keeps)."""
+    live, from_candles = excursions_live_and_from_candles(managed, closed_inside_candle=False)
+    for trade_id, excursion in live.items():
+        assert excursion == pytest.approx(from_candles[trade_id], abs=5e-9), trade_id
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: MFE/MAE is recorded at bot_loop_start, so the poll a trade closes at (a stop "
+    "filled at the candle's low) never reaches the record",
+)
+def test_mfe_mae_recorded_live_includes_the_closing_poll(managed):
+    """For trades closed at a poll inside a candle, the record includes that poll's price."""
+    live, from_candles = excursions_live_and_from_candles(managed, closed_inside_candle=True)
+    for trade_id, excursion in live.items():
+        assert excursion == pytest.approx(from_candles[trade_id], abs=5e-9), trade_id
+
+
+STOP_ON_EXCHANGE = {
+    "order_types": {
+        "entry": "limit",
+        "exit": "limit",
+        "stoploss": "market",
+        "stoploss_on_exchange": True,
+        "stoploss_on_exchange_interval": 60,
+    }
+}
+
+
+def stop_orders(trade: dict[str, Any]) -> list[dict[str, Any]]:
+    return trade["stop_orders"]
+
+
+@pytest.fixture(scope="module")
+def stop_on_exchange(tmp_path_factory) -> Replayed:
+    """The managed bot with its stops on the exchange (dry-run)."""
+    return replay(
+        tmp_path_factory.mktemp("soe"), ManagedCandleClose, START, END, config=STOP_ON_EXCHANGE
+    )
+
+
+def test_plugin_stops_move_the_exchange_stop_order(stop_on_exchange):
+    """With stoploss on exchange (dry-run), the stops the plugin sets (trailing, breakeven
+    after a partial exit) replace the exchange's stop order with a tighter one."""
+    replayed = stop_on_exchange
+    moved = [
+        trade
+        for trade in replayed.trades
+        if len({order["stop_price"] for order in stop_orders(trade)}) > 1
+    ]
+    assert moved
+    for trade in moved:
+        prices = [order["stop_price"] for order in stop_orders(trade)]
+        initial = trade["open_rate"] * (1 + ManagedCandleClose.stoploss)
+        assert max(prices) > initial * 1.001  # tighter than the strategy's own stop
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: a stop-on-exchange fill is never tagged with the rule that set the stop",
+)
+def test_stop_on_exchange_exit_carries_its_source(stop_on_exchange):
+    """A trade closed by the exchange's stop order says which plugin rule set the stop."""
+    replayed = stop_on_exchange
+    filled_stops = [
+        order
+        for trade in replayed.trades
+        for order in stop_orders(trade)
+        if order["filled"] and len({o["stop_price"] for o in stop_orders(trade)}) > 1
+    ]
+    assert filled_stops
+    assert all("pm_stop=" in (order["ft_order_tag"] or "") for order in filled_stops)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: the partial-exit state cache keeps every trade the bot has seen, closed ones "
+    "too",
+)
+def test_partial_exit_cache_holds_open_trades_only(managed):
+    """At the end, the partial-exit cache holds only trades still open."""
+    open_ids = sorted(trade["trade_id"] for trade in managed.trades if trade["is_open"])
+    assert managed.memory["partial_states"] == open_ids
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: pm_decisions (and pm_correlation_details, reset only per backtest epoch) keep "
+    "every candle's entries for the life of a dry-run or live bot",
+)
+def test_decision_log_keeps_no_past_candles_in_a_live_bot(managed):
+    """A live bot's in-memory decision log holds nothing older than the last candle (what is
+    older belongs in the trade database)."""
+    last_candle = (END - timedelta(hours=1)).isoformat()
+    assert managed.memory["decision_candles"]
+    past = [c for c in managed.memory["decision_candles"] if c < last_candle]
+    assert not past
+    assert all(c >= last_candle for c in managed.memory["correlation_candles"])
+
+
+def stop_exit_tags(run: Replayed) -> list[str]:
+    return [
+        order["ft_order_tag"]
+        for trade in run.trades
+        for order in trade["orders"]
+        if not order["ft_is_entry"] and (order["ft_order_tag"] or "").startswith("stop_loss")
+    ]
+
+
+def test_stop_source_survives_a_restart(managed, managed_killed):
+    """The rule that set a stop still tags the stop's exit when the bot was restarted between
+    the rule's move and the fill (the rules answer again after the restart)."""
+    assert managed_killed.restarts[-1] == KILLS[-1].tick
+    tagged = [tag for tag in stop_exit_tags(managed) if "pm_stop=" in tag]
+    assert tagged
+    assert stop_exit_tags(managed_killed) == stop_exit_tags(managed)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: refusals, cuts and resizes are kept in memory only in dry-run and live; a "
+    "restart loses those made before it",
+)
+def test_decisions_survive_a_restart(managed, managed_killed):
+    assert managed.memory["decisions"] > 0
+    assert managed_killed.memory["decision_list"] == managed.memory["decision_list"]
+
+
+def test_a_bot_database_loads_as_a_backtest_result_does(managed):
+    """The replay's database, read for the report: its closed trades, one fill per filled
+    order, candles for every pair, and the MFE/MAE recorded live beside each trade."""
+    result = load_database_result(managed.settings.db_url, managed.settings.config)
+    closed = [trade for trade in managed.trades if not trade["is_open"]]
+    assert sorted(result.trades["trade_id"]) == sorted(t["trade_id"] for t in closed)
+    filled = sum(1 for trade in closed for order in trade["orders"] if order["filled"])
+    assert len(result.fills) == filled
+    assert set(result.candles) == {trade["pair"] for trade in closed}
+    assert all("pm_mfe" in custom for custom in result.trades["custom_data"])
+    assert str(result.trades["open_date"].dtype).endswith(", UTC]")
+
+
+def test_replay_command_compares_and_exports(tmp_path, capsys):
+    """``freqtrade-posmgmt replay`` on a user's folder: killed once, it replays, backtests,
+    shows the comparison and writes it as JSON; no difference is unexplained."""
+    userdir = copy_user_data(tmp_path)
+    config = json.loads((userdir / "config.json").read_text())
+    config["exchange"]["pair_whitelist"] = ["BTC/USDT", "ETH/USDT"]
+    (userdir / "config.json").write_text(json.dumps(config))
+    exported = tmp_path / "comparison.json"
+    args = build_parser().parse_args(
+        [
+            "replay", "-c", str(userdir / "config.json"), "-s", "ExampleStrategy",
+            "--userdir", str(userdir), "--timerange", "20250203-20250205", "--kill-at", "50%",
+            "--export-comparison", str(exported),
+        ]
+    )  # fmt: skip
+
+    assert args.run(args) == 0
+    result = json.loads(exported.read_text())
+    assert result["trades"] >= 1 and result["unexplained"] == 0
+    assert result["identical"] + sum(result["by_cause"].values()) == result["trades"]
+    output = capsys.readouterr().out
+    assert "Replay against backtest" in output and "restarts at loops [96]" in output
+    assert (userdir / "replay-ExampleStrategy.sqlite").is_file()
+
+
+class ManagedShortStartup(ManagedCandleClose):
+    """Freqtrade keeps ``ohlcv_candle_limit + startup_candle_count`` candles per pair: with a
+    startup of 30 the bot's candle frames stop growing after 30 candles, not 200."""
+
+    startup_candle_count = 30
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mixins: trail_on='candle_close' keeps the last candle read as a position in the "
+    "candle frame; once Freqtrade's frame is full it drops a candle for each new one, the position "
+    "never advances and the best rate freezes (here at the high of the candle before the entry, "
+    "read at the first poll inside the entry candle)",
+)
+def test_candle_close_trailing_reads_new_candles_once_the_frame_is_full(tmp_path):
+    """The best closed-candle rate kept for each trade is the highest high of the candles closed
+    before its last poll, however long the bot has run."""
+    replayed = replay(tmp_path, ManagedShortStartup, START, END)
+    best = replayed.memory["best_closed"]
+    checked = 0
+    for trade in replayed.trades:
+        if str(trade["trade_id"]) not in best or trade["is_open"]:
+            continue
+        candles = pd.read_feather(SPOT_DATA / f"{trade['pair'].replace('/', '_')}-1h.feather")
+        entry = pd.Timestamp(trade["open_timestamp"], unit="ms", tz="UTC").floor("1h")
+        # Candles surely read: closed at least one candle before the trade closed.
+        last = pd.Timestamp(trade["close_timestamp"], unit="ms", tz="UTC").floor("1h")
+        read = candles[(candles["date"] >= entry) & (candles["date"] <= last - pd.Timedelta("2h"))]
+        if len(read) < 2:
+            continue
+        checked += 1
+        assert best[str(trade["trade_id"])] >= read["high"].max(), trade["trade_id"]
+    assert checked
