@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
+from types import MethodType
 from typing import Any, Final, TypeVar
 
 from freqtrade.enums import RunMode
@@ -77,6 +78,18 @@ CALLBACKS = (
     "order_filled",
     "leverage",
 )
+# What Freqtrade makes of each callback when the strategy's own raises (``strategy_safe_wrapper``'s
+# default, or IStrategy's "no change" where Freqtrade suppresses the error): a failing user
+# callback is "no opinion" for that call. custom_stake_amount's default is the proposed stake.
+USER_FAILURE_ANSWERS: dict[str, Any] = {
+    "bot_loop_start": None,
+    "custom_stoploss": None,
+    "custom_exit": None,
+    "adjust_trade_position": None,
+    "confirm_trade_entry": True,
+    "confirm_trade_exit": True,
+    "order_filled": None,
+}
 # The user's switch without which Freqtrade never calls the user's own implementation.
 USER_SWITCHES = {
     "custom_stoploss": "use_custom_stoploss",
@@ -172,6 +185,33 @@ def guarded(default: Any) -> Callable[[F], F]:
     return decorate
 
 
+def ask_user(strategy: IStrategy, function: Callable, name: str, kwargs: dict) -> Any:
+    """
+    Call the strategy's own ``name`` (``function``) with ``kwargs``, isolated: if it raises, the
+    call answers what Freqtrade would have made of the failure ("no opinion", see
+    :data:`USER_FAILURE_ANSWERS`), so the mixins' answers in the same callback still count. The
+    first failure of each callback is logged with its traceback, naming the user's method.
+    """
+    try:
+        return function(**kwargs)
+    except Exception:
+        answer = (
+            kwargs.get("proposed_stake")
+            if name == "custom_stake_amount"
+            else USER_FAILURE_ANSWERS.get(name)
+        )
+        failed = strategy.__dict__.setdefault("_pm_failed_user_callbacks", set())
+        if name not in failed:
+            failed.add(name)
+            logger.exception(
+                "%s failed; Freqtrade's default (%r) stands for it on each call where it fails, "
+                "and position management's answers still count (logged once)",
+                getattr(function, "__qualname__", name),
+                answer,
+            )
+        return answer
+
+
 class DirectCallback:
     """
     A callback as Freqtrade calls it, routed straight to ``owner``'s implementation. Unlike a
@@ -230,14 +270,12 @@ class SettledStake:
         self._scale_in = name == "adjust_trade_position"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if args:
-            kwargs = _STAKE_SIGNATURES[self.__name__].bind(None, *args, **kwargs).arguments
-            kwargs.pop("self")
-            kwargs.update(kwargs.pop("kwargs", {}))
-        if self.routed is not None:
-            result = self.routed(**kwargs)
-        else:
-            result = getattr(type(self.strategy), self.__name__)(self.strategy, **kwargs)
+        kwargs = as_keywords(self.__name__, args, kwargs)
+        # The user's own code may be reached here directly: its failure must not void the steps.
+        chain = self.routed or MethodType(
+            getattr(type(self.strategy), self.__name__), self.strategy
+        )
+        result = ask_user(self.strategy, chain, self.__name__, kwargs)
         if not self._scale_in:
             if not result or result <= 0:
                 return result  # the strategy's own "no trade" stands
@@ -276,7 +314,17 @@ class SettledStake:
         return stake
 
 
-_STAKE_SIGNATURES = {name: inspect.signature(getattr(IStrategy, name)) for name in STAKE_CALLBACKS}
+_SIGNATURES = {name: inspect.signature(getattr(IStrategy, name)) for name in CALLBACKS}
+
+
+def as_keywords(name: str, args: tuple, kwargs: dict) -> dict:
+    """The arguments of a call of callback ``name`` as keywords, as Freqtrade passes them."""
+    if not args:
+        return kwargs
+    bound = _SIGNATURES[name].bind(None, *args, **kwargs).arguments
+    bound.pop("self")
+    bound.update(bound.pop("kwargs", {}))
+    return bound
 
 
 class PolicyMixin(IStrategy):
@@ -313,6 +361,13 @@ class PolicyMixin(IStrategy):
         self.pm_refresh_all()
         self._pm_check_sections()
         self._pm_check_hyperopt_spaces()
+
+    def pm_timeframe(self) -> str:
+        """
+        The strategy's timeframe, also while it loads: a strategy may leave ``timeframe`` to
+        config.json, which Freqtrade's resolver sets on it only after ``__init__``.
+        """
+        return getattr(self, "timeframe", None) or self.config["timeframe"]
 
     def _pm_own_parameters(self) -> None:
         """
@@ -389,7 +444,13 @@ class PolicyMixin(IStrategy):
                 f"posmgmt.{section}={overrides!r}: must be an object of policy fields, or null"
             )
         overrides = dict(overrides)
-        if not overrides.pop("enabled", True):
+        enabled = overrides.pop("enabled", True)
+        if not isinstance(enabled, bool):
+            # "false" (a string) is truthy: it would leave the capability on.
+            raise PolicyConfigError(
+                f"posmgmt.{section}.enabled={enabled!r}: must be true or false (a JSON boolean)"
+            )
+        if not enabled:
             return Resolution(None, f"posmgmt.{section}.enabled=false in config", False)
         uses_parameters = policy is None or class_value is PARAMETERS
         base = from_parameters() if policy is None else policy
@@ -600,14 +661,17 @@ class PolicyMixin(IStrategy):
             after_fill and not self._pm_user_stop_after_fill
         ):
             return None
-        return super().custom_stoploss(
-            pair=pair,
-            trade=trade,
-            current_time=current_time,
-            current_rate=current_rate,
-            current_profit=current_profit,
-            after_fill=after_fill,
-            **kwargs,
+        return self._pm_ask_user(
+            "custom_stoploss",
+            kwargs=dict(
+                kwargs,
+                pair=pair,
+                trade=trade,
+                current_time=current_time,
+                current_rate=current_rate,
+                current_profit=current_profit,
+                after_fill=after_fill,
+            ),
         )
 
     def adjust_trade_position(
@@ -627,16 +691,38 @@ class PolicyMixin(IStrategy):
         # The user's own position adjustment runs only if the user switched it on.
         if not self._pm_asks_user("adjust_trade_position"):
             return None
-        return super().adjust_trade_position(
-            trade=trade,
-            current_time=current_time,
-            current_rate=current_rate,
-            current_profit=current_profit,
-            min_stake=min_stake,
-            max_stake=max_stake,
-            current_entry_rate=current_entry_rate,
-            current_exit_rate=current_exit_rate,
-            current_entry_profit=current_entry_profit,
-            current_exit_profit=current_exit_profit,
-            **kwargs,
+        return self._pm_ask_user(
+            "adjust_trade_position",
+            kwargs=dict(
+                kwargs,
+                trade=trade,
+                current_time=current_time,
+                current_rate=current_rate,
+                current_profit=current_profit,
+                min_stake=min_stake,
+                max_stake=max_stake,
+                current_entry_rate=current_entry_rate,
+                current_exit_rate=current_exit_rate,
+                current_entry_profit=current_entry_profit,
+                current_exit_profit=current_exit_profit,
+            ),
         )
+
+    # The end of every chain: the user's own callback, asked isolated (see ask_user). Mixins may
+    # call super() with positional arguments, as IStrategy's signatures allow.
+
+    def custom_exit(self, *args: Any, **kwargs: Any) -> str | bool | None:
+        return self._pm_ask_user("custom_exit", args, kwargs)
+
+    def confirm_trade_entry(self, *args: Any, **kwargs: Any) -> bool:
+        return self._pm_ask_user("confirm_trade_entry", args, kwargs)
+
+    def bot_loop_start(self, *args: Any, **kwargs: Any) -> None:
+        self._pm_ask_user("bot_loop_start", args, kwargs)
+
+    def order_filled(self, *args: Any, **kwargs: Any) -> None:
+        self._pm_ask_user("order_filled", args, kwargs)
+
+    def _pm_ask_user(self, name: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+        """The user's own ``name`` (IStrategy's default without one), isolated."""
+        return ask_user(self, getattr(super(), name), name, as_keywords(name, args, kwargs or {}))

@@ -89,7 +89,7 @@ class CorrelationMixin(PolicyMixin):
         if self.pm_correlation is None:
             return
         self._pm_corr_engine = CorrelationEngine(self.pm_correlation)
-        self._pm_corr_step = timeframe_to_seconds(self.timeframe) * _NS
+        self._pm_corr_step = timeframe_to_seconds(self.pm_timeframe()) * _NS
         try:
             self._pm_corr_window = self.pm_correlation.window_candles(self._pm_corr_step // _NS)
         except ValueError as e:

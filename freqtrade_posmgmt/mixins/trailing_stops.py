@@ -72,7 +72,7 @@ class TrailingStopMixin(StopSourceMixin):
             str, tuple[list[int], list[float], list[float], list[float]]
         ] = {}
         super().__init__(config)
-        self._pm_timeframe_seconds = timeframe_to_seconds(self.timeframe)
+        self._pm_timeframe_seconds = timeframe_to_seconds(self.pm_timeframe())
         self._pm_backtesting = self.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
 
     def pm_refresh(self) -> None:
