@@ -13,13 +13,9 @@ or ``"posmgmt": {"correlation": {"max_correlated_exposure": 0.25}}`` in config.j
 import logging
 import math
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-from freqtrade.configuration import TimeRange
-from freqtrade.data.history import load_pair_history
-from freqtrade.enums import CandleType, RunMode
+from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter, IntParameter
@@ -39,11 +35,16 @@ from freqtrade_posmgmt.mixins._account import (
     starting_balance,
 )
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
+from freqtrade_posmgmt.mixins._history import (
+    NS_PER_SECOND,
+    dates_and_closes,
+    history_reaching_back,
+)
 
 logger = logging.getLogger(__name__)
 
 CAPABILITY = "correlation"
-_NS = 1_000_000_000
+_NS = NS_PER_SECOND
 
 
 class CorrelationMixin(PolicyMixin):
@@ -151,7 +152,7 @@ class CorrelationMixin(PolicyMixin):
                 self._pm_corr_candles = None
                 self._pm_corr_frames = {}
                 self.pm_correlation_details = {}
-            self._pm_corr_frames[metadata["pair"]] = _dates_and_closes(dataframe)
+            self._pm_corr_frames[metadata["pair"]] = dates_and_closes(dataframe)
         return dataframe
 
     # -- callbacks -----------------------------------------------------------------------
@@ -309,7 +310,7 @@ class CorrelationMixin(PolicyMixin):
         if self._pm_corr_live():
             live = {}
             for pair in self._pm_corr_universe():
-                arrays = _dates_and_closes(self.dp.get_pair_dataframe(pair, self.timeframe))
+                arrays = dates_and_closes(self.dp.get_pair_dataframe(pair, self.timeframe))
                 if len(arrays[0]):
                     live[pair] = arrays
             return live
@@ -319,16 +320,13 @@ class CorrelationMixin(PolicyMixin):
             # The analysed frame has the whole history unless a timerange cut its start.
             captured = None if timerange else self._pm_corr_frames.get(pair)
             if captured is None:
-                captured = _backtest_history(
+                captured = history_reaching_back(
+                    self.config,
                     pair,
                     self.timeframe,
-                    str(self.config["datadir"]),
-                    timerange,
                     self._pm_corr_step
                     // _NS
                     * max(self._pm_corr_window + 1, self.config.get("startup_candle_count", 0)),
-                    self.config.get("dataformat_ohlcv", "feather"),
-                    self.config.get("candle_type_def", CandleType.SPOT),
                 )
             if len(captured[0]):
                 candles[pair] = captured
@@ -349,37 +347,3 @@ def _notional(trade: Trade) -> float:
         if order.ft_order_side == trade.entry_side:
             notional += order.safe_remaining * order.safe_price
     return notional
-
-
-def _dates_and_closes(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    dates = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return dates, frame["close"].to_numpy(dtype=float)
-
-
-@lru_cache(maxsize=64)
-def _backtest_history(
-    pair: str,
-    timeframe: str,
-    datadir: str,
-    timerange: str | None,
-    reach_seconds: int,
-    data_format: str,
-    candle_type: CandleType,
-) -> tuple[np.ndarray, np.ndarray]:
-    """
-    A backtest's candles of ``pair``, loaded as the DataProvider loads them but reaching
-    ``reach_seconds`` before the timerange starts, so that a decision does not depend on where
-    the backtest began. Kept per process: hyperopt epochs read the same files.
-    """
-    parsed = TimeRange.parse_timerange(timerange)
-    if parsed.starttype:
-        parsed.subtract_start(reach_seconds)
-    frame = load_pair_history(
-        pair=pair,
-        timeframe=timeframe,
-        datadir=Path(datadir),
-        timerange=parsed,
-        data_format=data_format,
-        candle_type=candle_type,
-    )
-    return _dates_and_closes(frame)
