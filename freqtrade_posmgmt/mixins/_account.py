@@ -8,12 +8,8 @@ live the same rule holds, so backtest, hyperopt and live agree. Everything is re
 ``Trade.get_trades_proxy``: a restarted bot sees the same account. Unrealised profit is left
 out on purpose: it is what Freqtrade's own ``calculate_max_drawdown`` and the MaxDrawdown
 protection measure too.
-
-Also here: :func:`record_decision`, which logs a sizing or gating decision once per pair and
-candle and appends it to ``strategy.pm_decisions`` so a report can count them.
 """
 
-import logging
 import math
 from bisect import bisect_left
 from dataclasses import dataclass
@@ -24,8 +20,6 @@ from freqtrade.persistence import LocalTrade, Trade
 from freqtrade.strategy import IStrategy
 
 from freqtrade_posmgmt.profit import profit_abs
-
-logger = logging.getLogger(__name__)
 
 
 def decision_candle(timeframe: str, current_time: datetime) -> datetime:
@@ -283,53 +277,3 @@ def closed_trades(
     ledger = _ledger(strategy)
     start = bisect_left(ledger.close_times, since.timestamp())
     return ledger.closes[start : bisect_left(ledger.close_times, before)]
-
-
-# --- decisions, for the log and the report -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One decision of a capability that changed what Freqtrade would have done."""
-
-    capability: str
-    """e.g. ``"dynamic_risk"``"""
-    kind: str
-    """e.g. ``"resize"`` or ``"veto"``"""
-    reason: str
-    stake_not_deployed: float
-    """Stake currency the decision kept out of the market (proposed minus placed)."""
-    pair: str
-    candle: datetime
-
-
-def record_decision(
-    strategy: IStrategy, decision: Decision, details: str = "", log: bool = True
-) -> None:
-    """
-    Log ``decision`` once per capability, pair and candle (Freqtrade may ask again for the same
-    candle; ``log=False`` for a capability that logs its own) and append it to
-    ``strategy.pm_decisions``. The list restarts when a decision is
-    older than the last one recorded: a new backtest or hyperopt epoch began.
-    """
-    decisions: list[Decision] = strategy.__dict__.setdefault("pm_decisions", [])
-    logged: dict = strategy.__dict__.setdefault("_pm_decisions_logged", {})
-    if decisions and decision.candle < decisions[-1].candle:
-        decisions.clear()
-        logged.clear()
-    key = (decision.capability, decision.pair)
-    if logged.get(key) == decision.candle:
-        return
-    logged[key] = decision.candle
-    decisions.append(decision)
-    if not log:
-        return
-    logger.info(
-        "%s %s %s at %s: %s%s",
-        decision.capability,
-        decision.kind,
-        decision.pair,
-        decision.candle.astimezone(UTC).isoformat(),
-        decision.reason,
-        f" ({details})" if details else "",
-    )

@@ -27,14 +27,9 @@ from freqtrade_posmgmt.correlation_engine import (
     EntryLimit,
     symbol_key,
 )
-from freqtrade_posmgmt.mixins._account import (
-    Decision,
-    decision_candle,
-    realised_equity,
-    record_decision,
-    starting_balance,
-)
+from freqtrade_posmgmt.mixins._account import decision_candle, realised_equity, starting_balance
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
+from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
 from freqtrade_posmgmt.mixins._history import (
     NS_PER_SECOND,
     dates_and_closes,
@@ -58,7 +53,7 @@ class CorrelationMixin(PolicyMixin):
     live, the candle files in backtests), cut strictly before the decision candle. Exposure is stake x leverage of open
     trades (live, also of open entry orders); equity is the starting balance plus the profit
     realised before the decision candle. Refusals and cuts are logged once per pair and candle
-    and appended to ``self.pm_decisions`` (``_account.Decision``, capability
+    and appended to ``self.pm_decisions`` (``_decisions.Decision``, capability
     ``"correlation"``, kind ``"refused"`` or ``"cut"``); the numbers behind each (group, net,
     cap, equity, room, correlations) are in ``self.pm_correlation_details[(pair, candle)]``.
     An error inside the check refuses the entry: the cap fails closed.

@@ -31,14 +31,13 @@ from freqtrade_posmgmt.dynamic_risk import (
     stake_for_risk,
 )
 from freqtrade_posmgmt.mixins._account import (
-    Decision,
     EquityPoint,
     closed_trades,
     decision_candle,
     realised_point,
-    record_decision,
 )
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
+from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
 from freqtrade_posmgmt.mixins._history import NS_PER_SECOND, history_reaching_back
 from freqtrade_posmgmt.profit import stop_rate_for_ratio, stoploss_ratio
 

@@ -20,8 +20,9 @@ from datetime import datetime
 from freqtrade.persistence import Trade
 from freqtrade.strategy import IntParameter
 
-from freqtrade_posmgmt.mixins._account import Decision, decision_candle, record_decision
+from freqtrade_posmgmt.mixins._account import decision_candle
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin, guarded
+from freqtrade_posmgmt.mixins._decisions import Decision, decision_log_level, record_decision
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,14 @@ class TimeExitMixin(PolicyMixin):
             # A refusal's text is the same for its whole closed period: log it once per pair.
             if self._pm_time_logged_refusals.get(pair) != refusal:
                 self._pm_time_logged_refusals[pair] = refusal
-                logger.info("%s %s entry at %s refused: %s", pair, side, current_time, refusal)
+                logger.log(
+                    decision_log_level(self),
+                    "%s %s entry at %s refused: %s",
+                    pair,
+                    side,
+                    current_time,
+                    refusal,
+                )
             candle = decision_candle(self.timeframe, current_time)
             decision = Decision(CAPABILITY, "refused", refusal, amount * rate, pair, candle)
             record_decision(self, decision, log=False)
