@@ -39,6 +39,9 @@ from freqtrade.strategy.parameters import BaseParameter
 from pandas import DataFrame
 
 from freqtrade_posmgmt.mixins import _sidecar
+from freqtrade_posmgmt.mixins._account import decision_candle
+from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
+from freqtrade_posmgmt.registry import TIME_EXIT_PREFIX, Capability, DecisionKind
 from freqtrade_posmgmt.validation import PolicyValueError, raise_policy_errors_as
 
 logger = logging.getLogger(__name__)
@@ -104,6 +107,12 @@ POSMGMT_SECTIONS: set[str] = {
     "dynamic_risk",
 }
 """The package's ``posmgmt`` sections, known to every strategy whichever mixins it uses."""
+
+
+def _calls_super(function: Callable) -> bool:
+    """True if ``function``'s code calls ``super()`` (or names it)."""
+    code = getattr(function, "__code__", None)
+    return code is None or "super" in code.co_names
 
 
 def is_mixin(cls: type) -> bool:
@@ -361,6 +370,7 @@ class PolicyMixin(IStrategy):
         self.pm_refresh_all()
         self._pm_check_sections()
         self._pm_check_hyperopt_spaces()
+        self._pm_warn_bypassed_callbacks()
 
     def pm_timeframe(self) -> str:
         """
@@ -553,6 +563,54 @@ class PolicyMixin(IStrategy):
         """Mark the callbacks ``mixin`` overrides as needed (its capability is on)."""
         self._pm_active_callbacks.update(name for name in CALLBACKS if name in vars(mixin))
 
+    def pm_watch_exits(self) -> None:
+        """
+        Count the capability's exits the strategy's own ``confirm_trade_exit`` refuses (see
+        :meth:`confirm_trade_exit`); for a capability whose exits Freqtrade confirms.
+        """
+        self._pm_active_callbacks.add("confirm_trade_exit")
+
+    def pm_exit_capability(self, trade: Trade, exit_reason: str) -> str | None:
+        """
+        The capability whose exit ``exit_reason`` is, None for the strategy's own. Mixins that
+        set stops extend it: a stop exit is theirs when their stop is the one in force.
+        """
+        if exit_reason.startswith(TIME_EXIT_PREFIX):
+            return Capability.TIME_EXITS
+        trailing = self._pm_resolved.get(Capability.TRAILING_STOP)
+        if exit_reason == "trailing_stop_loss" and trailing is not None and trailing.policy:
+            return Capability.TRAILING_STOP  # also Freqtrade's own trail, compiled from ours
+        return None
+
+    def _pm_warn_bypassed_callbacks(self) -> None:
+        """
+        A callback defined in a class placed before the mixins, without ``super()``, is called
+        by Freqtrade instead of the mixins' chain: the capabilities on it never run. Say so.
+        """
+        mro = type(self).__mro__
+        first = next(index for index, cls in enumerate(mro) if is_mixin(cls))
+        for name in sorted(self._pm_active_callbacks):
+            skipped = [
+                cls.__name__
+                for cls in mro[first:]
+                if is_mixin(cls) and cls is not PolicyMixin and name in vars(cls)
+            ]
+            for cls in mro[:first]:
+                function = vars(cls).get(name)
+                if skipped and function is not None and not _calls_super(function):
+                    logger.warning(
+                        "%s.%s does not call super().%s(...), so %s never run: call it there "
+                        "and merge its answer, or move %s into a base class placed after the "
+                        "mixins (class %s(<mixins>, YourBase))",
+                        cls.__name__,
+                        name,
+                        name,
+                        " and ".join(f"{mixin}.{name}" for mixin in skipped),
+                        name,
+                        type(self).__name__,
+                    )
+                    break
+
     def pm_size_stakes(self, step: str) -> None:
         """
         Run the method named ``step`` on every positive stake, initial and add, before the caps
@@ -722,6 +780,29 @@ class PolicyMixin(IStrategy):
 
     def order_filled(self, *args: Any, **kwargs: Any) -> None:
         self._pm_ask_user("order_filled", args, kwargs)
+
+    def confirm_trade_exit(self, *args: Any, **kwargs: Any) -> bool:
+        # Freqtrade confirms stop and custom exits; an exit of ours the strategy refuses is a
+        # decision like any other, logged and counted.
+        kwargs = as_keywords("confirm_trade_exit", args, kwargs)
+        confirmed = self._pm_ask_user("confirm_trade_exit", kwargs=kwargs)
+        if not confirmed:
+            self._pm_exit_refused(kwargs)
+        return confirmed
+
+    @guarded(None)
+    def _pm_exit_refused(self, kwargs: dict) -> None:
+        trade, reason = kwargs["trade"], str(kwargs.get("exit_reason"))
+        capability = self.pm_exit_capability(trade, reason)
+        if capability is None:
+            return
+        refuser = getattr(super().confirm_trade_exit, "__qualname__", "confirm_trade_exit")
+        candle = decision_candle(self.timeframe, kwargs["current_time"])
+        decision = Decision(
+            capability, DecisionKind.EXIT_REFUSED, f"{reason} refused by {refuser}", 0.0,
+            kwargs["pair"], candle,
+        )  # fmt: skip
+        record_decision(self, decision)
 
     def _pm_ask_user(self, name: str, args: tuple = (), kwargs: dict | None = None) -> Any:
         """The user's own ``name`` (IStrategy's default without one), isolated."""

@@ -133,6 +133,7 @@ class PartialExitMixin(StopSourceMixin):
         if self.pm_partial_exit_policy.breakeven_after_first_exit:
             self.pm_enable("use_custom_stoploss", True)
             self.pm_use_callbacks(StopSourceMixin)
+            self.pm_watch_exits()
         self.pm_use_callbacks(PartialExitMixin)
 
     def _pm_partial_from_parameters(self) -> PartialExitPolicy:

@@ -62,6 +62,7 @@ class TimeExitMixin(PolicyMixin):
             )
         self.pm_enable("use_exit_signal", True)
         self.pm_use_callbacks(TimeExitMixin)
+        self.pm_watch_exits()
 
     def _pm_time_from_parameters(self) -> TimeExitPolicy:
         return TimeExitPolicy(max_holding_hours=self.pm_time_max_holding_hours.value)

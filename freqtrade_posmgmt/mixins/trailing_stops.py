@@ -92,6 +92,7 @@ class TrailingStopMixin(StopSourceMixin):
         self._pm_best_closed: dict[int, tuple[datetime, int, float]] = {}
         if policy is None:
             return
+        self.pm_watch_exits()
         builtin = {
             "trailing_stop": True,
             "trailing_stop_positive": policy.trailing_distance_pct,
