@@ -25,7 +25,6 @@ import inspect
 import logging
 import math
 from collections.abc import Callable
-from datetime import datetime
 from functools import wraps
 from types import MethodType
 from typing import Any, Final, TypeVar
@@ -703,71 +702,24 @@ class PolicyMixin(IStrategy):
         self._pm_refresh_if_parameters_changed()
         return super().ft_advise_signals(dataframe, metadata)
 
-    def custom_stoploss(
-        self,
-        pair: str,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        after_fill: bool,
-        **kwargs,
-    ) -> float | None:
+    # The end of every chain: the user's own callback, asked isolated (see ask_user). Mixins may
+    # call super() with positional arguments, as IStrategy's signatures allow.
+
+    def custom_stoploss(self, *args: Any, **kwargs: Any) -> float | None:
         # IStrategy's default returns self.stoploss, which would act as a trailing stop here: only
         # a user's own stop is asked, and only where Freqtrade would have asked it without us.
+        kwargs = as_keywords("custom_stoploss", args, kwargs)
         if not self._pm_asks_user("custom_stoploss") or (
-            after_fill and not self._pm_user_stop_after_fill
+            kwargs["after_fill"] and not self._pm_user_stop_after_fill
         ):
             return None
-        return self._pm_ask_user(
-            "custom_stoploss",
-            kwargs=dict(
-                kwargs,
-                pair=pair,
-                trade=trade,
-                current_time=current_time,
-                current_rate=current_rate,
-                current_profit=current_profit,
-                after_fill=after_fill,
-            ),
-        )
+        return self._pm_ask_user("custom_stoploss", kwargs=kwargs)
 
-    def adjust_trade_position(
-        self,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        min_stake: float | None,
-        max_stake: float,
-        current_entry_rate: float,
-        current_exit_rate: float,
-        current_entry_profit: float,
-        current_exit_profit: float,
-        **kwargs,
-    ) -> float | tuple[float | None, str | None] | None:
+    def adjust_trade_position(self, *args: Any, **kwargs: Any) -> float | tuple | None:
         # The user's own position adjustment runs only if the user switched it on.
         if not self._pm_asks_user("adjust_trade_position"):
             return None
-        return self._pm_ask_user(
-            "adjust_trade_position",
-            kwargs=dict(
-                kwargs,
-                trade=trade,
-                current_time=current_time,
-                current_rate=current_rate,
-                current_profit=current_profit,
-                min_stake=min_stake,
-                max_stake=max_stake,
-                current_entry_rate=current_entry_rate,
-                current_exit_rate=current_exit_rate,
-                current_entry_profit=current_entry_profit,
-                current_exit_profit=current_exit_profit,
-            ),
-        )
-
-    # The end of every chain: the user's own callback, asked isolated (see ask_user). Mixins may
-    # call super() with positional arguments, as IStrategy's signatures allow.
+        return self._pm_ask_user("adjust_trade_position", args, kwargs)
 
     def custom_exit(self, *args: Any, **kwargs: Any) -> str | bool | None:
         return self._pm_ask_user("custom_exit", args, kwargs)

@@ -6,9 +6,10 @@ mixin's is too: neither voids the other's answer in the same callback.
 import logging
 from datetime import UTC, datetime
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
-from freqtrade.strategy import IStrategy
+from example_strategy import ExampleStrategy
 
 from freqtrade_posmgmt.mixins._base import PolicyMixin, guarded, tightest_stop
 
@@ -29,22 +30,10 @@ ARGUMENTS = {
 }  # fmt: skip
 
 
-class Plain(IStrategy):
-    timeframe = "1h"
-    stoploss = -0.1
-    minimal_roi = {"0": 1}
+class Plain(ExampleStrategy):
     use_custom_stoploss = True
     raises = False
-    calls: list = []
-
-    def populate_indicators(self, dataframe, metadata):
-        return dataframe
-
-    def populate_entry_trend(self, dataframe, metadata):
-        return dataframe
-
-    def populate_exit_trend(self, dataframe, metadata):
-        return dataframe
+    calls: ClassVar[list] = []
 
 
 class User(Plain):
