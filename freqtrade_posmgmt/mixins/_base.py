@@ -97,14 +97,7 @@ USER_SWITCHES = {
     "custom_stoploss": "use_custom_stoploss",
     "adjust_trade_position": "position_adjustment_enable",
 }
-POSMGMT_SECTIONS: set[str] = {
-    "trailing_stop",
-    "partial_exits",
-    "time_exits",
-    "mfe_mae",
-    "correlation",
-    "dynamic_risk",
-}
+POSMGMT_SECTIONS: set[str] = set(Capability)
 """The package's ``posmgmt`` sections, known to every strategy whichever mixins it uses."""
 
 

@@ -35,10 +35,11 @@ from freqtrade_posmgmt.mixins._history import (
     dates_and_closes,
     history_reaching_back,
 )
+from freqtrade_posmgmt.registry import Capability, DecisionKind
 
 logger = logging.getLogger(__name__)
 
-CAPABILITY = "correlation"
+CAPABILITY = Capability.CORRELATION
 _NS = NS_PER_SECOND
 
 
@@ -59,7 +60,7 @@ class CorrelationMixin(PolicyMixin):
     An error inside the check refuses the entry: the cap fails closed.
     """
 
-    pm_section = "correlation"
+    pm_section = Capability.CORRELATION
     correlation_policy: CorrelationConfig | None = PARAMETERS
     correlation_extra_pairs: tuple[str, ...] = ()
     """Pairs not traded whose candles join the correlations (and the residual basis' mean)."""
@@ -226,9 +227,9 @@ class CorrelationMixin(PolicyMixin):
                 return stake
             cut = abs(limit.adjusted_size) / leverage
             if final or cut <= 0 or cut < (min_stake or 0.0):
-                kind, kept = "refused", 0.0
+                kind, kept = DecisionKind.REFUSED, 0.0
             else:
-                kind, kept = "cut", cut
+                kind, kept = DecisionKind.CUT, cut
             names = {symbol_key(p): p for p in self._pm_corr_universe()}
             group = tuple(names.get(s, s) for s in limit.group)
             reason = (
@@ -252,7 +253,7 @@ class CorrelationMixin(PolicyMixin):
             reason = f"correlation check failed: {e!r}"
             logger.error("%s entry at %s refused: %s", pair, current_time, reason)
             self.__dict__.setdefault("pm_decisions", []).append(
-                Decision(CAPABILITY, "refused", reason, stake, pair, current_time)
+                Decision(CAPABILITY, DecisionKind.REFUSED, reason, stake, pair, current_time)
             )
             return 0.0
 

@@ -40,10 +40,11 @@ from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
 from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
 from freqtrade_posmgmt.mixins._history import NS_PER_SECOND, history_reaching_back
 from freqtrade_posmgmt.profit import stop_rate_for_ratio, stoploss_ratio
+from freqtrade_posmgmt.registry import Capability, DecisionKind
 
 logger = logging.getLogger(__name__)
 
-CAPABILITY = "dynamic_risk"
+CAPABILITY = Capability.DYNAMIC_RISK
 # Tiers the Parameters build: thresholds at 1x, 2x and 3x the first, factors evenly down to the floor.
 PARAMETER_TIERS = 3
 # The second recovery threshold is this multiple of the first (the seed's 0.02, 0.05).
@@ -67,7 +68,7 @@ class DynamicRiskMixin(PolicyMixin):
     is logged once per pair and candle and appended to ``self.pm_decisions``.
     """
 
-    pm_section = "dynamic_risk"
+    pm_section = Capability.DYNAMIC_RISK
     dynamic_risk_policy: DynamicRiskConfig | None = PARAMETERS
 
     pm_risk_drawdown = DecimalParameter(0.02, 0.15, default=0.05, decimals=3, space="pm_risk")
@@ -299,7 +300,12 @@ class DynamicRiskMixin(PolicyMixin):
             record_decision(
                 self,
                 Decision(
-                    CAPABILITY, "resize", reason, stake - placed, pair, _candle(self, current_time)
+                    CAPABILITY,
+                    DecisionKind.RESIZE,
+                    reason,
+                    stake - placed,
+                    pair,
+                    _candle(self, current_time),
                 ),
                 f"factor {factor:.3f}, stake {stake:.2f} -> {placed:.2f}, equity {point.equity:.2f}",
             )
@@ -325,7 +331,7 @@ class DynamicRiskMixin(PolicyMixin):
             self,
             Decision(
                 CAPABILITY,
-                "resize_scale_in",
+                DecisionKind.RESIZE_SCALE_IN,
                 adjustments.primary_reason,
                 stake - placed,
                 pair,

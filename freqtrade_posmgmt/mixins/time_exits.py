@@ -23,11 +23,12 @@ from freqtrade.strategy import IntParameter
 from freqtrade_posmgmt.mixins._account import decision_candle
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin, guarded
 from freqtrade_posmgmt.mixins._decisions import Decision, decision_log_level, record_decision
+from freqtrade_posmgmt.registry import Capability, DecisionKind
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 
 logger = logging.getLogger(__name__)
 
-CAPABILITY = "time_exits"
+CAPABILITY = Capability.TIME_EXITS
 
 
 class TimeExitMixin(PolicyMixin):
@@ -42,7 +43,7 @@ class TimeExitMixin(PolicyMixin):
     ``use_exit_signal = True``; a strategy that sets it to False fails at load.
     """
 
-    pm_section = "time_exits"
+    pm_section = Capability.TIME_EXITS
     time_exit_policy: TimeExitPolicy | None = PARAMETERS
 
     pm_time_max_holding_hours = IntParameter(6, 336, default=336, space="pm_time")
@@ -114,7 +115,9 @@ class TimeExitMixin(PolicyMixin):
                     refusal,
                 )
             candle = decision_candle(self.timeframe, current_time)
-            decision = Decision(CAPABILITY, "refused", refusal, amount * rate, pair, candle)
+            decision = Decision(
+                CAPABILITY, DecisionKind.REFUSED, refusal, amount * rate, pair, candle
+            )
             record_decision(self, decision, log=False)
             return False
         return super().confirm_trade_entry(
