@@ -9,23 +9,19 @@ live the same rule holds, so backtest, hyperopt and live agree. Everything is re
 out on purpose: it is what Freqtrade's own ``calculate_max_drawdown`` and the MaxDrawdown
 protection measure too.
 
-Also here: :func:`record_decision`, which logs a sizing or gating decision once per pair and
-candle and appends it to ``strategy.pm_decisions`` so a report can count them.
+The arithmetic is the framework-free :class:`~freqtrade_posmgmt.ledger.EquityLedger`; this module
+feeds it the fills of Freqtrade's trades (:func:`trade_fills`) and keeps it on the strategy.
 """
 
-import logging
 import math
-from bisect import bisect_left
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from freqtrade.exchange import timeframe_to_prev_date, timeframe_to_seconds
 from freqtrade.persistence import LocalTrade, Trade
 from freqtrade.strategy import IStrategy
 
-from freqtrade_posmgmt.profit import profit_abs
-
-logger = logging.getLogger(__name__)
+from freqtrade_posmgmt.fills import Fill, exit_profits
+from freqtrade_posmgmt.ledger import EquityLedger, EquityPoint
 
 
 def decision_candle(timeframe: str, current_time: datetime) -> datetime:
@@ -65,23 +61,21 @@ def starting_balance(strategy: IStrategy) -> float:
     return float(strategy.wallets.get_starting_balance())
 
 
-@dataclass(frozen=True)
-class EquityPoint:
-    """Realised equity after the exits of one moment, with its running peak and trough."""
-
-    time: float
-    """Epoch seconds of the fills (0.0 for the starting balance)."""
-    equity: float
-    peak: float
-    """Highest equity so far (the starting balance counts)."""
-    trough: float
-    """Lowest equity since ``peak`` was made (``peak`` itself right at a new peak)."""
-
-    def then(self, time: float, equity: float) -> "EquityPoint":
-        """The point after moving to ``equity`` at ``time``: a new peak resets the trough."""
-        if equity >= self.peak:
-            return EquityPoint(time, equity, equity, equity)
-        return EquityPoint(time, equity, self.peak, min(self.trough, equity))
+def trade_fills(trade: LocalTrade) -> list[Fill]:
+    """The filled orders of ``trade`` as plain :class:`~freqtrade_posmgmt.fills.Fill` values."""
+    return [
+        Fill(
+            time=_fill_time(order, trade),
+            is_entry=order.ft_order_side == trade.entry_side,
+            amount=order.safe_amount_after_fee,
+            filled=order.safe_filled,
+            price=order.safe_price,
+            funding_fee=order.funding_fee or 0.0,
+            tag=order.ft_order_tag,
+        )
+        for order in trade.orders
+        if _filled(order)
+    ]
 
 
 def exit_fills(trade: LocalTrade) -> list[tuple[float, float]]:
@@ -93,31 +87,12 @@ def exit_fills(trade: LocalTrade) -> list[tuple[float, float]]:
     exits = [o for o in trade.orders if o.ft_order_side != trade.entry_side and _filled(o)]
     if not trade.is_open and len(exits) == 1:
         return [(_fill_time(exits[0], trade), float(trade.close_profit_abs or 0.0))]
-    fills: list[tuple[float, float]] = []
-    amount = cost = average = funding = 0.0
-    for order in trade.orders:
-        if not _filled(order):
-            continue
-        funding += order.funding_fee or 0.0
-        quantity, price = order.safe_amount_after_fee, order.safe_price
-        if order.ft_order_side == trade.entry_side:
-            amount += quantity
-            cost += quantity * price
-            average = cost / amount if amount > 0 else average
-            continue
-        profit = profit_abs(
-            price,
-            open_rate=average,
-            is_short=trade.is_short,
-            amount=quantity,
-            fee_open=trade.fee_open or 0.0,
-            fee_close=trade.fee_close or 0.0,
-            funding_fees=funding,
-        )
-        fills.append((_fill_time(order, trade), profit))
-        funding = 0.0
-        amount -= quantity
-        cost -= quantity * average
+    fills = exit_profits(
+        trade_fills(trade),
+        is_short=trade.is_short,
+        fee_open=trade.fee_open or 0.0,
+        fee_close=trade.fee_close or 0.0,
+    )
     if fills and not trade.is_open and trade.close_profit_abs is not None:
         time, _ = fills[-1]
         fills[-1] = (time, trade.close_profit_abs - sum(p for _, p in fills[:-1]))
@@ -133,91 +108,59 @@ def _fill_time(order: object, trade: LocalTrade) -> float:
     return filled.timestamp()
 
 
-class _Ledger:
-    """
-    The equity path of the closed trades' exits, one point per fill time, kept in time order and
-    extended as trades close (in backtesting they are appended to ``LocalTrade.bt_trades`` in
-    closing order, so a new trade only appends, except for an early partial exit).
-    """
-
-    def __init__(self, start: float) -> None:
-        self.start = EquityPoint(0.0, start, start, start)
-        self.times: list[float] = []
-        self.profits: list[float] = []
-        self.points: list[EquityPoint] = []
-        # Each closed trade's close time (epoch seconds) and profit, in closing order.
-        self.close_times: list[float] = []
-        self.closes: list[tuple[datetime, float]] = []
-        self.seen: tuple = ()
-        self.count = 0
-        self.total = 0.0
-        """Sum of the closed trades' ``close_profit_abs``."""
-
-    def add(self, time: float, profit: float) -> None:
-        index = bisect_left(self.times, time)
-        if index < len(self.times) and self.times[index] == time:
-            self.profits[index] += profit  # one point per moment: fills of a candle act at once
-        else:
-            self.times.insert(index, time)
-            self.profits.insert(index, profit)
-        del self.points[index:]
-        previous = self.points[-1] if self.points else self.start
-        for i in range(index, len(self.times)):
-            previous = previous.then(self.times[i], previous.equity + self.profits[i])
-            self.points.append(previous)
-
-    def at(self, before: float) -> EquityPoint:
-        """The last point strictly before ``before``."""
-        index = bisect_left(self.times, before)
-        return self.points[index - 1] if index else self.start
-
-
 def _trade_key(trade: LocalTrade) -> tuple:
     return trade.id, trade.open_date, trade.close_date, trade.close_profit_abs
 
 
-def _ledger(strategy: IStrategy) -> _Ledger:
+class _AccountState:
+    """The strategy's ledger and the last closed trade it has seen (a new backtest restarts)."""
+
+    def __init__(self, start: float) -> None:
+        self.ledger = EquityLedger(start)
+        self.seen: tuple = ()
+
+
+def _ledger(strategy: IStrategy) -> EquityLedger:
     """The strategy's ledger, brought up to date with the closed trades."""
     closed = Trade.get_trades_proxy(is_open=False)
     if Trade.use_db:
         # Live queries come back unsorted.
         closed = sorted(closed, key=lambda t: (t.close_date or t.open_date, t.id))
     start = starting_balance(strategy)
-    ledger: _Ledger | None = strategy.__dict__.get("_pm_ledger")
+    state: _AccountState | None = strategy.__dict__.get("_pm_account")
     count = len(closed)
     # A new backtest or hyperopt epoch restarts trade ids and the list: check the prefix.
     if (
-        ledger is None
-        or ledger.start.equity != start
-        or count < ledger.count
-        or (ledger.count and _trade_key(closed[ledger.count - 1]) != ledger.seen)
+        state is None
+        or state.ledger.start.equity != start
+        or count < state.ledger.count
+        or (state.ledger.count and _trade_key(closed[state.ledger.count - 1]) != state.seen)
     ):
-        ledger = _extended(_Ledger(start), closed)
+        state = _extended(_AccountState(start), closed)
     else:
-        ledger = _extended(ledger, closed)
+        state = _extended(state, closed)
     # In backtesting Freqtrade keeps the closed trades' total: a ledger of another epoch's
     # history that happened to end in an identical trade would not match it.
     if not Trade.use_db and not math.isclose(
-        ledger.total, LocalTrade.bt_total_profit, rel_tol=1e-9, abs_tol=1e-6
+        state.ledger.total, LocalTrade.bt_total_profit, rel_tol=1e-9, abs_tol=1e-6
     ):
-        ledger = _extended(_Ledger(start), closed)
-    strategy.__dict__["_pm_ledger"] = ledger
-    return ledger
+        state = _extended(_AccountState(start), closed)
+    strategy.__dict__["_pm_account"] = state
+    return state.ledger
 
 
-def _extended(ledger: _Ledger, closed: list[LocalTrade]) -> _Ledger:
-    """``ledger`` with the trades of ``closed`` it has not seen yet."""
+def _extended(state: _AccountState, closed: list[LocalTrade]) -> _AccountState:
+    """``state`` with the trades of ``closed`` its ledger has not seen yet."""
+    ledger = state.ledger
     if len(closed) > ledger.count:
         for trade in closed[ledger.count :]:
-            for time, profit in exit_fills(trade):
-                ledger.add(time, profit)
-            closed_at = trade.close_date_utc or trade.open_date_utc
-            ledger.close_times.append(closed_at.timestamp())
-            ledger.closes.append((closed_at, float(trade.close_profit_abs or 0.0)))
-            ledger.total += trade.close_profit_abs or 0.0
-        ledger.count = len(closed)
-        ledger.seen = _trade_key(closed[-1])
-    return ledger
+            ledger.close(
+                exit_fills(trade),
+                trade.close_date_utc or trade.open_date_utc,
+                float(trade.close_profit_abs or 0.0),
+            )
+        state.seen = _trade_key(closed[-1])
+    return state
 
 
 def realised_point(strategy: IStrategy, current_time: datetime) -> EquityPoint:
@@ -228,30 +171,13 @@ def realised_point(strategy: IStrategy, current_time: datetime) -> EquityPoint:
     """
     before = decision_candle(strategy.timeframe, current_time).timestamp()
     ledger = _ledger(strategy)
-    partials = sorted(
-        (time, profit)
+    partials = [
+        fill
         for trade in Trade.get_trades_proxy(is_open=True)
         if trade.realized_profit
-        for time, profit in exit_fills(trade)
-        if time < before
-    )
-    if not partials:
-        return ledger.at(before)
-    # Merge the open trades' partial exits into the closed path from the first of them on.
-    first = partials[0][0]
-    point = ledger.at(first)
-    index = bisect_left(ledger.times, first)
-    later = [
-        (t, p)
-        for t, p in zip(ledger.times[index:], ledger.profits[index:], strict=True)
-        if t < before
+        for fill in exit_fills(trade)
     ]
-    merged: dict[float, float] = {}
-    for time, profit in later + partials:
-        merged[time] = merged.get(time, 0.0) + profit
-    for time in sorted(merged):
-        point = point.then(time, point.equity + merged[time])
-    return point
+    return ledger.with_open_exits(partials, before)
 
 
 def realised_equity(strategy: IStrategy, current_time: datetime) -> float:
@@ -268,8 +194,7 @@ def realised_equity_path(strategy: IStrategy, current_time: datetime) -> list[Eq
     starting with the starting balance (time 0.0). For reports and tests; O(trades).
     """
     before = decision_candle(strategy.timeframe, current_time).timestamp()
-    ledger = _ledger(strategy)
-    return [ledger.start] + ledger.points[: bisect_left(ledger.times, before)]
+    return _ledger(strategy).path(before)
 
 
 def closed_trades(
@@ -280,56 +205,4 @@ def closed_trades(
     the decision candle of ``current_time``, in closing order.
     """
     before = decision_candle(strategy.timeframe, current_time).timestamp()
-    ledger = _ledger(strategy)
-    start = bisect_left(ledger.close_times, since.timestamp())
-    return ledger.closes[start : bisect_left(ledger.close_times, before)]
-
-
-# --- decisions, for the log and the report -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One decision of a capability that changed what Freqtrade would have done."""
-
-    capability: str
-    """e.g. ``"dynamic_risk"``"""
-    kind: str
-    """e.g. ``"resize"`` or ``"veto"``"""
-    reason: str
-    stake_not_deployed: float
-    """Stake currency the decision kept out of the market (proposed minus placed)."""
-    pair: str
-    candle: datetime
-
-
-def record_decision(
-    strategy: IStrategy, decision: Decision, details: str = "", log: bool = True
-) -> None:
-    """
-    Log ``decision`` once per capability, pair and candle (Freqtrade may ask again for the same
-    candle; ``log=False`` for a capability that logs its own) and append it to
-    ``strategy.pm_decisions``. The list restarts when a decision is
-    older than the last one recorded: a new backtest or hyperopt epoch began.
-    """
-    decisions: list[Decision] = strategy.__dict__.setdefault("pm_decisions", [])
-    logged: dict = strategy.__dict__.setdefault("_pm_decisions_logged", {})
-    if decisions and decision.candle < decisions[-1].candle:
-        decisions.clear()
-        logged.clear()
-    key = (decision.capability, decision.pair)
-    if logged.get(key) == decision.candle:
-        return
-    logged[key] = decision.candle
-    decisions.append(decision)
-    if not log:
-        return
-    logger.info(
-        "%s %s %s at %s: %s%s",
-        decision.capability,
-        decision.kind,
-        decision.pair,
-        decision.candle.astimezone(UTC).isoformat(),
-        decision.reason,
-        f" ({details})" if details else "",
-    )
+    return _ledger(strategy).closed_between(since.timestamp(), before)

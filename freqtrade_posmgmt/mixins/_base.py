@@ -25,8 +25,8 @@ import inspect
 import logging
 import math
 from collections.abc import Callable
-from datetime import datetime
 from functools import wraps
+from types import MethodType
 from typing import Any, Final, TypeVar
 
 from freqtrade.enums import RunMode
@@ -38,6 +38,9 @@ from freqtrade.strategy.parameters import BaseParameter
 from pandas import DataFrame
 
 from freqtrade_posmgmt.mixins import _sidecar
+from freqtrade_posmgmt.mixins._account import decision_candle
+from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
+from freqtrade_posmgmt.registry import TIME_EXIT_PREFIX, Capability, DecisionKind
 from freqtrade_posmgmt.validation import PolicyValueError, raise_policy_errors_as
 
 logger = logging.getLogger(__name__)
@@ -77,20 +80,31 @@ CALLBACKS = (
     "order_filled",
     "leverage",
 )
+# What Freqtrade makes of each callback when the strategy's own raises (``strategy_safe_wrapper``'s
+# default, or IStrategy's "no change" where Freqtrade suppresses the error): a failing user
+# callback is "no opinion" for that call. custom_stake_amount's default is the proposed stake.
+USER_FAILURE_ANSWERS: dict[str, Any] = {
+    "bot_loop_start": None,
+    "custom_stoploss": None,
+    "custom_exit": None,
+    "adjust_trade_position": None,
+    "confirm_trade_entry": True,
+    "confirm_trade_exit": True,
+    "order_filled": None,
+}
 # The user's switch without which Freqtrade never calls the user's own implementation.
 USER_SWITCHES = {
     "custom_stoploss": "use_custom_stoploss",
     "adjust_trade_position": "position_adjustment_enable",
 }
-POSMGMT_SECTIONS: set[str] = {
-    "trailing_stop",
-    "partial_exits",
-    "time_exits",
-    "mfe_mae",
-    "correlation",
-    "dynamic_risk",
-}
+POSMGMT_SECTIONS: set[str] = set(Capability)
 """The package's ``posmgmt`` sections, known to every strategy whichever mixins it uses."""
+
+
+def _calls_super(function: Callable) -> bool:
+    """True if ``function``'s code calls ``super()`` (or names it)."""
+    code = getattr(function, "__code__", None)
+    return code is None or "super" in code.co_names
 
 
 def is_mixin(cls: type) -> bool:
@@ -172,6 +186,33 @@ def guarded(default: Any) -> Callable[[F], F]:
     return decorate
 
 
+def ask_user(strategy: IStrategy, function: Callable, name: str, kwargs: dict) -> Any:
+    """
+    Call the strategy's own ``name`` (``function``) with ``kwargs``, isolated: if it raises, the
+    call answers what Freqtrade would have made of the failure ("no opinion", see
+    :data:`USER_FAILURE_ANSWERS`), so the mixins' answers in the same callback still count. The
+    first failure of each callback is logged with its traceback, naming the user's method.
+    """
+    try:
+        return function(**kwargs)
+    except Exception:
+        answer = (
+            kwargs.get("proposed_stake")
+            if name == "custom_stake_amount"
+            else USER_FAILURE_ANSWERS.get(name)
+        )
+        failed = strategy.__dict__.setdefault("_pm_failed_user_callbacks", set())
+        if name not in failed:
+            failed.add(name)
+            logger.exception(
+                "%s failed; Freqtrade's default (%r) stands for it on each call where it fails, "
+                "and position management's answers still count (logged once)",
+                getattr(function, "__qualname__", name),
+                answer,
+            )
+        return answer
+
+
 class DirectCallback:
     """
     A callback as Freqtrade calls it, routed straight to ``owner``'s implementation. Unlike a
@@ -230,14 +271,12 @@ class SettledStake:
         self._scale_in = name == "adjust_trade_position"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if args:
-            kwargs = _STAKE_SIGNATURES[self.__name__].bind(None, *args, **kwargs).arguments
-            kwargs.pop("self")
-            kwargs.update(kwargs.pop("kwargs", {}))
-        if self.routed is not None:
-            result = self.routed(**kwargs)
-        else:
-            result = getattr(type(self.strategy), self.__name__)(self.strategy, **kwargs)
+        kwargs = as_keywords(self.__name__, args, kwargs)
+        # The user's own code may be reached here directly: its failure must not void the steps.
+        chain = self.routed or MethodType(
+            getattr(type(self.strategy), self.__name__), self.strategy
+        )
+        result = ask_user(self.strategy, chain, self.__name__, kwargs)
         if not self._scale_in:
             if not result or result <= 0:
                 return result  # the strategy's own "no trade" stands
@@ -276,7 +315,17 @@ class SettledStake:
         return stake
 
 
-_STAKE_SIGNATURES = {name: inspect.signature(getattr(IStrategy, name)) for name in STAKE_CALLBACKS}
+_SIGNATURES = {name: inspect.signature(getattr(IStrategy, name)) for name in CALLBACKS}
+
+
+def as_keywords(name: str, args: tuple, kwargs: dict) -> dict:
+    """The arguments of a call of callback ``name`` as keywords, as Freqtrade passes them."""
+    if not args:
+        return kwargs
+    bound = _SIGNATURES[name].bind(None, *args, **kwargs).arguments
+    bound.pop("self")
+    bound.update(bound.pop("kwargs", {}))
+    return bound
 
 
 class PolicyMixin(IStrategy):
@@ -313,6 +362,14 @@ class PolicyMixin(IStrategy):
         self.pm_refresh_all()
         self._pm_check_sections()
         self._pm_check_hyperopt_spaces()
+        self._pm_warn_bypassed_callbacks()
+
+    def pm_timeframe(self) -> str:
+        """
+        The strategy's timeframe, also while it loads: a strategy may leave ``timeframe`` to
+        config.json, which Freqtrade's resolver sets on it only after ``__init__``.
+        """
+        return getattr(self, "timeframe", None) or self.config["timeframe"]
 
     def _pm_own_parameters(self) -> None:
         """
@@ -389,7 +446,13 @@ class PolicyMixin(IStrategy):
                 f"posmgmt.{section}={overrides!r}: must be an object of policy fields, or null"
             )
         overrides = dict(overrides)
-        if not overrides.pop("enabled", True):
+        enabled = overrides.pop("enabled", True)
+        if not isinstance(enabled, bool):
+            # "false" (a string) is truthy: it would leave the capability on.
+            raise PolicyConfigError(
+                f"posmgmt.{section}.enabled={enabled!r}: must be true or false (a JSON boolean)"
+            )
+        if not enabled:
             return Resolution(None, f"posmgmt.{section}.enabled=false in config", False)
         uses_parameters = policy is None or class_value is PARAMETERS
         base = from_parameters() if policy is None else policy
@@ -492,6 +555,54 @@ class PolicyMixin(IStrategy):
         """Mark the callbacks ``mixin`` overrides as needed (its capability is on)."""
         self._pm_active_callbacks.update(name for name in CALLBACKS if name in vars(mixin))
 
+    def pm_watch_exits(self) -> None:
+        """
+        Count the capability's exits the strategy's own ``confirm_trade_exit`` refuses (see
+        :meth:`confirm_trade_exit`); for a capability whose exits Freqtrade confirms.
+        """
+        self._pm_active_callbacks.add("confirm_trade_exit")
+
+    def pm_exit_capability(self, trade: Trade, exit_reason: str) -> str | None:
+        """
+        The capability whose exit ``exit_reason`` is, None for the strategy's own. Mixins that
+        set stops extend it: a stop exit is theirs when their stop is the one in force.
+        """
+        if exit_reason.startswith(TIME_EXIT_PREFIX):
+            return Capability.TIME_EXITS
+        trailing = self._pm_resolved.get(Capability.TRAILING_STOP)
+        if exit_reason == "trailing_stop_loss" and trailing is not None and trailing.policy:
+            return Capability.TRAILING_STOP  # also Freqtrade's own trail, compiled from ours
+        return None
+
+    def _pm_warn_bypassed_callbacks(self) -> None:
+        """
+        A callback defined in a class placed before the mixins, without ``super()``, is called
+        by Freqtrade instead of the mixins' chain: the capabilities on it never run. Say so.
+        """
+        mro = type(self).__mro__
+        first = next(index for index, cls in enumerate(mro) if is_mixin(cls))
+        for name in sorted(self._pm_active_callbacks):
+            skipped = [
+                cls.__name__
+                for cls in mro[first:]
+                if is_mixin(cls) and cls is not PolicyMixin and name in vars(cls)
+            ]
+            for cls in mro[:first]:
+                function = vars(cls).get(name)
+                if skipped and function is not None and not _calls_super(function):
+                    logger.warning(
+                        "%s.%s does not call super().%s(...), so %s never run: call it there "
+                        "and merge its answer, or move %s into a base class placed after the "
+                        "mixins (class %s(<mixins>, YourBase))",
+                        cls.__name__,
+                        name,
+                        name,
+                        " and ".join(f"{mixin}.{name}" for mixin in skipped),
+                        name,
+                        type(self).__name__,
+                    )
+                    break
+
     def pm_size_stakes(self, step: str) -> None:
         """
         Run the method named ``step`` on every positive stake, initial and add, before the caps
@@ -584,59 +695,60 @@ class PolicyMixin(IStrategy):
         self._pm_refresh_if_parameters_changed()
         return super().ft_advise_signals(dataframe, metadata)
 
-    def custom_stoploss(
-        self,
-        pair: str,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        after_fill: bool,
-        **kwargs,
-    ) -> float | None:
+    # The end of every chain: the user's own callback, asked isolated (see ask_user). Mixins may
+    # call super() with positional arguments, as IStrategy's signatures allow.
+
+    def custom_stoploss(self, *args: Any, **kwargs: Any) -> float | None:
         # IStrategy's default returns self.stoploss, which would act as a trailing stop here: only
         # a user's own stop is asked, and only where Freqtrade would have asked it without us.
+        kwargs = as_keywords("custom_stoploss", args, kwargs)
         if not self._pm_asks_user("custom_stoploss") or (
-            after_fill and not self._pm_user_stop_after_fill
+            kwargs["after_fill"] and not self._pm_user_stop_after_fill
         ):
             return None
-        return super().custom_stoploss(
-            pair=pair,
-            trade=trade,
-            current_time=current_time,
-            current_rate=current_rate,
-            current_profit=current_profit,
-            after_fill=after_fill,
-            **kwargs,
-        )
+        return self._pm_ask_user("custom_stoploss", kwargs=kwargs)
 
-    def adjust_trade_position(
-        self,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        min_stake: float | None,
-        max_stake: float,
-        current_entry_rate: float,
-        current_exit_rate: float,
-        current_entry_profit: float,
-        current_exit_profit: float,
-        **kwargs,
-    ) -> float | tuple[float | None, str | None] | None:
+    def adjust_trade_position(self, *args: Any, **kwargs: Any) -> float | tuple | None:
         # The user's own position adjustment runs only if the user switched it on.
         if not self._pm_asks_user("adjust_trade_position"):
             return None
-        return super().adjust_trade_position(
-            trade=trade,
-            current_time=current_time,
-            current_rate=current_rate,
-            current_profit=current_profit,
-            min_stake=min_stake,
-            max_stake=max_stake,
-            current_entry_rate=current_entry_rate,
-            current_exit_rate=current_exit_rate,
-            current_entry_profit=current_entry_profit,
-            current_exit_profit=current_exit_profit,
-            **kwargs,
-        )
+        return self._pm_ask_user("adjust_trade_position", args, kwargs)
+
+    def custom_exit(self, *args: Any, **kwargs: Any) -> str | bool | None:
+        return self._pm_ask_user("custom_exit", args, kwargs)
+
+    def confirm_trade_entry(self, *args: Any, **kwargs: Any) -> bool:
+        return self._pm_ask_user("confirm_trade_entry", args, kwargs)
+
+    def bot_loop_start(self, *args: Any, **kwargs: Any) -> None:
+        self._pm_ask_user("bot_loop_start", args, kwargs)
+
+    def order_filled(self, *args: Any, **kwargs: Any) -> None:
+        self._pm_ask_user("order_filled", args, kwargs)
+
+    def confirm_trade_exit(self, *args: Any, **kwargs: Any) -> bool:
+        # Freqtrade confirms stop and custom exits; an exit of ours the strategy refuses is a
+        # decision like any other, logged and counted.
+        kwargs = as_keywords("confirm_trade_exit", args, kwargs)
+        confirmed = self._pm_ask_user("confirm_trade_exit", kwargs=kwargs)
+        if not confirmed:
+            self._pm_exit_refused(kwargs)
+        return confirmed
+
+    @guarded(None)
+    def _pm_exit_refused(self, kwargs: dict) -> None:
+        trade, reason = kwargs["trade"], str(kwargs.get("exit_reason"))
+        capability = self.pm_exit_capability(trade, reason)
+        if capability is None:
+            return
+        refuser = getattr(super().confirm_trade_exit, "__qualname__", "confirm_trade_exit")
+        candle = decision_candle(self.timeframe, kwargs["current_time"])
+        decision = Decision(
+            capability, DecisionKind.EXIT_REFUSED, f"{reason} refused by {refuser}", 0.0,
+            kwargs["pair"], candle,
+        )  # fmt: skip
+        record_decision(self, decision)
+
+    def _pm_ask_user(self, name: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+        """The user's own ``name`` (IStrategy's default without one), isolated."""
+        return ask_user(self, getattr(super(), name), name, as_keywords(name, args, kwargs or {}))

@@ -5,10 +5,10 @@ Freqtrade's result holds trades and orders, not the entries a capability refused
 it cut. Each strategy run by ``freqtrade backtesting`` with an export keeps its decisions in
 memory (``strategy.pm_decisions``) and writes them once, when the process ends (or when
 :func:`flush` is called, as ``freqtrade-posmgmt demo`` does before analysing), to
-``<backtest directory>/posmgmt/<strategy>-<run_id>.json``. ``run_id`` is Freqtrade's own
-(``get_strategy_run_id``, a hash of the config, timerange included, and the strategy file), which
-Freqtrade stores in the result's ``.meta.json``: ``freqtrade-posmgmt analyze`` matches the two by
-it. Nothing happens per candle, and hyperopt writes nothing.
+``<backtest directory>/posmgmt/<strategy>-<run_id>.json`` (``registry.decisions_path``).
+``run_id`` is Freqtrade's own (``get_strategy_run_id``, a hash of the config, timerange included,
+and the strategy file), which Freqtrade stores in the result's ``.meta.json``:
+``freqtrade-posmgmt analyze`` matches the two by it. Nothing happens per candle, and hyperopt writes nothing.
 """
 
 import atexit
@@ -22,16 +22,11 @@ from freqtrade.enums import RunMode
 from freqtrade.optimize.backtest_caching import get_strategy_run_id
 from freqtrade.strategy import IStrategy
 
+from freqtrade_posmgmt.registry import DECISIONS_VERSION, decisions_path
+
 logger = logging.getLogger(__name__)
 
-DIRECTORY = "posmgmt"
-VERSION = 1
 _PENDING: dict[int, tuple[IStrategy, Path]] = {}
-
-
-def sidecar_path(export_directory: Path, strategy: str, run_id: str) -> Path:
-    """Where the decisions of ``strategy``'s run ``run_id`` are written."""
-    return Path(export_directory) / DIRECTORY / f"{strategy}-{run_id}.json"
 
 
 def register(strategy: IStrategy) -> None:
@@ -49,7 +44,7 @@ def register(strategy: IStrategy) -> None:
     except Exception:
         logger.warning("position management: no run id, decisions not written", exc_info=True)
         return
-    path = sidecar_path(config["exportdirectory"], strategy.get_strategy_name(), run_id)
+    path = decisions_path(config["exportdirectory"], strategy.get_strategy_name(), run_id)
     if not _PENDING:
         atexit.register(flush)
     _PENDING[id(strategy)] = (strategy, path)
@@ -59,7 +54,7 @@ def document(strategy: IStrategy) -> dict[str, Any]:
     """The sidecar's content: which capabilities were on, and every decision recorded."""
     resolved = strategy.__dict__.get("_pm_resolved", {})
     return {
-        "version": VERSION,
+        "version": DECISIONS_VERSION,
         "strategy": strategy.get_strategy_name(),
         "timerange": strategy.config.get("timerange"),
         "capabilities": {

@@ -14,7 +14,23 @@ from freqtrade.exchange.exchange_utils import ROUND_DOWN, ROUND_UP, price_to_pre
 from freqtrade.persistence import Order, Trade
 
 from freqtrade_posmgmt.mixins._base import PolicyMixin, guarded
-from freqtrade_posmgmt.stop_sources import STOP_EXIT_REASONS, stop_exit_tag
+from freqtrade_posmgmt.registry import Capability
+from freqtrade_posmgmt.stop_sources import (
+    STOP_BREAKEVEN,
+    STOP_BREAKEVEN_AFTER_TP,
+    STOP_EXIT_REASONS,
+    STOP_LOCK,
+    STOP_TRAIL,
+    stop_exit_tag,
+)
+
+# The capability each stop rule belongs to.
+SOURCE_CAPABILITIES = {
+    STOP_TRAIL: Capability.TRAILING_STOP,
+    STOP_BREAKEVEN: Capability.TRAILING_STOP,
+    STOP_LOCK: Capability.TRAILING_STOP,
+    STOP_BREAKEVEN_AFTER_TP: Capability.PARTIAL_EXITS,
+}
 
 
 class StopSourceMixin(PolicyMixin):
@@ -38,6 +54,28 @@ class StopSourceMixin(PolicyMixin):
                 return
         self._pm_stop_sources[trade.id] = (trade.open_date, stop, source)
 
+    def pm_exit_capability(self, trade: Trade, exit_reason: str) -> str | None:
+        if exit_reason in STOP_EXIT_REASONS:
+            source = self._pm_stop_in_force(trade)
+            if source is not None:
+                return SOURCE_CAPABILITIES[source]
+        return super().pm_exit_capability(trade, exit_reason)
+
+    def _pm_stop_in_force(self, trade: Trade) -> str | None:
+        """The rule of ours that set the stop in force on ``trade``, None if none of ours did."""
+        recorded = self._pm_stop_sources.get(trade.id)
+        if recorded is None or recorded[0] != trade.open_date or not trade.stop_loss:
+            return None
+        _, stop, source = recorded
+        # As Trade.adjust_stop_loss rounds a stop: to the tick, towards the price.
+        placed = price_to_precision(
+            stop,
+            trade.price_precision,
+            trade.precision_mode_price,
+            rounding_mode=ROUND_DOWN if trade.is_short else ROUND_UP,
+        )
+        return source if placed == trade.stop_loss else None
+
     def order_filled(
         self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs
     ) -> None:
@@ -50,17 +88,8 @@ class StopSourceMixin(PolicyMixin):
     def _pm_tag_stop_exit(self, trade: Trade, order: Order) -> None:
         if order.ft_order_side != trade.exit_side or order.ft_order_tag not in STOP_EXIT_REASONS:
             return
-        recorded = self._pm_stop_sources.pop(trade.id, None)
-        if recorded is None or recorded[0] != trade.open_date or not trade.stop_loss:
-            return
-        _, stop, source = recorded
-        # As Trade.adjust_stop_loss rounds a stop: to the tick, towards the price.
-        placed = price_to_precision(
-            stop,
-            trade.price_precision,
-            trade.precision_mode_price,
-            rounding_mode=ROUND_DOWN if trade.is_short else ROUND_UP,
-        )
-        if placed == trade.stop_loss:
+        source = self._pm_stop_in_force(trade)
+        self._pm_stop_sources.pop(trade.id, None)
+        if source is not None:
             # The order is Freqtrade's own object (only the trade is copied for user code).
             order.ft_order_tag = stop_exit_tag(order.ft_order_tag, source)

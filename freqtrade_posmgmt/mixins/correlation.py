@@ -13,13 +13,9 @@ or ``"posmgmt": {"correlation": {"max_correlated_exposure": 0.25}}`` in config.j
 import logging
 import math
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-from freqtrade.configuration import TimeRange
-from freqtrade.data.history import load_pair_history
-from freqtrade.enums import CandleType, RunMode
+from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter, IntParameter
@@ -31,20 +27,21 @@ from freqtrade_posmgmt.correlation_engine import (
     EntryLimit,
     symbol_key,
 )
-from freqtrade_posmgmt.mixins._account import (
-    Decision,
-    decision_candle,
-    realised_equity,
-    record_decision,
-    starting_balance,
-)
+from freqtrade_posmgmt.mixins._account import decision_candle, realised_equity, starting_balance
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
+from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
+from freqtrade_posmgmt.mixins._history import (
+    NS_PER_SECOND,
+    dates_and_closes,
+    history_reaching_back,
+)
+from freqtrade_posmgmt.registry import Capability, DecisionKind
 from freqtrade_posmgmt.validation import where
 
 logger = logging.getLogger(__name__)
 
-CAPABILITY = "correlation"
-_NS = 1_000_000_000
+CAPABILITY = Capability.CORRELATION
+_NS = NS_PER_SECOND
 
 
 class CorrelationMixin(PolicyMixin):
@@ -58,13 +55,13 @@ class CorrelationMixin(PolicyMixin):
     live, the candle files in backtests), cut strictly before the decision candle. Exposure is stake x leverage of open
     trades (live, also of open entry orders); equity is the starting balance plus the profit
     realised before the decision candle. Refusals and cuts are logged once per pair and candle
-    and appended to ``self.pm_decisions`` (``_account.Decision``, capability
+    and appended to ``self.pm_decisions`` (``_decisions.Decision``, capability
     ``"correlation"``, kind ``"refused"`` or ``"cut"``); the numbers behind each (group, net,
     cap, equity, room, correlations) are in ``self.pm_correlation_details[(pair, candle)]``.
     An error inside the check refuses the entry: the cap fails closed.
     """
 
-    pm_section = "correlation"
+    pm_section = Capability.CORRELATION
     correlation_policy: CorrelationConfig | None = PARAMETERS
     correlation_extra_pairs: tuple[str, ...] = ()
     """Pairs not traded whose candles join the correlations (and the residual basis' mean)."""
@@ -88,7 +85,7 @@ class CorrelationMixin(PolicyMixin):
         if self.pm_correlation is None:
             return
         self._pm_corr_engine = CorrelationEngine(self.pm_correlation)
-        self._pm_corr_step = timeframe_to_seconds(self.timeframe) * _NS
+        self._pm_corr_step = timeframe_to_seconds(self.pm_timeframe()) * _NS
         try:
             self._pm_corr_window = self.pm_correlation.window_candles(self._pm_corr_step // _NS)
         except ValueError as e:
@@ -151,7 +148,7 @@ class CorrelationMixin(PolicyMixin):
                 self._pm_corr_candles = None
                 self._pm_corr_frames = {}
                 self.pm_correlation_details = {}
-            self._pm_corr_frames[metadata["pair"]] = _dates_and_closes(dataframe)
+            self._pm_corr_frames[metadata["pair"]] = dates_and_closes(dataframe)
         return dataframe
 
     # -- callbacks -----------------------------------------------------------------------
@@ -230,9 +227,9 @@ class CorrelationMixin(PolicyMixin):
                 return stake
             cut = abs(limit.adjusted_size) / leverage
             if final or cut <= 0 or cut < (min_stake or 0.0):
-                kind, kept = "refused", 0.0
+                kind, kept = DecisionKind.REFUSED, 0.0
             else:
-                kind, kept = "cut", cut
+                kind, kept = DecisionKind.CUT, cut
             names = {symbol_key(p): p for p in self._pm_corr_universe()}
             group = tuple(names.get(s, s) for s in limit.group)
             reason = (
@@ -256,7 +253,7 @@ class CorrelationMixin(PolicyMixin):
             reason = f"correlation check failed: {e!r}"
             logger.error("%s entry at %s refused: %s", pair, current_time, reason)
             self.__dict__.setdefault("pm_decisions", []).append(
-                Decision(CAPABILITY, "refused", reason, stake, pair, current_time)
+                Decision(CAPABILITY, DecisionKind.REFUSED, reason, stake, pair, current_time)
             )
             return 0.0
 
@@ -309,7 +306,7 @@ class CorrelationMixin(PolicyMixin):
         if self._pm_corr_live():
             live = {}
             for pair in self._pm_corr_universe():
-                arrays = _dates_and_closes(self.dp.get_pair_dataframe(pair, self.timeframe))
+                arrays = dates_and_closes(self.dp.get_pair_dataframe(pair, self.timeframe))
                 if len(arrays[0]):
                     live[pair] = arrays
             return live
@@ -319,16 +316,13 @@ class CorrelationMixin(PolicyMixin):
             # The analysed frame has the whole history unless a timerange cut its start.
             captured = None if timerange else self._pm_corr_frames.get(pair)
             if captured is None:
-                captured = _backtest_history(
+                captured = history_reaching_back(
+                    self.config,
                     pair,
                     self.timeframe,
-                    str(self.config["datadir"]),
-                    timerange,
                     self._pm_corr_step
                     // _NS
                     * max(self._pm_corr_window + 1, self.config.get("startup_candle_count", 0)),
-                    self.config.get("dataformat_ohlcv", "feather"),
-                    self.config.get("candle_type_def", CandleType.SPOT),
                 )
             if len(captured[0]):
                 candles[pair] = captured
@@ -349,37 +343,3 @@ def _notional(trade: Trade) -> float:
         if order.ft_order_side == trade.entry_side:
             notional += order.safe_remaining * order.safe_price
     return notional
-
-
-def _dates_and_closes(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    dates = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return dates, frame["close"].to_numpy(dtype=float)
-
-
-@lru_cache(maxsize=64)
-def _backtest_history(
-    pair: str,
-    timeframe: str,
-    datadir: str,
-    timerange: str | None,
-    reach_seconds: int,
-    data_format: str,
-    candle_type: CandleType,
-) -> tuple[np.ndarray, np.ndarray]:
-    """
-    A backtest's candles of ``pair``, loaded as the DataProvider loads them but reaching
-    ``reach_seconds`` before the timerange starts, so that a decision does not depend on where
-    the backtest began. Kept per process: hyperopt epochs read the same files.
-    """
-    parsed = TimeRange.parse_timerange(timerange)
-    if parsed.starttype:
-        parsed.subtract_start(reach_seconds)
-    frame = load_pair_history(
-        pair=pair,
-        timeframe=timeframe,
-        datadir=Path(datadir),
-        timerange=parsed,
-        data_format=data_format,
-        candle_type=candle_type,
-    )
-    return _dates_and_closes(frame)

@@ -11,9 +11,12 @@ Usage::
 or ``"posmgmt": {"dynamic_risk": {"risk_per_trade": 0.01, ...}}`` in config.json.
 """
 
+import logging
 from datetime import datetime, timedelta
 
 import numpy as np
+from freqtrade.enums import RunMode
+from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter
 from pandas import DataFrame
@@ -28,17 +31,20 @@ from freqtrade_posmgmt.dynamic_risk import (
     stake_for_risk,
 )
 from freqtrade_posmgmt.mixins._account import (
-    Decision,
     EquityPoint,
     closed_trades,
     decision_candle,
     realised_point,
-    record_decision,
 )
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
+from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
+from freqtrade_posmgmt.mixins._history import NS_PER_SECOND, history_reaching_back
 from freqtrade_posmgmt.profit import stop_rate_for_ratio, stoploss_ratio
+from freqtrade_posmgmt.registry import Capability, DecisionKind
 
-CAPABILITY = "dynamic_risk"
+logger = logging.getLogger(__name__)
+
+CAPABILITY = Capability.DYNAMIC_RISK
 # Tiers the Parameters build: thresholds at 1x, 2x and 3x the first, factors evenly down to the floor.
 PARAMETER_TIERS = 3
 # The second recovery threshold is this multiple of the first (the seed's 0.02, 0.05).
@@ -62,7 +68,7 @@ class DynamicRiskMixin(PolicyMixin):
     is logged once per pair and candle and appended to ``self.pm_decisions``.
     """
 
-    pm_section = "dynamic_risk"
+    pm_section = Capability.DYNAMIC_RISK
     dynamic_risk_policy: DynamicRiskConfig | None = PARAMETERS
 
     pm_risk_drawdown = DecimalParameter(0.02, 0.15, default=0.05, decimals=3, space="pm_risk")
@@ -111,11 +117,48 @@ class DynamicRiskMixin(PolicyMixin):
         if policy is not None and policy.volatility_adjustment_enabled:
             # Once per backtest (every candle live), for every day at once: a decision then
             # costs a lookup, not a dataframe read.
-            opens = dataframe["date"].dt.as_unit("s").astype("int64").to_numpy()
+            opens, closes = self._pm_risk_closes(dataframe, metadata["pair"])
             self._pm_risk_volatility[metadata["pair"]] = daily_volatility_series(
-                opens, dataframe["close"].to_numpy(float), policy.volatility_window_days
+                opens, closes, policy.volatility_window_days
             )
         return dataframe
+
+    def _pm_risk_closes(self, dataframe: DataFrame, pair: str) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Candle open times (epoch seconds) and closes the volatility is read from. A backtest
+        reads its window before the timerange from the candle files, so that a decision does not
+        depend on where the backtest began; live keeps what the DataProvider holds, and says so
+        once when that cannot cover the window.
+        """
+        window = self.pm_risk_policy.volatility_window_days
+        # The window's daily returns need one more day close, and the decision day may be a
+        # partly loaded one.
+        reach = (window + 2) * SECONDS_PER_DAY
+        live = self.dp is not None and self.dp.runmode in (RunMode.DRY_RUN, RunMode.LIVE)
+        if not live and self.config.get("timerange") and "datadir" in self.config:
+            dates, closes = history_reaching_back(self.config, pair, self.timeframe, reach)
+            return dates // NS_PER_SECOND, closes
+        opens = dataframe["date"].dt.as_unit("s").astype("int64").to_numpy()
+        if live and len(opens) and opens[-1] - opens[0] < reach - SECONDS_PER_DAY:
+            self._pm_risk_warn_short_window(pair, len(opens), window)
+        return opens, dataframe["close"].to_numpy(float)
+
+    def _pm_risk_warn_short_window(self, pair: str, kept: int, window: int) -> None:
+        if self.__dict__.get("_pm_risk_short_window_warned"):
+            return
+        self._pm_risk_short_window_warned = True
+        needed = (window + 1) * SECONDS_PER_DAY // timeframe_to_seconds(self.timeframe)
+        logger.warning(
+            "DynamicRiskMixin: the %d-day volatility window needs %d candles of %s, the bot keeps "
+            "%d (%s first): the volatility factor reads fewer days until they have passed; set "
+            "startup_candle_count to %d to cover it from the start",
+            window,
+            needed,
+            self.timeframe,
+            kept,
+            pair,
+            needed,
+        )
 
     # --- callbacks -------------------------------------------------------------------------------
 
@@ -257,7 +300,12 @@ class DynamicRiskMixin(PolicyMixin):
             record_decision(
                 self,
                 Decision(
-                    CAPABILITY, "resize", reason, stake - placed, pair, _candle(self, current_time)
+                    CAPABILITY,
+                    DecisionKind.RESIZE,
+                    reason,
+                    stake - placed,
+                    pair,
+                    _candle(self, current_time),
                 ),
                 f"factor {factor:.3f}, stake {stake:.2f} -> {placed:.2f}, equity {point.equity:.2f}",
             )
@@ -283,7 +331,7 @@ class DynamicRiskMixin(PolicyMixin):
             self,
             Decision(
                 CAPABILITY,
-                "resize_scale_in",
+                DecisionKind.RESIZE_SCALE_IN,
                 adjustments.primary_reason,
                 stake - placed,
                 pair,

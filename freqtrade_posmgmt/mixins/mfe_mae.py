@@ -23,6 +23,7 @@ from freqtrade.persistence import Trade
 
 from freqtrade_posmgmt.mfe_mae_tracker import MFEMAETracker, MFEMetrics
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
+from freqtrade_posmgmt.registry import Capability
 
 KEYS = ("pm_mfe", "pm_mae", "pm_mfe_time", "pm_mae_time")
 
@@ -37,7 +38,7 @@ class MFEMAEMixin(PolicyMixin):
     a restarted bot carries on from them.
     """
 
-    pm_section = "mfe_mae"
+    pm_section = Capability.MFE_MAE
     mfe_mae_tracker: MFEMAETracker | None = PARAMETERS
 
     def pm_refresh(self) -> None:

@@ -18,6 +18,8 @@ from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter, IntParameter
 
+from freqtrade_posmgmt.fills import holdings
+from freqtrade_posmgmt.mixins._account import trade_fills
 from freqtrade_posmgmt.mixins._base import PARAMETERS, guarded
 from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
 from freqtrade_posmgmt.partial_manager import (
@@ -27,6 +29,7 @@ from freqtrade_posmgmt.partial_manager import (
     levels_in_tag,
 )
 from freqtrade_posmgmt.profit import stoploss_ratio
+from freqtrade_posmgmt.registry import Capability
 from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN_AFTER_TP
 
 
@@ -38,41 +41,26 @@ def position_state(trade: Trade, policy: PartialExitPolicy) -> PositionState:
     :param trade: a trade with at least one filled entry.
     :param policy: the policy in force, whose levels the tags are matched to.
     """
-    entry_side = trade.entry_side
+    facts = holdings(trade_fills(trade), trade.leverage or 1.0)
+    targets = set().union(*(levels_in_tag(t, "tp", policy.exit_targets) for t in facts.exit_tags))
+    scale_ins = set().union(
+        *(levels_in_tag(t, "add", policy.scale_in_thresholds) for t in facts.entry_tags)
+    )
     leverage = trade.leverage or 1.0
-    held = peak = first_size = first_stake = 0.0
-    targets: set[int] = set()
-    scale_ins: set[int] = set()
-    exited = False
-    for order in trade.orders:
-        if order.ft_is_open or not order.filled:
-            continue
-        amount = order.safe_amount_after_fee
-        if order.ft_order_side == entry_side:
-            if not first_size:
-                first_size = amount
-                first_stake = order.safe_filled * order.safe_price / leverage
-            held += amount
-            peak = max(peak, held)
-            scale_ins |= levels_in_tag(order.ft_order_tag, "add", policy.scale_in_thresholds)
-        else:
-            held -= amount
-            exited = True
-            targets |= levels_in_tag(order.ft_order_tag, "tp", policy.exit_targets)
     return PositionState(
         entry_price=trade.open_rate,
         side="short" if trade.is_short else "long",
-        original_size=first_size,
+        original_size=facts.first_size,
         current_size=trade.amount,
-        peak_size=max(peak, first_size, trade.amount),
-        original_stake=first_stake,
+        peak_size=max(facts.peak, facts.first_size, trade.amount),
+        original_stake=facts.first_stake,
         leverage=leverage,
         fee=trade.fee_open or 0.0,
         exit_fee=trade.fee_close or 0.0,
         funding_fees=trade.funding_fees or 0.0,
         partial_exits_taken=frozenset(targets),
         scale_ins_taken=frozenset(scale_ins),
-        partly_exited=exited,
+        partly_exited=facts.exited,
     )
 
 
@@ -91,7 +79,7 @@ class PartialExitMixin(StopSourceMixin):
     tagged ``... (pm_stop=breakeven_after_tp)`` on its exit order (see ``stop_sources``).
     """
 
-    pm_section = "partial_exits"
+    pm_section = Capability.PARTIAL_EXITS
     partial_exit_policy: PartialExitPolicy | None = PARAMETERS
 
     # The ladder's shape (PartialExitPolicy.from_shape): targets, their spacing and sizes.
@@ -133,6 +121,7 @@ class PartialExitMixin(StopSourceMixin):
         if self.pm_partial_exit_policy.breakeven_after_first_exit:
             self.pm_enable("use_custom_stoploss", True)
             self.pm_use_callbacks(StopSourceMixin)
+            self.pm_watch_exits()
         self.pm_use_callbacks(PartialExitMixin)
 
     def _pm_partial_from_parameters(self) -> PartialExitPolicy:

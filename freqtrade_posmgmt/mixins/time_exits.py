@@ -20,13 +20,15 @@ from datetime import datetime
 from freqtrade.persistence import Trade
 from freqtrade.strategy import IntParameter
 
-from freqtrade_posmgmt.mixins._account import Decision, decision_candle, record_decision
+from freqtrade_posmgmt.mixins._account import decision_candle
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin, guarded
+from freqtrade_posmgmt.mixins._decisions import Decision, decision_log_level, record_decision
+from freqtrade_posmgmt.registry import Capability, DecisionKind
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 
 logger = logging.getLogger(__name__)
 
-CAPABILITY = "time_exits"
+CAPABILITY = Capability.TIME_EXITS
 
 
 class TimeExitMixin(PolicyMixin):
@@ -41,7 +43,7 @@ class TimeExitMixin(PolicyMixin):
     ``use_exit_signal = True``; a strategy that sets it to False fails at load.
     """
 
-    pm_section = "time_exits"
+    pm_section = Capability.TIME_EXITS
     time_exit_policy: TimeExitPolicy | None = PARAMETERS
 
     pm_time_max_holding_hours = IntParameter(6, 336, default=336, space="pm_time")
@@ -61,6 +63,7 @@ class TimeExitMixin(PolicyMixin):
             )
         self.pm_enable("use_exit_signal", True)
         self.pm_use_callbacks(TimeExitMixin)
+        self.pm_watch_exits()
 
     def _pm_time_from_parameters(self) -> TimeExitPolicy:
         return TimeExitPolicy(max_holding_hours=self.pm_time_max_holding_hours.value)
@@ -103,9 +106,18 @@ class TimeExitMixin(PolicyMixin):
             # A refusal's text is the same for its whole closed period: log it once per pair.
             if self._pm_time_logged_refusals.get(pair) != refusal:
                 self._pm_time_logged_refusals[pair] = refusal
-                logger.info("%s %s entry at %s refused: %s", pair, side, current_time, refusal)
+                logger.log(
+                    decision_log_level(self),
+                    "%s %s entry at %s refused: %s",
+                    pair,
+                    side,
+                    current_time,
+                    refusal,
+                )
             candle = decision_candle(self.timeframe, current_time)
-            decision = Decision(CAPABILITY, "refused", refusal, amount * rate, pair, candle)
+            decision = Decision(
+                CAPABILITY, DecisionKind.REFUSED, refusal, amount * rate, pair, candle
+            )
             record_decision(self, decision, log=False)
             return False
         return super().confirm_trade_entry(

@@ -11,7 +11,6 @@ Usage::
 or ``"posmgmt": {"trailing_stop": {"activation_threshold": 0.02, ...}}`` in config.json.
 """
 
-from bisect import bisect_right
 from datetime import datetime
 
 import talib
@@ -21,9 +20,11 @@ from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter
 from pandas import DataFrame
 
+from freqtrade_posmgmt.closed_candles import best_closed_rate, candle_index, last_closed_index
 from freqtrade_posmgmt.mixins._base import PARAMETERS, guarded
 from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
 from freqtrade_posmgmt.profit import stoploss_ratio
+from freqtrade_posmgmt.registry import Capability
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 ATR_COLUMN = "pm_atr"
@@ -47,7 +48,7 @@ class TrailingStopMixin(StopSourceMixin):
     the rule that set it (``trailing_stop_loss (pm_stop=breakeven)``, see ``stop_sources``).
     """
 
-    pm_section = "trailing_stop"
+    pm_section = Capability.TRAILING_STOP
     trailing_stop_policy: TrailingStopPolicy | None = PARAMETERS
 
     pm_trailing_activation = DecimalParameter(
@@ -72,7 +73,7 @@ class TrailingStopMixin(StopSourceMixin):
             str, tuple[list[int], list[float], list[float], list[float]]
         ] = {}
         super().__init__(config)
-        self._pm_timeframe_seconds = timeframe_to_seconds(self.timeframe)
+        self._pm_timeframe_seconds = timeframe_to_seconds(self.pm_timeframe())
         self._pm_backtesting = self.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
 
     def pm_refresh(self) -> None:
@@ -92,6 +93,7 @@ class TrailingStopMixin(StopSourceMixin):
         self._pm_best_closed: dict[int, tuple[datetime, int, float]] = {}
         if policy is None:
             return
+        self.pm_watch_exits()
         builtin = {
             "trailing_stop": True,
             "trailing_stop_positive": policy.trailing_distance_pct,
@@ -237,17 +239,6 @@ class TrailingStopMixin(StopSourceMixin):
             self.pm_record_stop(trade, stop, source)
         return ratio
 
-    def _pm_closed_index(self, opens: list[int], epoch_s: int) -> int:
-        """Index of the candle open at ``epoch_s`` (the last opened at or before it), or -1."""
-        # Freqtrade fills gaps, so the index follows from the time; search only where it does not
-        # (a gap after all, or a calendar timeframe such as 1M).
-        index = min((epoch_s - opens[0]) // self._pm_timeframe_seconds, len(opens) - 1)
-        if index >= 0 and not (
-            opens[index] <= epoch_s and (index + 1 == len(opens) or opens[index + 1] > epoch_s)
-        ):
-            index = bisect_right(opens, epoch_s) - 1
-        return index
-
     def _pm_best_closed_rate(
         self, pair: str, trade: Trade, current_time: datetime
     ) -> tuple[float, float] | None:
@@ -260,24 +251,16 @@ class TrailingStopMixin(StopSourceMixin):
         opens, highs, lows, closes = self._pm_closed_candles.get(pair, ((), (), (), ()))
         if not opens:
             return None
-        last_closed = self._pm_closed_index(
-            opens, int(current_time.timestamp()) - self._pm_timeframe_seconds
-        )
+        step = self._pm_timeframe_seconds
+        last_closed = last_closed_index(opens, step, int(current_time.timestamp()))
         known = self._pm_best_closed.get(trade.id)
         if known is not None and known[0] == trade.open_date and known[1] <= last_closed:
             first, best = known[1] + 1, known[2]
         else:
-            first = max(self._pm_closed_index(opens, int(trade.open_date_utc.timestamp())), 0)
+            first = max(candle_index(opens, step, int(trade.open_date_utc.timestamp())), 0)
             best = None
-        if first <= last_closed:
-            window = (
-                lows[first : last_closed + 1] if trade.is_short else highs[first : last_closed + 1]
-            )
-            extreme = min(window) if trade.is_short else max(window)
-            if best is None:
-                best = extreme
-            else:
-                best = min(best, extreme) if trade.is_short else max(best, extreme)
+        extremes = lows if trade.is_short else highs
+        best = best_closed_rate(extremes, first, last_closed, trade.is_short, best)
         if best is None:
             return None
         self._pm_best_closed[trade.id] = (trade.open_date, last_closed, best)
@@ -288,6 +271,6 @@ class TrailingStopMixin(StopSourceMixin):
         opens, atr = self._pm_atr_candles.get(pair, ((), ()))
         if not opens:
             return None
-        closed_open = int(current_time.timestamp()) - self._pm_timeframe_seconds
-        index = self._pm_closed_index(opens, closed_open)
+        step = self._pm_timeframe_seconds
+        index = last_closed_index(opens, step, int(current_time.timestamp()))
         return atr[index] if index >= 0 else None

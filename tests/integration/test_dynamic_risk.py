@@ -9,6 +9,7 @@ docs/capabilities/dynamic-risk.md states it, and assert that every entry's stake
 import json
 import math
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 from example_strategy import ExampleStrategy
 from freqtrade.data.metrics import calculate_max_drawdown
+from freqtrade.enums import RunMode
 from freqtrade.persistence import LocalTrade, Trade, init_db
 from freqtrade.resolvers import StrategyResolver
 from freqtrade.strategy import IStrategy
@@ -30,6 +32,7 @@ from tests.support.backtest_harness import (
     MARKETS,
     SPOT_DATA,
     copy_user_data,
+    load_strategy,
     run_backtest,
     write_strategy_stub,
 )
@@ -579,3 +582,55 @@ def test_each_hyperopt_epoch_sizes_like_its_own_backtest(tmp_path):
         assert alone.stats["profit_total_abs"] == pytest.approx(
             epoch["results_metrics"]["profit_total_abs"], abs=1e-6
         )
+
+
+# --- the volatility window reaches before the timerange -----------------------------------------
+
+
+class VolatilityOnly(DynamicRiskMixin, ExampleStrategy):
+    # No drawdown tier is reached and performance is off: the factor is the volatility's alone.
+    dynamic_risk_policy = DynamicRiskConfig(
+        drawdown_thresholds=[0.9],
+        risk_reduction_factors=[0.5],
+        recovery_thresholds=[0.01],
+        performance_adjustment_enabled=False,
+        tighten_stops=False,
+    )
+
+
+def test_the_volatility_factor_does_not_depend_on_where_the_backtest_starts():
+    stakes = []
+    for start in ("20250401", "20250601"):
+        result = run_backtest(
+            VolatilityOnly,
+            pairs=["ADA/USDT", "DOGE/USDT", "LINK/USDT"],
+            timerange=f"{start}-20250801",
+            config={"stake_amount": STAKE},
+        )
+        stakes.append({(t.pair, t.open_date_utc): entry_stake(t)[0] for t in result.trades})
+    shared = stakes[0].keys() & stakes[1].keys()
+    assert len(shared) >= 20
+    differ = sorted(k for k in shared if stakes[0][k] != stakes[1][k])
+    assert not differ, (len(differ), len(shared), differ[:3])
+    assert len({round(stakes[1][k]) for k in shared}) > 1  # the factor really varies
+
+
+def test_live_says_once_at_start_up_when_the_candles_kept_cannot_cover_the_window(tmp_path, caplog):
+    strategy = load_strategy(VolatilityOnly, tmp_path, {"runmode": RunMode.DRY_RUN})
+    strategy.dp = SimpleNamespace(runmode=RunMode.DRY_RUN)
+    candles = pd.read_feather(SPOT_DATA / "ADA_USDT-1h.feather")
+    for kept in (500, 501):  # 20 days of 1h candles, each bot loop
+        strategy.advise_indicators(candles.tail(kept).reset_index(drop=True), {"pair": "ADA/USDT"})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        (
+            "DynamicRiskMixin: the 30-day volatility window needs 744 candles of 1h, the bot keeps "
+            "500 (ADA/USDT first): the volatility factor reads fewer days until they have passed; "
+            "set startup_candle_count to 744 to cover it from the start"
+        )
+    ]
+    caplog.clear()
+    strategy = load_strategy(VolatilityOnly, tmp_path, {"runmode": RunMode.DRY_RUN})
+    strategy.dp = SimpleNamespace(runmode=RunMode.DRY_RUN)
+    strategy.advise_indicators(candles.tail(800).reset_index(drop=True), {"pair": "ADA/USDT"})
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

@@ -375,3 +375,14 @@ def test_the_users_own_position_adjustment_keeps_running_beside_partial_exits():
     busy = type("Busy", (), {"has_open_orders": True})()
     assert load(own).adjust_trade_position(trade=busy, **args) == (10.0, "own_dca")
     assert load(without).adjust_trade_position(trade=busy, **args) is None
+
+
+@pytest.mark.parametrize("enabled", ["false", "yes", 1, 0, None])
+def test_enabled_must_be_a_boolean(enabled):
+    # "false" as a string used to leave the capability on.
+    with pytest.raises(PolicyConfigError) as error:
+        load(WithLevel, {"level": {"enabled": enabled}})
+    assert str(error.value) == (
+        f"posmgmt.level.enabled={enabled!r}: must be true or false (a JSON boolean)"
+    )
+    assert load(WithLevel, {"level": {"enabled": True}}).level == LevelPolicy(0.1)
