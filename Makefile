@@ -19,7 +19,7 @@ $(BIN)/python:
 
 $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test,hyperopt,distributed]'
+	$(BIN)/python -m pip install -e '.[test,hyperopt,distributed,lab]'
 	touch $(STAMP)
 
 demo: $(STAMP)

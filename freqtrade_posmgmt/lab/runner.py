@@ -1,0 +1,109 @@
+"""
+Run variants through the compiled kernel on a :class:`~freqtrade_posmgmt.lab.data.LabData`.
+Framework-free: the data object only carries numpy arrays and numbers.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from freqtrade_posmgmt.lab import kernel
+from freqtrade_posmgmt.lab.variants import atr_period, parameter_row
+
+
+def _capacity(data: Any) -> int:
+    # Every trade consumes one entry signal (and a reversal one more).
+    return int(data.enter_long.sum() + data.enter_short.sum()) + len(data.pairs) + 1
+
+
+def run_trades(data: Any, variant: dict[str, Any], trades: np.ndarray | None = None) -> np.ndarray:
+    """The variant's closed trades, rows of ``kernel.T_*`` columns, in closing order."""
+    params, roi, locks = parameter_row(variant)
+    period = atr_period(variant)
+    atr = data.atr(period) if period is not None else _no_atr(data)
+    if trades is None:
+        trades = np.empty((_capacity(data), kernel.N_TRADE_COLUMNS))
+    n = kernel.backtest(
+        data.times,
+        data.opens,
+        data.highs,
+        data.lows,
+        data.valid,
+        data.enter_long,
+        data.exit_long,
+        data.enter_short,
+        data.exit_short,
+        atr,
+        data.leverage_long,
+        data.leverage_short,
+        data.price_digits,
+        data.amount_digits,
+        data.min_stake_base,
+        data.min_amount,
+        data.max_cost,
+        data.max_amount,
+        data.can_short,
+        data.fee,
+        data.start_balance,
+        data.tradable_ratio,
+        data.stake_amount,
+        data.max_open_trades,
+        data.timeframe_minutes,
+        params,
+        roi,
+        locks,
+        trades,
+    )
+    return trades[:n]
+
+
+_NO_ATR: dict[tuple, np.ndarray] = {}
+
+
+def _no_atr(data: Any) -> np.ndarray:
+    key = (id(data), data.opens.shape)
+    if key not in _NO_ATR:
+        _NO_ATR.clear()
+        _NO_ATR[key] = np.full(data.opens.shape, np.nan)
+    return _NO_ATR[key]
+
+
+def run_metrics(
+    data: Any,
+    variants: list[dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Metrics (``kernel.M_*`` columns) of each variant, in order."""
+    out = np.zeros((len(variants), kernel.N_METRICS))
+    trades = np.empty((_capacity(data), kernel.N_TRADE_COLUMNS))
+    for i, variant in enumerate(variants):
+        done = run_trades(data, variant, trades)
+        kernel.metrics(done, len(done), data.start_balance, out[i], data.years)
+        if progress is not None:
+            progress(i + 1)
+    return out
+
+
+def trade_records(data: Any, trades: np.ndarray) -> list[dict[str, Any]]:
+    """Trades as the export writes them (dates as epoch milliseconds), by open date and pair."""
+    records = []
+    for row in trades:
+        records.append(
+            {
+                "pair": data.pairs[int(row[kernel.T_PAIR])],
+                "open_timestamp": int(data.times[int(row[kernel.T_OPEN_INDEX])] // 1000),
+                "close_timestamp": int(data.times[int(row[kernel.T_CLOSE_INDEX])] // 1000),
+                "is_short": bool(row[kernel.T_IS_SHORT]),
+                "open_rate": float(row[kernel.T_OPEN_RATE]),
+                "close_rate": float(row[kernel.T_CLOSE_RATE]),
+                "amount": float(row[kernel.T_AMOUNT]),
+                "stake_amount": float(row[kernel.T_STAKE]),
+                "leverage": float(row[kernel.T_LEVERAGE]),
+                "exit_reason": kernel.EXIT_REASONS[int(row[kernel.T_REASON])],
+                "profit_abs": float(row[kernel.T_PROFIT_ABS]),
+                "profit_ratio": float(row[kernel.T_PROFIT_RATIO]),
+            }
+        )
+    records.sort(key=lambda r: (r["open_timestamp"], r["pair"]))
+    return records

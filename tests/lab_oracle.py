@@ -1,0 +1,187 @@
+"""
+The exit lab against Freqtrade's backtester: lab data built on the harness's temporary user_data,
+random variants, and a trade-by-trade comparison.
+"""
+
+import json
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from freqtrade.configuration import Configuration
+from freqtrade.enums import RunMode
+from freqtrade.optimize.backtesting import Backtesting
+
+from freqtrade_posmgmt.lab import data as lab_data
+from freqtrade_posmgmt.lab.variants import OFF_SECTIONS, export_strategy
+from freqtrade_posmgmt.offline import use_static_markets
+from tests.backtest_harness import (
+    MARKETS,
+    SPOT_DATA,
+    USER_DATA,
+    deep_merge,
+    derive_futures_data,
+    run_backtest,
+    swap_markets,
+    write_strategy_stub,
+)
+
+
+def load_lab_data(
+    strategy: type,
+    *,
+    pairs: list[str],
+    timerange: str,
+    trading_mode: str = "spot",
+    leverage: float | None = None,
+    config: dict | None = None,
+) -> lab_data.LabData:
+    """The lab's data for the run ``run_backtest`` would make with the same arguments."""
+    base = json.loads((USER_DATA / "config.json").read_text())
+    markets = dict(MARKETS)
+    overrides: dict[str, Any] = {"trading_mode": trading_mode}
+    if trading_mode == "futures":
+        markets.update(swap_markets(MARKETS))
+        pairs = [p if ":" in p else f"{p}:{p.split('/')[1]}" for p in pairs]
+        overrides["margin_mode"] = "isolated"
+    overrides["exchange"] = {"pair_whitelist": pairs}
+    run_config = deep_merge(deep_merge(base, overrides), config or {})
+    with tempfile.TemporaryDirectory(prefix="posmgmt-lab-") as tmp:
+        userdir = Path(tmp) / "user_data"
+        datadir = userdir / "data" / "binance"
+        datadir.mkdir(parents=True)
+        for candles in SPOT_DATA.glob("*.feather"):
+            (datadir / candles.name).symlink_to(candles)
+        if trading_mode == "futures":
+            derive_futures_data(pairs, [run_config["timeframe"]], datadir)
+        strategies = userdir / "strategies"
+        strategies.mkdir()
+        config_file = userdir / "config.json"
+        config_file.write_text(json.dumps(run_config))
+        args = {
+            "config": [str(config_file)],
+            "user_data_dir": str(userdir),
+            "datadir": str(datadir),
+            "strategy": write_strategy_stub(strategy, strategies, leverage),
+            "strategy_path": str(strategies),
+            "export": "none",
+            "timerange": timerange,
+            "cache": "none",
+        }
+        ft_config = Configuration(args, RunMode.BACKTEST).get_config()
+        use_static_markets(markets)
+        backtesting = Backtesting(ft_config)
+        try:
+            return lab_data.load(backtesting)
+        finally:
+            backtesting.exchange.close()
+            Backtesting.cleanup()
+
+
+def random_variant(rng: random.Random) -> dict[str, Any]:
+    """A variant drawing every modelled exit: stop, ROI, built-in and package trails, time."""
+    roi: dict[str, float] = {}
+    if rng.random() < 0.8:
+        minutes = 0
+        value = rng.uniform(0.03, 0.15)
+        for _ in range(rng.randint(1, 4)):
+            roi[str(minutes)] = round(value, 4)
+            minutes += rng.choice([60, 120, 300, 720])
+            value *= rng.uniform(0.3, 0.9)
+    else:
+        roi = {"0": 10.0}
+    builtin = rng.random() < 0.3
+    positive = round(rng.uniform(0.003, 0.03), 4)
+    strategy = {
+        "stoploss": round(-rng.uniform(0.015, 0.12), 4),
+        "trailing_stop": builtin,
+        "trailing_stop_positive": positive if builtin and rng.random() < 0.8 else None,
+        "trailing_stop_positive_offset": round(positive + rng.uniform(0.0, 0.03), 4)
+        if builtin and rng.random() < 0.7
+        else 0.0,
+        "trailing_only_offset_is_reached": builtin and rng.random() < 0.5,
+        "minimal_roi": roi,
+        "use_exit_signal": rng.random() < 0.7,
+        "exit_profit_only": rng.random() < 0.2,
+        "exit_profit_offset": round(rng.uniform(0, 0.01), 4),
+        "ignore_roi_if_entry_signal": rng.random() < 0.2,
+    }
+    trailing = None
+    if not builtin and rng.random() < 0.7:
+        activation = round(rng.uniform(0.0, 0.05), 4)
+        trailing = {
+            "activation_threshold": activation,
+            "trailing_distance_pct": round(rng.uniform(0.002, 0.03), 4),
+            "atr_multiplier": round(rng.uniform(0.5, 4), 2) if rng.random() < 0.4 else None,
+            "breakeven_threshold": round(rng.uniform(0.004, 0.03), 4)
+            if rng.random() < 0.4
+            else None,
+            "breakeven_buffer": 0.001,
+            "profit_locks": [[0.03, 0.01], [0.06, 0.03]] if rng.random() < 0.3 else [],
+        }
+    time_exits = None
+    if strategy["use_exit_signal"] and rng.random() < 0.4:
+        time_exits = {"max_holding_hours": rng.choice([3, 6, 12.5, 24, 48])}
+    posmgmt: dict[str, Any] = {"trailing_stop": trailing, "time_exits": time_exits}
+    posmgmt.update({name: None for name in OFF_SECTIONS})
+    posmgmt["mfe_mae"] = None
+    return {"strategy": strategy, "posmgmt": posmgmt}
+
+
+def freqtrade_config(variant: dict[str, Any], extra: dict | None = None) -> dict[str, Any]:
+    """The config overrides that make Freqtrade run ``variant`` (the export's sections)."""
+    config = export_strategy(variant["strategy"])
+    config["posmgmt"] = variant["posmgmt"]
+    return deep_merge(config, extra or {})
+
+
+def freqtrade_trades(strategy: type, variant: dict, **kwargs: Any) -> list[dict[str, Any]]:
+    """Freqtrade's trades for ``variant``, as the lab's ``trade_records`` writes them."""
+    config = freqtrade_config(variant, kwargs.pop("config", None))
+    result = run_backtest(strategy, config=config, **kwargs)
+    records = []
+    for trade in result.trades:
+        records.append(
+            {
+                "pair": trade.pair,
+                "open_timestamp": int(trade.open_date_utc.timestamp() * 1000),
+                "close_timestamp": int(trade.close_date_utc.timestamp() * 1000),
+                "is_short": trade.is_short,
+                "open_rate": trade.open_rate,
+                "close_rate": trade.close_rate,
+                "amount": trade.amount,
+                "exit_reason": trade.exit_reason,
+                "profit_abs": trade.close_profit_abs,
+                "profit_ratio": trade.close_profit,
+            }
+        )
+    records.sort(key=lambda r: (r["open_timestamp"], r["pair"]))
+    return records
+
+
+def differences(lab: list[dict], freqtrade: list[dict], limit: int = 3) -> list[str]:
+    """Trade-by-trade differences (empty when equal to the tolerances of issue 20)."""
+    found = []
+    if len(lab) != len(freqtrade):
+        found.append(f"{len(lab)} lab trades vs {len(freqtrade)} Freqtrade trades")
+    for ours, theirs in zip(lab, freqtrade, strict=False):
+        bad = [
+            key
+            for key in ("pair", "open_timestamp", "close_timestamp", "is_short", "exit_reason")
+            if ours[key] != theirs[key]
+        ]
+        for key, tolerance in (
+            ("open_rate", 1e-9),
+            ("close_rate", 1e-9),
+            ("amount", 1e-9),
+            ("profit_abs", 1e-8),
+            ("profit_ratio", 1e-8),
+        ):
+            if abs(ours[key] - theirs[key]) > tolerance * max(1.0, abs(theirs[key])):
+                bad.append(key)
+        if bad:
+            found.append(f"{bad}: lab {ours} vs Freqtrade {theirs}")
+        if len(found) >= limit:
+            break
+    return found
