@@ -93,14 +93,15 @@ def random_variant(rng: random.Random) -> dict[str, Any]:
         roi = {"0": 10.0}
     builtin = rng.random() < 0.3
     positive = round(rng.uniform(0.003, 0.03), 4)
+    # Freqtrade's config validation: an offset, if any, above the positive distance.
+    offset = round(positive + rng.uniform(0.001, 0.03), 4) if rng.random() < 0.7 else 0.0
+    with_positive = builtin and rng.random() < 0.8
     strategy = {
         "stoploss": round(-rng.uniform(0.015, 0.12), 4),
         "trailing_stop": builtin,
-        "trailing_stop_positive": positive if builtin and rng.random() < 0.8 else None,
-        "trailing_stop_positive_offset": round(positive + rng.uniform(0.0, 0.03), 4)
-        if builtin and rng.random() < 0.7
-        else 0.0,
-        "trailing_only_offset_is_reached": builtin and rng.random() < 0.5,
+        "trailing_stop_positive": positive if with_positive else None,
+        "trailing_stop_positive_offset": offset,
+        "trailing_only_offset_is_reached": with_positive and offset > 0 and rng.random() < 0.6,
         "minimal_roi": roi,
         "use_exit_signal": rng.random() < 0.7,
         "exit_profit_only": rng.random() < 0.2,

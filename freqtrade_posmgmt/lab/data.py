@@ -22,7 +22,9 @@ from freqtrade.strategy.strategy_wrapper import strategy_safe_wrapper
 from freqtrade_posmgmt.lab.refusals import LabRefusal
 
 # Columns of Freqtrade's backtest rows (freqtrade.optimize.backtesting.HEADERS).
-DATE, OPEN, HIGH, LOW, CLOSE, ENTER_LONG, EXIT_LONG, ENTER_SHORT, EXIT_SHORT, _, EXIT_TAG = range(11)
+DATE, OPEN, HIGH, LOW, CLOSE, ENTER_LONG, EXIT_LONG, ENTER_SHORT, EXIT_SHORT, _, EXIT_TAG = range(
+    11
+)
 
 
 @dataclass
@@ -130,10 +132,7 @@ def load(backtesting: Backtesting) -> LabData:
     grid = sorted({int(row[DATE].value // 1000) for pair in pairs for row in rows[pair]})
     index = {when: i for i, when in enumerate(grid)}
     shape = (len(pairs), len(grid))
-    arrays = {
-        name: np.zeros(shape)
-        for name in ("opens", "highs", "lows", "lev_long", "lev_short")
-    }
+    arrays = {name: np.zeros(shape) for name in ("opens", "highs", "lows", "lev_long", "lev_short")}
     signals = {name: np.zeros(shape, dtype=np.int8) for name in ("el", "xl", "es", "xs")}
     valid = np.zeros(shape, dtype=np.bool_)
     futures = backtesting.trading_mode == TradingMode.FUTURES
@@ -141,7 +140,7 @@ def load(backtesting: Backtesting) -> LabData:
     stake = config["stake_amount"]
     wallet = float(config["dry_run_wallet"])
     for p, pair in enumerate(pairs):
-        if futures and np.any(backtesting.futures_data[pair]["open"].to_numpy() != 0):
+        if futures and np.any(backtesting.futures_data[pair]["open_fund"].to_numpy() != 0):
             raise LabRefusal(f"{pair}: non-zero funding rates")
         for row in rows[pair]:
             i = index[int(row[DATE].value // 1000)]
@@ -163,6 +162,12 @@ def load(backtesting: Backtesting) -> LabData:
         raise LabRefusal("available_capital")
     if config.get("amend_last_stake_amount"):
         raise LabRefusal("amend_last_stake_amount")
+    timeout = config.get("unfilledtimeout", {})
+    seconds = timeout.get("exit", 10) * (60 if timeout.get("unit", "minutes") == "minutes" else 1)
+    if seconds > backtesting.timeframe_min * 60:
+        # The entry candle's worst-case trailing exit can miss the candle; the backtester then
+        # cancels it at the next candle only with an exit timeout within one candle.
+        raise LabRefusal(f"unfilledtimeout.exit longer than one candle ({seconds} s)")
     reserve = 1.0 + config.get("amount_reserve_percent", 0.05)
     max_open = strategy.max_open_trades
     return LabData(
@@ -233,4 +238,3 @@ def _leverage(
     if len(answers) != 1:
         raise LabRefusal(f"{pair}: leverage depends on the stake (tiers): {sorted(answers)}")
     return answers.pop()
-

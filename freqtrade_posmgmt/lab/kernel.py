@@ -83,7 +83,7 @@ EXIT_REASONS = (
 
 @njit(cache=True)
 def _pow10(digits: int) -> float:
-    return 10.0 ** digits
+    return 10.0**digits
 
 
 @njit(cache=True)
@@ -260,9 +260,7 @@ def _tighter(found: float, stop: float, best_rate: float, side: float) -> float:
 
 
 @njit(cache=True)
-def _raise_stop(
-    stop: float, new_loss: float, short: bool, price_digits: int
-) -> tuple[float, bool]:
+def _raise_stop(stop: float, new_loss: float, short: bool, price_digits: int) -> tuple[float, bool]:
     """``Trade.adjust_stop_loss`` after the initial stop: (stop in force, whether it moved)."""
     if short:
         norm = price_round_down(new_loss, price_digits)
@@ -374,7 +372,7 @@ def backtest(
                 and not (exit_short[p, t] == 1 or enter_long[p, t] == 1)
             ):
                 direction = -1
-            for attempt in range(2):
+            for _attempt in range(2):
                 exiting = 0
                 if in_trade[p]:
                     exiting = -1 if short[p] else 1
@@ -497,13 +495,27 @@ def backtest(
                             offset,
                             only_offset,
                         )
-                        total_profit += _record(
-                            trades, n_trades, p, t, reason, close_rate, fee, short, open_index,
-                            open_rate, amount, stake, lev,
-                        )
-                        n_trades += 1
-                        in_trade[p] = False
-                        n_open = _remove(open_order, n_open, p)
+                        # An exit order outside the candle does not fill; the backtester
+                        # cancels it at the next candle (exit timeout) and checks again.
+                        if lows[p, t] <= close_rate <= highs[p, t]:
+                            total_profit += _record(
+                                trades,
+                                n_trades,
+                                p,
+                                t,
+                                reason,
+                                close_rate,
+                                fee,
+                                short,
+                                open_index,
+                                open_rate,
+                                amount,
+                                stake,
+                                lev,
+                            )
+                            n_trades += 1
+                            in_trade[p] = False
+                            n_open = _remove(open_order, n_open, p)
                 if not (can_short and direction != 0 and exiting != 0 and not in_trade[p]):
                     break
                 if exiting == direction:
@@ -516,8 +528,19 @@ def backtest(
             t -= 1
         close_rate = price_round(opens[p, t], price_digits[p])
         total_profit += _record(
-            trades, n_trades, p, t, FORCE_EXIT, close_rate, fee, short, open_index, open_rate,
-            amount, stake, lev,
+            trades,
+            n_trades,
+            p,
+            t,
+            FORCE_EXIT,
+            close_rate,
+            fee,
+            short,
+            open_index,
+            open_rate,
+            amount,
+            stake,
+            lev,
         )
         n_trades += 1
     return n_trades
@@ -665,17 +688,16 @@ def _check_exit(
                 if moved:
                     trailing[p] = True
                     stop_pct[p] = -abs(ratio)
-    if builtin_trail and dir_correct:
-        if not (only_offset and profit_best < offset):
-            value = stoploss
-            if not math.isnan(positive) and profit_best > offset:
-                value = positive
-            side = -1.0 if is_short else 1.0
-            new_loss = bound * (1 - side * abs(value / leverage))
-            stop[p], moved = _raise_stop(stop[p], new_loss, is_short, price_digits[p])
-            if moved:
-                trailing[p] = True
-                stop_pct[p] = -abs(value)
+    if builtin_trail and dir_correct and not (only_offset and profit_best < offset):
+        value = stoploss
+        if not math.isnan(positive) and profit_best > offset:
+            value = positive
+        side = -1.0 if is_short else 1.0
+        new_loss = bound * (1 - side * abs(value / leverage))
+        stop[p], moved = _raise_stop(stop[p], new_loss, is_short, price_digits[p])
+        if moved:
+            trailing[p] = True
+            stop_pct[p] = -abs(value)
 
     stop_hit = stop[p] <= high if is_short else stop[p] >= low
     minutes = (times[t] - times[open_index[p]]) // 60_000_000
@@ -739,8 +761,12 @@ def _close_rate(
         if (is_short and stop[p] < low) or (not is_short and stop[p] > high):
             rate = row_open
         elif reason == TRAILING_STOP_LOSS and duration == 0:
-            if not pm_trail and builtin_trail and only_offset and not math.isnan(positive) and (
-                positive != 0
+            if (
+                not pm_trail
+                and builtin_trail
+                and only_offset
+                and not math.isnan(positive)
+                and (positive != 0)
             ):
                 worst = row_open * (1 + side * abs(offset) - side * abs(positive / leverage))
             else:
@@ -750,12 +776,13 @@ def _close_rate(
         roi_key, roi_value = _roi_at(roi, duration)
         if roi_value == -1 and roi_key % timeframe_minutes == 0:
             return price_round(row_open, price_digits[p])
-        close = ft_close_rate_for_roi(
-            roi_value, open_rate[p], amount[p], fee, leverage, is_short
-        )
+        close = ft_close_rate_for_roi(roi_value, open_rate[p], amount[p], fee, leverage, is_short)
         is_new_roi = row_open < close if is_short else row_open > close
-        if duration > 0 and duration == roi_key and roi_key % timeframe_minutes == 0 and (
-            is_new_roi
+        if (
+            duration > 0
+            and duration == roi_key
+            and roi_key % timeframe_minutes == 0
+            and (is_new_roi)
         ):
             rate = row_open
         else:

@@ -70,8 +70,9 @@ def sample(space: dict[str, Any], base: dict[str, Any], count: int, seed: int) -
     variants = [base]
     for section, fields in space.items():
         if section != "strategy" and section not in POLICY_CLASSES:
-            raise LabRefusal(f"space section {section!r} (the lab models: strategy, "
-                             f"{', '.join(POLICY_CLASSES)})")
+            raise LabRefusal(
+                f"space section {section!r} (the lab models: strategy, {', '.join(POLICY_CLASSES)})"
+            )
         for name in fields:
             if section == "strategy" and name not in STRATEGY_FIELDS:
                 raise LabRefusal(f"strategy.{name} (the lab models: {', '.join(STRATEGY_FIELDS)})")
