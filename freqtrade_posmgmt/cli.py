@@ -23,6 +23,7 @@ from freqtrade.commands import Arguments
 from freqtrade.main import main as freqtrade_main
 
 from freqtrade_posmgmt import distributed_hyperopt, report
+from freqtrade_posmgmt.lab import command as lab_command
 from freqtrade_posmgmt.mixins import _sidecar
 from freqtrade_posmgmt.offline import OfflineError, load_markets, use_static_markets
 from freqtrade_posmgmt.offline_checks import check_offline_inputs, default_markets, load_config
@@ -155,6 +156,7 @@ SUBCOMMANDS: dict[
     "offline": (add_offline, _offline),
     "demo": (add_demo, _demo),
     "analyze": (add_analyze, report.run),
+    "lab": (lab_command.add_parser, lab_command.run),
 }
 
 

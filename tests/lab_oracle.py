@@ -1,6 +1,6 @@
 """
 The exit lab against Freqtrade's backtester: lab data built on the harness's temporary user_data,
-random variants, and a trade-by-trade comparison.
+random variants, and Freqtrade's trades for them (compared by ``lab.verify.differences``).
 """
 
 import json
@@ -14,7 +14,8 @@ from freqtrade.enums import RunMode
 from freqtrade.optimize.backtesting import Backtesting
 
 from freqtrade_posmgmt.lab import data as lab_data
-from freqtrade_posmgmt.lab.variants import OFF_SECTIONS, export_strategy
+from freqtrade_posmgmt.lab.variants import OFF_SECTIONS
+from freqtrade_posmgmt.lab.verify import differences, freqtrade_records, variant_config
 from freqtrade_posmgmt.offline import use_static_markets
 from tests.backtest_harness import (
     MARKETS,
@@ -130,59 +131,10 @@ def random_variant(rng: random.Random) -> dict[str, Any]:
     return {"strategy": strategy, "posmgmt": posmgmt}
 
 
-def freqtrade_config(variant: dict[str, Any], extra: dict | None = None) -> dict[str, Any]:
-    """The config overrides that make Freqtrade run ``variant`` (the export's sections)."""
-    config = export_strategy(variant["strategy"])
-    config["posmgmt"] = variant["posmgmt"]
-    return deep_merge(config, extra or {})
-
-
 def freqtrade_trades(strategy: type, variant: dict, **kwargs: Any) -> list[dict[str, Any]]:
     """Freqtrade's trades for ``variant``, as the lab's ``trade_records`` writes them."""
-    config = freqtrade_config(variant, kwargs.pop("config", None))
-    result = run_backtest(strategy, config=config, **kwargs)
-    records = []
-    for trade in result.trades:
-        records.append(
-            {
-                "pair": trade.pair,
-                "open_timestamp": int(trade.open_date_utc.timestamp() * 1000),
-                "close_timestamp": int(trade.close_date_utc.timestamp() * 1000),
-                "is_short": trade.is_short,
-                "open_rate": trade.open_rate,
-                "close_rate": trade.close_rate,
-                "amount": trade.amount,
-                "exit_reason": trade.exit_reason,
-                "profit_abs": trade.close_profit_abs,
-                "profit_ratio": trade.close_profit,
-            }
-        )
-    records.sort(key=lambda r: (r["open_timestamp"], r["pair"]))
-    return records
+    config = deep_merge(variant_config(variant), kwargs.pop("config", None) or {})
+    return freqtrade_records(run_backtest(strategy, config=config, **kwargs).trades)
 
 
-def differences(lab: list[dict], freqtrade: list[dict], limit: int = 3) -> list[str]:
-    """Trade-by-trade differences (empty when equal to the tolerances of issue 20)."""
-    found = []
-    if len(lab) != len(freqtrade):
-        found.append(f"{len(lab)} lab trades vs {len(freqtrade)} Freqtrade trades")
-    for ours, theirs in zip(lab, freqtrade, strict=False):
-        bad = [
-            key
-            for key in ("pair", "open_timestamp", "close_timestamp", "is_short", "exit_reason")
-            if ours[key] != theirs[key]
-        ]
-        for key, tolerance in (
-            ("open_rate", 1e-9),
-            ("close_rate", 1e-9),
-            ("amount", 1e-9),
-            ("profit_abs", 1e-8),
-            ("profit_ratio", 1e-8),
-        ):
-            if abs(ours[key] - theirs[key]) > tolerance * max(1.0, abs(theirs[key])):
-                bad.append(key)
-        if bad:
-            found.append(f"{bad}: lab {ours} vs Freqtrade {theirs}")
-        if len(found) >= limit:
-            break
-    return found
+__all__ = ["differences", "freqtrade_trades", "load_lab_data", "random_variant"]

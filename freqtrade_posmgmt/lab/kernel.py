@@ -347,6 +347,8 @@ def backtest(
     visit = np.empty(n_pairs, dtype=np.int64)
 
     for t in range(n_times):
+        if n_open == 0 and not _any_entry(enter_long, enter_short, can_short, t, n_pairs):
+            continue  # nothing open and nothing to enter: most candles
         n_visit = 0
         visited[:] = False
         for k in range(n_open):
@@ -372,6 +374,8 @@ def backtest(
                 and not (exit_short[p, t] == 1 or enter_long[p, t] == 1)
             ):
                 direction = -1
+            if direction == 0 and not in_trade[p]:
+                continue
             for _attempt in range(2):
                 exiting = 0
                 if in_trade[p]:
@@ -544,6 +548,16 @@ def backtest(
         )
         n_trades += 1
     return n_trades
+
+
+@njit(cache=True)
+def _any_entry(
+    enter_long: np.ndarray, enter_short: np.ndarray, can_short: bool, t: int, n_pairs: int
+) -> bool:
+    for p in range(n_pairs):
+        if enter_long[p, t] == 1 or (can_short and enter_short[p, t] == 1):
+            return True
+    return False
 
 
 @njit(cache=True)
