@@ -105,7 +105,8 @@ def price_round_up(price: float, digits: int) -> float:
     n = _ticks_floor(price, digits)
     if n / scale == price:
         return price
-    return round((n + 1) / scale, 14)
+    # n / scale is already the float nearest the decimal: Freqtrade's round(.., 14) keeps it.
+    return (n + 1) / scale
 
 
 @njit(cache=True)
@@ -115,7 +116,7 @@ def price_round_down(price: float, digits: int) -> float:
     n = _ticks_floor(price, digits)
     if n / scale == price:
         return price
-    return round(n / scale, 14)
+    return n / scale
 
 
 @njit(cache=True)
@@ -128,6 +129,35 @@ def price_round(price: float, digits: int) -> float:
     if price * scale - n >= 0.5:
         n += 1
     return n / scale
+
+
+@njit(cache=True)
+def _two_product(a: float, b: float) -> tuple[float, float]:
+    """a * b as an unevaluated sum (product, exact error) (Dekker)."""
+    product = a * b
+    split = 134217729.0  # 2**27 + 1
+    t = split * a
+    a_hi = t - (t - a)
+    a_lo = a - a_hi
+    t = split * b
+    b_hi = t - (t - b)
+    b_lo = b - b_hi
+    error = ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return product, error
+
+
+@njit(cache=True)
+def round8(value: float) -> float:
+    """Python's ``round(value, 8)`` (correctly rounded, ties to even), which Freqtrade uses."""
+    scaled, error = _two_product(value, 1e8)
+    if not abs(scaled) < 2.0**52:
+        return value
+    whole = math.floor(scaled)
+    fraction = scaled - whole  # exact
+    # The error is below half an ulp of ``scaled``: it only decides an apparent tie.
+    if fraction > 0.5 or (fraction == 0.5 and (error > 0 or (error == 0 and whole % 2 == 1))):
+        whole += 1
+    return whole / 1e8
 
 
 @njit(cache=True)
@@ -149,12 +179,12 @@ def ft_profit_ratio(
         close_value = close_value + close_value * fee
         if open_value == 0.0:
             return 0.0
-        return round((1 - close_value / open_value) * leverage, 8)
+        return round8((1 - close_value / open_value) * leverage)
     open_value = open_value + open_value * fee
     close_value = close_value - close_value * fee
     if open_value == 0.0:
         return 0.0
-    return round((close_value / open_value - 1) * leverage, 8)
+    return round8((close_value / open_value - 1) * leverage)
 
 
 @njit(cache=True)
@@ -181,7 +211,7 @@ def pm_profit_ratio(
     if open_value == 0:
         return 0.0
     close_value = amount * rate * (1 - sign * fee) + sign * 0.0
-    return round(sign * (close_value / open_value - 1) * leverage, 8)
+    return round8(sign * (close_value / open_value - 1) * leverage)
 
 
 @njit(cache=True)
@@ -593,11 +623,11 @@ def _record(
     if short[p]:
         open_value = open_value - open_value * fee
         close_value = close_value + close_value * fee
-        profit_abs = round(open_value - close_value, 8)
+        profit_abs = round8(open_value - close_value)
     else:
         open_value = open_value + open_value * fee
         close_value = close_value - close_value * fee
-        profit_abs = round(close_value - open_value, 8)
+        profit_abs = round8(close_value - open_value)
     trades[n, T_PAIR] = p
     trades[n, T_OPEN_INDEX] = open_index[p]
     trades[n, T_CLOSE_INDEX] = t
