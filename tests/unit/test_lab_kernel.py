@@ -39,7 +39,7 @@ def test_stop_rounding_is_freqtrades(price, places):
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.floats(-5, 5) | st.integers(-10**9, 10**9).map(lambda n: n / 1e8 + 5e-9))
+@given(st.floats(-5, 5) | st.integers(-(10**9), 10**9).map(lambda n: n / 1e8 + 5e-9))
 def test_profit_rounding_is_pythons(value):
     assert kernel.round8(value) == round(value, 8)
 
