@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
     from freqtrade_posmgmt.lab import data as lab_data
     from freqtrade_posmgmt.lab import kernel
-    from freqtrade_posmgmt.lab.refusals import LabRefusal, check_strategy
+    from freqtrade_posmgmt.lab.refusals import LabRefusal, check_policies, check_strategy
     from freqtrade_posmgmt.lab.runner import run_metrics, run_trades, trade_records
     from freqtrade_posmgmt.lab.variants import base_variant, sample
     from freqtrade_posmgmt.offline import load_markets, use_static_markets
@@ -166,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
             backtesting.exchange.close()
         strategy = data.strategy
         check_strategy(strategy, config)
+        check_policies(_policies(strategy))
         base = base_variant(_strategy_values(strategy), _policies(strategy))
         if _has_posmgmt(space) and not hasattr(strategy, "pm_refresh"):
             raise LabRefusal(
