@@ -3,9 +3,11 @@ The exit lab against Freqtrade's backtester: lab data built on the harness's tem
 random variants, and Freqtrade's trades for them (compared by ``lab.verify.differences``).
 """
 
+import contextlib
 import json
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +31,17 @@ from tests.backtest_harness import (
 )
 
 
-def load_lab_data(
+@contextlib.contextmanager
+def backtesting_for(
     strategy: type,
     *,
     pairs: list[str],
-    timerange: str,
+    timerange: str | None,
     trading_mode: str = "spot",
     leverage: float | None = None,
     config: dict | None = None,
-) -> lab_data.LabData:
-    """The lab's data for the run ``run_backtest`` would make with the same arguments."""
+) -> Iterator[Backtesting]:
+    """Freqtrade's ``Backtesting`` for the run ``run_backtest`` would make with these arguments."""
     base = json.loads((USER_DATA / "config.json").read_text())
     markets = dict(MARKETS)
     overrides: dict[str, Any] = {"trading_mode": trading_mode}
@@ -70,14 +73,22 @@ def load_lab_data(
             "timerange": timerange,
             "cache": "none",
         }
-        ft_config = Configuration(args, RunMode.BACKTEST).get_config()
+        ft_config = Configuration(
+            {k: v for k, v in args.items() if v is not None}, RunMode.BACKTEST
+        ).get_config()
         use_static_markets(markets)
         backtesting = Backtesting(ft_config)
         try:
-            return lab_data.load(backtesting)
+            yield backtesting
         finally:
             backtesting.exchange.close()
             Backtesting.cleanup()
+
+
+def load_lab_data(strategy: type, **run: Any) -> lab_data.LabData:
+    """The lab's data for the run ``run_backtest`` would make with the same arguments."""
+    with backtesting_for(strategy, **run) as backtesting:
+        return lab_data.load(backtesting)
 
 
 def random_variant(rng: random.Random) -> dict[str, Any]:
@@ -137,4 +148,4 @@ def freqtrade_trades(strategy: type, variant: dict, **kwargs: Any) -> list[dict[
     return freqtrade_records(run_backtest(strategy, config=config, **kwargs).trades)
 
 
-__all__ = ["differences", "freqtrade_trades", "load_lab_data", "random_variant"]
+__all__ = ["backtesting_for", "differences", "freqtrade_trades", "load_lab_data", "random_variant"]
