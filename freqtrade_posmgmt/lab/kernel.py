@@ -81,9 +81,12 @@ EXIT_REASONS = (
 ) = range(8)
 
 
+_POWERS_OF_TEN = np.array([10.0**k for k in range(23)])
+
+
 @njit(cache=True)
 def _pow10(digits: int) -> float:
-    return 10.0**digits
+    return _POWERS_OF_TEN[digits]
 
 
 @njit(cache=True)
@@ -468,41 +471,84 @@ def backtest(
                             n_open += 1
                 # 4. Exit checks (on the entry candle too).
                 if in_trade[p]:
-                    reason = _check_exit(
-                        p,
-                        t,
-                        times,
-                        opens,
-                        highs,
-                        lows,
-                        enter_long,
-                        exit_long,
-                        enter_short,
-                        exit_short,
-                        atr,
-                        price_digits,
-                        fee,
-                        timeframe_minutes,
-                        params,
-                        roi,
-                        locks,
-                        short,
-                        open_index,
-                        open_rate,
-                        amount,
-                        lev,
-                        stop,
-                        stop_pct,
-                        trailing,
-                        best,
-                        pm_trail,
-                        builtin_trail,
-                        positive,
-                        offset,
-                        only_offset,
-                        stoploss,
-                        hold_us,
-                    )
+                    # IStrategy.should_exit, written out: a call with this many arrays costs
+                    # more than the checks themselves.
+                    is_short = short[p]
+                    leverage = lev[p]
+                    units = amount[p]
+                    entry = open_rate[p]
+                    rate = opens[p, t]
+                    low = lows[p, t]
+                    high = highs[p, t]
+                    bound = low if is_short else high
+                    profit_best = ft_profit_ratio(bound, entry, units, fee, leverage, is_short)
+                    if is_short:
+                        best[p] = min(best[p], low)
+                        enter = enter_short[p, t] == 1
+                        exit_sig = exit_short[p, t] == 1
+                    else:
+                        best[p] = max(best[p], high)
+                        enter = enter_long[p, t] == 1
+                        exit_sig = exit_long[p, t] == 1
+
+                    # ft_stoploss_adjust: only while the stop in force is still on the right side of the candle.
+                    dir_correct = stop[p] > high if is_short else stop[p] < low
+                    if pm_trail and dir_correct:
+                        found = pm_trailing_stop(
+                            params, locks, is_short, entry, best[p], atr[p, t], leverage, fee, units
+                        )
+                        if not math.isnan(found):
+                            if is_short:
+                                found = min(found, stop[p])
+                            else:
+                                found = max(found, stop[p])
+                            ratio = pm_stoploss_ratio(found, bound, is_short, leverage)
+                            if not math.isnan(ratio) and ratio != 0:
+                                side = -1.0 if is_short else 1.0
+                                new_loss = bound * (1 - side * abs(ratio / leverage))
+                                stop[p], moved = _raise_stop(
+                                    stop[p], new_loss, is_short, price_digits[p]
+                                )
+                                if moved:
+                                    trailing[p] = True
+                                    stop_pct[p] = -abs(ratio)
+                    if builtin_trail and dir_correct and not (only_offset and profit_best < offset):
+                        value = stoploss
+                        if not math.isnan(positive) and profit_best > offset:
+                            value = positive
+                        side = -1.0 if is_short else 1.0
+                        new_loss = bound * (1 - side * abs(value / leverage))
+                        stop[p], moved = _raise_stop(stop[p], new_loss, is_short, price_digits[p])
+                        if moved:
+                            trailing[p] = True
+                            stop_pct[p] = -abs(value)
+
+                    stop_hit = stop[p] <= high if is_short else stop[p] >= low
+                    minutes = (times[t] - times[open_index[p]]) // 60_000_000
+                    roi_hit = False
+                    if not (enter and params[P_IGNORE_ROI_IF_ENTRY] > 0):
+                        _, roi_value = _roi_at(roi, minutes)
+                        roi_hit = not math.isnan(roi_value) and profit_best > roi_value
+
+                    # The order of IStrategy.should_exit's list; the first exit is taken.
+                    reason = -1
+                    if params[P_USE_EXIT_SIGNAL] > 0:
+                        if exit_sig and not enter:
+                            profit = ft_profit_ratio(rate, entry, units, fee, leverage, is_short)
+                            if (
+                                not (params[P_EXIT_PROFIT_ONLY] > 0)
+                                or profit > params[P_EXIT_PROFIT_OFFSET]
+                            ):
+                                reason = EXIT_SIGNAL
+                        elif hold_us >= 0 and times[t] - times[open_index[p]] >= hold_us:
+                            reason = TIME_MAX_HOLDING
+                    if reason < 0:
+                        if stop_hit and not trailing[p]:
+                            reason = STOP_LOSS
+                        elif roi_hit:
+                            reason = ROI
+                        elif stop_hit:
+                            reason = TRAILING_STOP_LOSS
                     if reason >= 0:
                         close_rate = _close_rate(
                             reason,
@@ -655,114 +701,6 @@ def _roi_at(roi: np.ndarray, minutes: int) -> tuple[int, float]:
             key = int(roi[k, 0])
             value = roi[k, 1]
     return key, value
-
-
-@njit(cache=True)
-def _check_exit(
-    p: int,
-    t: int,
-    times: np.ndarray,
-    opens: np.ndarray,
-    highs: np.ndarray,
-    lows: np.ndarray,
-    enter_long: np.ndarray,
-    exit_long: np.ndarray,
-    enter_short: np.ndarray,
-    exit_short: np.ndarray,
-    atr: np.ndarray,
-    price_digits: np.ndarray,
-    fee: float,
-    timeframe_minutes: int,
-    params: np.ndarray,
-    roi: np.ndarray,
-    locks: np.ndarray,
-    short: np.ndarray,
-    open_index: np.ndarray,
-    open_rate: np.ndarray,
-    amount: np.ndarray,
-    lev: np.ndarray,
-    stop: np.ndarray,
-    stop_pct: np.ndarray,
-    trailing: np.ndarray,
-    best: np.ndarray,
-    pm_trail: bool,
-    builtin_trail: bool,
-    positive: float,
-    offset: float,
-    only_offset: bool,
-    stoploss: float,
-    hold_us: float,
-) -> int:
-    """``IStrategy.should_exit`` and the first exit taken; -1 for none."""
-    is_short = short[p]
-    leverage = lev[p]
-    units = amount[p]
-    entry = open_rate[p]
-    rate = opens[p, t]
-    low = lows[p, t]
-    high = highs[p, t]
-    bound = low if is_short else high
-    profit = ft_profit_ratio(rate, entry, units, fee, leverage, is_short)
-    profit_best = ft_profit_ratio(bound, entry, units, fee, leverage, is_short)
-    if is_short:
-        best[p] = min(best[p], low)
-        enter = enter_short[p, t] == 1
-        exit_sig = exit_short[p, t] == 1
-    else:
-        best[p] = max(best[p], high)
-        enter = enter_long[p, t] == 1
-        exit_sig = exit_long[p, t] == 1
-
-    # ft_stoploss_adjust: only while the stop in force is still on the right side of the candle.
-    dir_correct = stop[p] > high if is_short else stop[p] < low
-    if pm_trail and dir_correct:
-        found = pm_trailing_stop(
-            params, locks, is_short, entry, best[p], atr[p, t], leverage, fee, units
-        )
-        if not math.isnan(found):
-            if is_short:
-                found = min(found, stop[p])
-            else:
-                found = max(found, stop[p])
-            ratio = pm_stoploss_ratio(found, bound, is_short, leverage)
-            if not math.isnan(ratio) and ratio != 0:
-                side = -1.0 if is_short else 1.0
-                new_loss = bound * (1 - side * abs(ratio / leverage))
-                stop[p], moved = _raise_stop(stop[p], new_loss, is_short, price_digits[p])
-                if moved:
-                    trailing[p] = True
-                    stop_pct[p] = -abs(ratio)
-    if builtin_trail and dir_correct and not (only_offset and profit_best < offset):
-        value = stoploss
-        if not math.isnan(positive) and profit_best > offset:
-            value = positive
-        side = -1.0 if is_short else 1.0
-        new_loss = bound * (1 - side * abs(value / leverage))
-        stop[p], moved = _raise_stop(stop[p], new_loss, is_short, price_digits[p])
-        if moved:
-            trailing[p] = True
-            stop_pct[p] = -abs(value)
-
-    stop_hit = stop[p] <= high if is_short else stop[p] >= low
-    minutes = (times[t] - times[open_index[p]]) // 60_000_000
-    roi_hit = False
-    if not (enter and params[P_IGNORE_ROI_IF_ENTRY] > 0):
-        _, roi_value = _roi_at(roi, minutes)
-        roi_hit = not math.isnan(roi_value) and profit_best > roi_value
-
-    if params[P_USE_EXIT_SIGNAL] > 0:
-        if exit_sig and not enter:
-            if not (params[P_EXIT_PROFIT_ONLY] > 0) or profit > params[P_EXIT_PROFIT_OFFSET]:
-                return EXIT_SIGNAL
-        elif hold_us >= 0 and times[t] - times[open_index[p]] >= hold_us:
-            return TIME_MAX_HOLDING
-    if stop_hit and not trailing[p]:
-        return STOP_LOSS
-    if roi_hit:
-        return ROI
-    if stop_hit:
-        return TRAILING_STOP_LOSS
-    return -1
 
 
 @njit(cache=True)
