@@ -91,6 +91,28 @@ def load_lab_data(strategy: type, **run: Any) -> lab_data.LabData:
         return lab_data.load(backtesting)
 
 
+SESSION = {"name": "NYSE", "calendar": "XNYS"}
+# Every time rule: holding time (added at random), weekend with and without a session, end of
+# day, flat outside the session, entries only while it is open.
+TIME_EXITS = [
+    {"max_holding_hours": 24},
+    {"weekend_flat": True},
+    {"weekend_flat": True, "market_timezone": "Asia/Tokyo"},
+    {"end_of_day_flat": True, "market_session": SESSION, "exit_minutes_before_close": 30},
+    {"time_restrictions": {"no_overnight": True}, "market_session": SESSION},
+    {
+        "time_restrictions": {"trading_hours_only": True, "no_weekend": True},
+        "market_session": {
+            "name": "Frankfurt",
+            "timezone": "Europe/Berlin",
+            "open_time": "09:00",
+            "close_time": "17:30",
+            "days_of_week": [1, 2, 3, 4, 5],
+        },
+    },
+]
+
+
 def random_variant(rng: random.Random) -> dict[str, Any]:
     """A variant drawing every modelled exit: stop, ROI, built-in and package trails, time."""
     roi: dict[str, float] = {}
@@ -134,8 +156,10 @@ def random_variant(rng: random.Random) -> dict[str, Any]:
             "profit_locks": [[0.03, 0.01], [0.06, 0.03]] if rng.random() < 0.3 else [],
         }
     time_exits = None
-    if strategy["use_exit_signal"] and rng.random() < 0.4:
-        time_exits = {"max_holding_hours": rng.choice([3, 6, 12.5, 24, 48])}
+    if strategy["use_exit_signal"] and rng.random() < 0.5:
+        time_exits = rng.choice(TIME_EXITS)
+        if rng.random() < 0.5:
+            time_exits = {**time_exits, "max_holding_hours": rng.choice([3, 6, 12.5, 24, 48])}
     posmgmt: dict[str, Any] = {"trailing_stop": trailing, "time_exits": time_exits}
     posmgmt.update({name: None for name in OFF_SECTIONS})
     posmgmt["mfe_mae"] = None

@@ -20,7 +20,17 @@ import numpy as np
 from numba import njit
 
 # Exit reasons, in the order of :data:`EXIT_REASONS`.
-EXIT_SIGNAL, STOP_LOSS, ROI, TRAILING_STOP_LOSS, FORCE_EXIT, TIME_MAX_HOLDING = range(6)
+(
+    EXIT_SIGNAL,
+    STOP_LOSS,
+    ROI,
+    TRAILING_STOP_LOSS,
+    FORCE_EXIT,
+    TIME_MAX_HOLDING,
+    TIME_WEEKEND,
+    TIME_END_OF_DAY,
+    TIME_SESSION_CLOSED,
+) = range(9)
 EXIT_REASONS = (
     "exit_signal",
     "stop_loss",
@@ -28,6 +38,9 @@ EXIT_REASONS = (
     "trailing_stop_loss",
     "force_exit",
     "time_max_holding",
+    "time_weekend",
+    "time_end_of_day",
+    "time_session_closed",
 )
 
 # Columns of a variant's parameter row (see lab.variants.parameter_row).
@@ -336,6 +349,11 @@ def backtest(
     params: np.ndarray,
     roi: np.ndarray,
     locks: np.ndarray,
+    time_rules: np.ndarray,
+    weekend_due: np.ndarray,
+    day_end_due: np.ndarray,
+    session_closed: np.ndarray,
+    entry_refused: np.ndarray,
     trades: np.ndarray,
 ) -> int:
     """
@@ -350,6 +368,11 @@ def backtest(
     :param max_open_trades: -1 for unlimited
     :param roi: minimal ROI table, rows (minutes, roi), ascending, NaN-padded
     :param locks: profit locks, rows (profit, locked), NaN-padded
+    :param time_rules: (weekend, end of day, session closed) switched on, as 0/1
+    :param weekend_due: per candle, when the weekend rule closes a trade entered then (epoch
+        microseconds, inf for never); ``day_end_due`` likewise for the end of day
+    :param session_closed: per candle, the session is closed (``no_overnight`` exits then)
+    :param entry_refused: per candle, ``TimeExitPolicy.entry_refusal`` refuses an entry
     """
     n_pairs, n_times = opens.shape
     in_trade = np.zeros(n_pairs, dtype=np.bool_)
@@ -419,6 +442,7 @@ def backtest(
                     and direction != 0
                     and not in_trade[p]
                     and (max_open_trades < 0 or n_open < max_open_trades)
+                    and not entry_refused[t]
                 ):
                     tied = 0.0
                     for k in range(n_open):
@@ -542,6 +566,12 @@ def backtest(
                                 reason = EXIT_SIGNAL
                         elif hold_us >= 0 and times[t] - times[open_index[p]] >= hold_us:
                             reason = TIME_MAX_HOLDING
+                        elif time_rules[0] > 0 and times[t] >= weekend_due[open_index[p]]:
+                            reason = TIME_WEEKEND
+                        elif time_rules[1] > 0 and times[t] >= day_end_due[open_index[p]]:
+                            reason = TIME_END_OF_DAY
+                        elif time_rules[2] > 0 and session_closed[t]:
+                            reason = TIME_SESSION_CLOSED
                     if reason < 0:
                         if stop_hit and not trailing[p]:
                             reason = STOP_LOSS

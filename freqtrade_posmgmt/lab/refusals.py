@@ -36,7 +36,6 @@ STRATEGY_FIELDS = (
     "exit_profit_offset",
     "ignore_roi_if_entry_signal",
 )
-TIME_EXIT_FIELDS = ("max_holding_hours",)
 
 
 class LabRefusal(Exception):
@@ -92,13 +91,3 @@ def check_policies(policies: dict[str, Any]) -> None:
     trailing = policies.get("trailing_stop")
     if trailing is not None and trailing.trails_on_candle_close:
         raise LabRefusal("posmgmt.trailing_stop.trail_on=candle_close (not modelled yet)")
-    time_exits = policies.get("time_exits")
-    if time_exits is not None:
-        from freqtrade_posmgmt.time_exits import TimeExitPolicy
-
-        default = TimeExitPolicy(max_holding_hours=time_exits.max_holding_hours)
-        if time_exits != default:
-            raise LabRefusal(
-                "posmgmt.time_exits beyond max_holding_hours (end of day, weekend, sessions: "
-                "not modelled yet)"
-            )

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from freqtrade_posmgmt.lab import kernel
-from freqtrade_posmgmt.lab.variants import atr_period, parameter_row
+from freqtrade_posmgmt.lab.variants import atr_period, parameter_row, resolve
+from freqtrade_posmgmt.market_sessions import datetime_utc
+from freqtrade_posmgmt.time_exits import TimeExitPolicy
 
 
 def _capacity(data: Any) -> int:
@@ -20,6 +22,9 @@ def _capacity(data: Any) -> int:
 def run_trades(data: Any, variant: dict[str, Any], trades: np.ndarray | None = None) -> np.ndarray:
     """The variant's closed trades, rows of ``kernel.T_*`` columns, in closing order."""
     params, roi, locks = parameter_row(variant)
+    rules, weekend_due, day_end_due, closed, refused = time_arrays(
+        data, resolve(variant)["time_exits"]
+    )
     period = atr_period(variant)
     atr = data.atr(period) if period is not None else _no_atr(data)
     if trades is None:
@@ -53,9 +58,54 @@ def run_trades(data: Any, variant: dict[str, Any], trades: np.ndarray | None = N
         params,
         roi,
         locks,
+        rules,
+        weekend_due,
+        day_end_due,
+        closed,
+        refused,
         trades,
     )
     return trades[:n]
+
+
+_TIME_ARRAYS: dict[tuple, tuple] = {}
+
+
+def time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
+    """
+    The time rules of ``policy`` at every candle, as ``TimeExitPolicy._exit_reason`` and
+    ``entry_refusal`` decide them: (switches, weekend due, end-of-day due, session closed, entry
+    refused). Computed once per policy and data.
+    """
+    key = (id(data), len(data.times), repr(policy))
+    if key in _TIME_ARRAYS:
+        return _TIME_ARRAYS[key]
+    if len(_TIME_ARRAYS) > 64:
+        _TIME_ARRAYS.clear()
+    size = len(data.times)
+    weekend_due = np.full(size, np.inf)
+    day_end_due = np.full(size, np.inf)
+    closed = np.zeros(size, dtype=np.bool_)
+    refused = np.zeros(size, dtype=np.bool_)
+    rules = np.zeros(3)
+    if policy is not None and (
+        policy._weekend is not None or policy._gate_on_session or policy._exit_when_closed
+    ):
+        rules[:] = (
+            policy._weekend is not None,
+            policy.end_of_day_flat,
+            policy._exit_when_closed,
+        )
+        for i, now_us in enumerate(data.times.tolist()):
+            if rules[0]:
+                weekend_due[i] = policy._weekend_start(now_us)
+            if rules[1]:
+                day_end_due[i] = policy._day_end(now_us)
+            if rules[2]:
+                closed[i] = now_us >= policy._open_until(now_us)
+            refused[i] = policy.entry_refusal(datetime_utc(now_us)) is not None
+    _TIME_ARRAYS[key] = (rules, weekend_due, day_end_due, closed, refused)
+    return _TIME_ARRAYS[key]
 
 
 _NO_ATR: dict[tuple, np.ndarray] = {}

@@ -8,6 +8,8 @@ exactly as config.json takes them.
 """
 
 import dataclasses
+import functools
+import json
 import random
 from typing import Any
 
@@ -34,7 +36,7 @@ def policy_dict(policy: Any) -> dict[str, Any] | None:
             continue
         value = getattr(policy, f.name)
         if dataclasses.is_dataclass(value):
-            value = dataclasses.asdict(value)
+            value = json.loads(json.dumps(dataclasses.asdict(value), default=str))
         elif isinstance(value, tuple):
             value = [list(item) if isinstance(item, tuple) else item for item in value]
         values[f.name] = value
@@ -98,12 +100,20 @@ def sample(space: dict[str, Any], base: dict[str, Any], count: int, seed: int) -
     return variants
 
 
+@functools.lru_cache(maxsize=4096)
+def _policy(section: str, values: str) -> Any:
+    # Sessions build calendars: variants sharing a section share its policy object.
+    return POLICY_CLASSES[section](**json.loads(values))
+
+
 def resolve(variant: dict[str, Any]) -> dict[str, Any]:
     """The variant's policies, built and validated by the package's own dataclasses."""
     policies = {}
-    for section, cls in POLICY_CLASSES.items():
+    for section in POLICY_CLASSES:
         values = variant["posmgmt"].get(section)
-        policies[section] = None if values is None else cls(**values)
+        policies[section] = (
+            None if values is None else _policy(section, json.dumps(values, sort_keys=True))
+        )
     for section in OFF_SECTIONS:
         policies[section] = variant["posmgmt"].get(section)
     check_policies(policies)

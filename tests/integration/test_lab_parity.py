@@ -2,7 +2,8 @@
 The exit lab equals Freqtrade's backtester trade for trade (issue 20): 200 seeded random variants
 over every modelled exit (fixed stop, ROI tables, built-in trailing with positive/offset/
 only-offset, the package's percent and ATR trailing with activation, breakeven and profit locks,
-exit signal with exit_profit_only, max holding time, force exit at the end), spot longs and
+exit signal with exit_profit_only, every time rule: max holding, weekend, end of day, flat and
+entries only in session; force exit at the end), spot longs and
 futures shorts with leverage 3, unlimited slots with a fixed stake and max_open_trades 3 with
 the "unlimited" stake. Lab data come from Freqtrade's own data path once per configuration;
 Freqtrade runs every variant in full.
