@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     from freqtrade.configuration import Configuration
     from freqtrade.enums import RunMode
+    from freqtrade.exceptions import FreqtradeException
     from freqtrade.optimize.backtesting import Backtesting
 
     from freqtrade_posmgmt.lab import data as lab_data
@@ -186,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     except LabRefusal as e:
         print(f"freqtrade-posmgmt lab: refused: {e}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, FreqtradeException) as e:
         print(f"freqtrade-posmgmt lab: error: {e}", file=sys.stderr)
         return 2
     print(

@@ -70,15 +70,28 @@ def sample(space: dict[str, Any], base: dict[str, Any], count: int, seed: int) -
     """
     rng = random.Random(seed)
     variants = [base]
+    error: Exception | None = None
     for section, fields in space.items():
         if section != "strategy" and section not in POLICY_CLASSES:
             raise LabRefusal(
                 f"space section {section!r} (the lab models: strategy, {', '.join(POLICY_CLASSES)})"
             )
+        known = (
+            set(STRATEGY_FIELDS)
+            if section == "strategy"
+            else {f.name for f in dataclasses.fields(POLICY_CLASSES[section]) if f.init}
+            | {"enabled"}
+        )
         for name in fields:
-            if section == "strategy" and name not in STRATEGY_FIELDS:
-                raise LabRefusal(f"strategy.{name} (the lab models: {', '.join(STRATEGY_FIELDS)})")
+            if name not in known:
+                raise LabRefusal(
+                    f"{section}.{name}: unknown field; known: {', '.join(sorted(known))}"
+                )
+    attempts = 0
     while len(variants) < count:
+        attempts += 1
+        if attempts > 100 * count:
+            raise LabRefusal(f"the space's draws keep failing the policies' validation: {error}")
         variant = {"strategy": dict(base["strategy"]), "posmgmt": dict(base["posmgmt"])}
         for section, fields in space.items():
             drawn = {name: sample_value(spec, rng) for name, spec in fields.items()}
@@ -94,7 +107,8 @@ def sample(space: dict[str, Any], base: dict[str, Any], count: int, seed: int) -
             variant["posmgmt"][section] = merged
         try:
             resolve(variant)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError) as rejected:
+            error = rejected
             continue  # a draw the policy rejects (e.g. breakeven below its buffer): draw again
         variants.append(variant)
     return variants
