@@ -28,7 +28,18 @@ class LabShort(PositionManagementMixin, ExampleShort):
     pass
 
 
-FOUR_PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
+# Eight pairs: with four, three slots never bound on these weeks; with eight they bind in most
+# variants, so the slot and wallet rules are what is compared.
+EIGHT_PAIRS = [
+    "BTC/USDT",
+    "ETH/USDT",
+    "SOL/USDT",
+    "XRP/USDT",
+    "ADA/USDT",
+    "DOGE/USDT",
+    "LINK/USDT",
+    "AVAX/USDT",
+]
 # name: (strategy, run arguments, variants)
 CONFIGURATIONS = {
     "spot-unlimited-slots": (
@@ -43,7 +54,7 @@ CONFIGURATIONS = {
     "spot-3-slots": (
         LabLong,
         {
-            "pairs": FOUR_PAIRS,
+            "pairs": EIGHT_PAIRS,
             "timerange": "20250101-20250120",
             "config": {"max_open_trades": 3, "stake_amount": "unlimited"},
         },
@@ -63,7 +74,7 @@ CONFIGURATIONS = {
     "futures-short-3-slots": (
         LabShort,
         {
-            "pairs": FOUR_PAIRS,
+            "pairs": EIGHT_PAIRS,
             "timerange": "20250101-20250120",
             "trading_mode": "futures",
             "leverage": 3.0,
