@@ -154,6 +154,7 @@ def random_variant(rng: random.Random) -> dict[str, Any]:
             else None,
             "breakeven_buffer": 0.001,
             "profit_locks": [[0.03, 0.01], [0.06, 0.03]] if rng.random() < 0.3 else [],
+            "trail_on": "candle_close" if rng.random() < 0.3 else "current_rate",
         }
     time_exits = None
     if strategy["use_exit_signal"] and rng.random() < 0.5:

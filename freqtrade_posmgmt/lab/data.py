@@ -37,6 +37,7 @@ class LabData:
     opens: np.ndarray
     highs: np.ndarray
     lows: np.ndarray
+    closes: np.ndarray
     valid: np.ndarray
     enter_long: np.ndarray
     exit_long: np.ndarray
@@ -132,7 +133,10 @@ def load(backtesting: Backtesting) -> LabData:
     grid = sorted({int(row[DATE].value // 1000) for pair in pairs for row in rows[pair]})
     index = {when: i for i, when in enumerate(grid)}
     shape = (len(pairs), len(grid))
-    arrays = {name: np.zeros(shape) for name in ("opens", "highs", "lows", "lev_long", "lev_short")}
+    arrays = {
+        name: np.zeros(shape)
+        for name in ("opens", "highs", "lows", "closes", "lev_long", "lev_short")
+    }
     signals = {name: np.zeros(shape, dtype=np.int8) for name in ("el", "xl", "es", "xs")}
     valid = np.zeros(shape, dtype=np.bool_)
     futures = backtesting.trading_mode == TradingMode.FUTURES
@@ -150,6 +154,7 @@ def load(backtesting: Backtesting) -> LabData:
             arrays["opens"][p, i] = row[OPEN]
             arrays["highs"][p, i] = row[HIGH]
             arrays["lows"][p, i] = row[LOW]
+            arrays["closes"][p, i] = row[CLOSE]
             for name, col in (("el", ENTER_LONG), ("xl", EXIT_LONG), ("es", ENTER_SHORT)):
                 signals[name][p, i] = row[col] == 1
             signals["xs"][p, i] = row[EXIT_SHORT] == 1
@@ -176,6 +181,7 @@ def load(backtesting: Backtesting) -> LabData:
         opens=arrays["opens"],
         highs=arrays["highs"],
         lows=arrays["lows"],
+        closes=arrays["closes"],
         valid=valid,
         enter_long=signals["el"],
         exit_long=signals["xl"],

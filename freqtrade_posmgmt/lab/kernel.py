@@ -61,8 +61,9 @@ EXIT_REASONS = (
     P_BREAKEVEN_THRESHOLD,
     P_BREAKEVEN_BUFFER,
     P_MAX_HOLDING_US,
+    P_TRAIL_ON_CLOSE,
     N_PARAMS,
-) = range(17)
+) = range(18)
 
 # Columns of the trade table.
 (
@@ -296,6 +297,31 @@ def pm_trailing_stop(
 
 
 @njit(cache=True)
+def _closed_candle_stop(
+    params: np.ndarray,
+    locks: np.ndarray,
+    short: bool,
+    open_rate: float,
+    best_closed: float,
+    atr: float,
+    leverage: float,
+    fee: float,
+    amount: float,
+    last_close: float,
+    stop: float,
+) -> float:
+    """TrailingStopMixin._pm_trailing_stop with trail_on="candle_close"; NaN for None."""
+    found = pm_trailing_stop(
+        params, locks, short, open_rate, best_closed, atr, leverage, fee, amount
+    )
+    if math.isnan(found):
+        return found
+    if (not short and found >= last_close) or (short and found <= last_close):
+        return np.nan  # a bot deciding at that close could not place it beyond the close
+    return min(found, stop) if short else max(found, stop)
+
+
+@njit(cache=True)
 def _tighter(found: float, stop: float, best_rate: float, side: float) -> float:
     """The tighter of ``found`` and ``stop``, where a stop beyond the price places nothing."""
     if not (stop > 0 and side * (best_rate - stop) > 0):
@@ -325,6 +351,7 @@ def backtest(
     opens: np.ndarray,
     highs: np.ndarray,
     lows: np.ndarray,
+    closes: np.ndarray,
     valid: np.ndarray,
     enter_long: np.ndarray,
     exit_long: np.ndarray,
@@ -386,6 +413,9 @@ def backtest(
     stop_pct = np.zeros(n_pairs)
     trailing = np.zeros(n_pairs, dtype=np.bool_)
     best = np.zeros(n_pairs)
+    # trail_on="candle_close": best high (low) of the closed candles since entry.
+    best_closed = np.zeros(n_pairs)
+    on_close = params[P_TRAIL_ON_CLOSE] > 0
     # Pairs with an open trade, in opening order (LocalTrade.bt_trades_open).
     open_order = np.empty(n_pairs, dtype=np.int64)
     n_open = 0
@@ -405,6 +435,40 @@ def backtest(
     for t in range(n_times):
         if n_open == 0 and not _any_entry(enter_long, enter_short, can_short, t, n_pairs):
             continue  # nothing open and nothing to enter: most candles
+        if pm_trail and on_close:
+            # TrailingStopMixin.bot_loop_start: the closed candle's stop, in force before this
+            # candle's low is tested.
+            for k in range(n_open):
+                q = open_order[k]
+                if t - 1 < open_index[q]:
+                    continue
+                if short[q]:
+                    best_closed[q] = min(best_closed[q], lows[q, t - 1])
+                else:
+                    best_closed[q] = max(best_closed[q], highs[q, t - 1])
+                last_close = closes[q, t - 1]
+                found = _closed_candle_stop(
+                    params,
+                    locks,
+                    short[q],
+                    open_rate[q],
+                    best_closed[q],
+                    atr[q, t],
+                    lev[q],
+                    fee,
+                    amount[q],
+                    last_close,
+                    stop[q],
+                )
+                if not math.isnan(found):
+                    ratio = pm_stoploss_ratio(found, last_close, short[q], lev[q])
+                    if not math.isnan(ratio) and ratio != 0:
+                        side = -1.0 if short[q] else 1.0
+                        new_loss = last_close * (1 - side * abs(ratio / lev[q]))
+                        stop[q], moved = _raise_stop(stop[q], new_loss, short[q], price_digits[q])
+                        if moved:
+                            trailing[q] = True
+                            stop_pct[q] = -abs(ratio)
         n_visit = 0
         visited[:] = False
         for k in range(n_open):
@@ -491,6 +555,7 @@ def backtest(
                             stop_pct[p] = -abs(stoploss)
                             trailing[p] = False
                             best[p] = rate
+                            best_closed[p] = -np.inf if direction > 0 else np.inf
                             open_order[n_open] = p
                             n_open += 1
                 # 4. Exit checks (on the entry candle too).
@@ -518,14 +583,37 @@ def backtest(
                     # ft_stoploss_adjust: only while the stop in force is still on the right side of the candle.
                     dir_correct = stop[p] > high if is_short else stop[p] < low
                     if pm_trail and dir_correct:
-                        found = pm_trailing_stop(
-                            params, locks, is_short, entry, best[p], atr[p, t], leverage, fee, units
-                        )
+                        if not on_close:
+                            found = pm_trailing_stop(
+                                params,
+                                locks,
+                                is_short,
+                                entry,
+                                best[p],
+                                atr[p, t],
+                                leverage,
+                                fee,
+                                units,
+                            )
+                            if not math.isnan(found):
+                                found = min(found, stop[p]) if is_short else max(found, stop[p])
+                        elif t - 1 >= open_index[p]:
+                            found = _closed_candle_stop(
+                                params,
+                                locks,
+                                is_short,
+                                entry,
+                                best_closed[p],
+                                atr[p, t],
+                                leverage,
+                                fee,
+                                units,
+                                closes[p, t - 1],
+                                stop[p],
+                            )
+                        else:
+                            found = np.nan  # no candle has closed since entry
                         if not math.isnan(found):
-                            if is_short:
-                                found = min(found, stop[p])
-                            else:
-                                found = max(found, stop[p])
                             ratio = pm_stoploss_ratio(found, bound, is_short, leverage)
                             if not math.isnan(ratio) and ratio != 0:
                                 side = -1.0 if is_short else 1.0

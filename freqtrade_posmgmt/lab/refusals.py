@@ -88,6 +88,3 @@ def check_policies(policies: dict[str, Any]) -> None:
     for section in ("partial_exits", "correlation", "dynamic_risk"):
         if policies.get(section) is not None:
             raise LabRefusal(f"posmgmt.{section} (not modelled by the lab yet)")
-    trailing = policies.get("trailing_stop")
-    if trailing is not None and trailing.trails_on_candle_close:
-        raise LabRefusal("posmgmt.trailing_stop.trail_on=candle_close (not modelled yet)")

@@ -34,6 +34,7 @@ def run_trades(data: Any, variant: dict[str, Any], trades: np.ndarray | None = N
         data.opens,
         data.highs,
         data.lows,
+        data.closes,
         data.valid,
         data.enter_long,
         data.exit_long,

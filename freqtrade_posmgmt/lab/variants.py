@@ -162,6 +162,7 @@ def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
         if policy.breakeven_threshold is not None:
             params[kernel.P_BREAKEVEN_THRESHOLD] = policy.breakeven_threshold
         params[kernel.P_BREAKEVEN_BUFFER] = policy.breakeven_buffer
+        params[kernel.P_TRAIL_ON_CLOSE] = policy.trails_on_candle_close
     params[kernel.P_STOPLOSS] = s["stoploss"]
     params[kernel.P_TRAILING_STOP] = trailing
     if positive is not None:

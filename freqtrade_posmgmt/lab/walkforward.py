@@ -18,6 +18,7 @@ SLICED = (
     "opens",
     "highs",
     "lows",
+    "closes",
     "valid",
     "enter_long",
     "exit_long",
