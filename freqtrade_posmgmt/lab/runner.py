@@ -3,6 +3,7 @@ Run variants through the compiled kernel on a :class:`~freqtrade_posmgmt.lab.dat
 Framework-free: the data object only carries numpy arrays and numbers.
 """
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -78,7 +79,15 @@ def time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
     ``entry_refusal`` decide them: (switches, weekend due, end-of-day due, session closed, entry
     refused). Computed once per policy and data.
     """
-    key = (id(data), len(data.times), repr(policy))
+    # The maximum holding time is a kernel parameter: policies differing only there share these.
+    rules_only = None
+    if policy is not None:
+        rules_only = tuple(
+            (f.name, getattr(policy, f.name))
+            for f in dataclasses.fields(policy)
+            if f.init and f.name != "max_holding_hours"
+        )
+    key = (id(data), len(data.times), repr(rules_only))
     if key in _TIME_ARRAYS:
         return _TIME_ARRAYS[key]
     if len(_TIME_ARRAYS) > 64:
@@ -97,13 +106,21 @@ def time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
             policy.end_of_day_flat,
             policy._exit_when_closed,
         )
-        for i, now_us in enumerate(data.times.tolist()):
+        times = data.times.tolist()
+        if rules[2]:
+            for i, now_us in enumerate(times):
+                closed[i] = now_us >= policy._open_until(now_us)
+        # Entries happen only on candles with an entry signal: the entry-time rules are needed
+        # there alone.
+        signals = data.enter_long.any(axis=0)
+        if data.can_short:
+            signals |= data.enter_short.any(axis=0)
+        for i in np.flatnonzero(signals).tolist():
+            now_us = times[i]
             if rules[0]:
                 weekend_due[i] = policy._weekend_start(now_us)
             if rules[1]:
                 day_end_due[i] = policy._day_end(now_us)
-            if rules[2]:
-                closed[i] = now_us >= policy._open_until(now_us)
             refused[i] = policy.entry_refusal(datetime_utc(now_us)) is not None
     _TIME_ARRAYS[key] = (rules, weekend_due, day_end_due, closed, refused)
     return _TIME_ARRAYS[key]
