@@ -3,30 +3,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Ruff's settings live here: the layout keeps pyproject.toml to the build-system table.
-# RUF012 is off: Freqtrade strategies declare minimal_roi and the like as plain class dicts.
-RUFF_CONFIG := --config 'line-length = 100' --config 'target-version = "py311"' \
-	--config 'lint.extend-select = ["I", "UP", "B", "ANN001", "ANN201"]' \
-	--config 'lint.extend-ignore = ["RUF012"]' \
-	--config 'lint.per-file-ignores = {"tests/**" = ["ANN001", "ANN201"]}' \
-	--config 'lint.isort.known-first-party = ["freqtrade_posmgmt"]'
-LINTED := freqtrade_posmgmt tests user_data/strategies
 
-.PHONY: demo test bench lint format
+.PHONY: demo test test-fast docs bench lint format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test,hyperopt,distributed,lab]'
+	$(BIN)/python -m pip install -e '.[test,hyperopt,distributed,docs,lab]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/freqtrade-posmgmt demo
 
-test: lint
+# The docs build is a prerequisite, not a test: one build per run, and a pytest run of a single
+# file does not pay for it.
+test: lint docs
 	$(BIN)/python -m pytest
+
+# Unit and quick integration tests (every test not marked slow): under two minutes.
+test-fast: lint docs
+	$(BIN)/python -m pytest -m "not slow"
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Every benchmark runs even when an earlier one misses its target; the status tells if any did.
 bench: $(STAMP)
@@ -36,10 +37,11 @@ bench: $(STAMP)
 			|| status=1; \
 	done; exit $$status
 
+# Ruff's settings are in pyproject.toml.
 lint: $(STAMP)
-	$(BIN)/ruff check $(RUFF_CONFIG) $(LINTED)
-	$(BIN)/ruff format --check $(RUFF_CONFIG) $(LINTED)
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix $(RUFF_CONFIG) $(LINTED)
-	$(BIN)/ruff format $(RUFF_CONFIG) $(LINTED)
+	$(BIN)/ruff check --fix
+	$(BIN)/ruff format

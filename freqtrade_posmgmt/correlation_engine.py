@@ -15,6 +15,12 @@ Conventions:
   the candidate and the pairs held: a chain runs only through pairs held. Negative correlation
   never groups: a pair that moves against another is not the same bet. A candidate that
   correlates with no pair held is in no group and is not limited.
+- **Defaults** (threshold 0.7, cap 0.5, 30 days): pairs moving together at ``rho >= 0.7`` are
+  one bet, and at most half the account goes into one bet. A cap below one normal stake would
+  refuse every entry correlated with a full position; at 0.5 no ordinary configuration has a
+  stake that large (``stake_amount: unlimited`` with two or more slots gives at most
+  ``tradable_balance_ratio / 2`` of equity), so by default a correlated pair joins at full size
+  while its group holds less than half the account, and is cut to what is left beyond that.
 - **Exposure** is signed notional: longs positive, shorts negative. A group's exposure is its net.
   A long candidate may add at most ``cap - net``, a short one at most ``cap + net``
   (``cap = max_correlated_exposure x equity``), so a cut entry fills its group exactly to the cap
@@ -47,12 +53,14 @@ def symbol_key(symbol: str) -> str:
     return symbol.split(":")[0].replace("/", "").upper()
 
 
+@validation.validated_policy
 @dataclass(frozen=True)
 class CorrelationConfig:
     """
     :param correlation_window_days: Length of the return window, in days of candles.
     :param correlation_threshold: Pairs with ``rho >= threshold`` are one bet; in (0, 1].
     :param max_correlated_exposure: Cap on a group's net notional, a fraction of equity; in (0, 1].
+        The default, half the account, is above one stake of any ordinary configuration.
     :param sample_min_size: Fewest returns in common for two pairs to correlate at all.
     :param basis: ``"returns"``: raw returns. ``"residual"``: returns minus the mean return of
         the whole universe at each candle, so that one market factor does not put every pair
@@ -61,39 +69,24 @@ class CorrelationConfig:
 
     correlation_window_days: float = 30
     correlation_threshold: float = 0.7
-    max_correlated_exposure: float = 0.15
+    max_correlated_exposure: float = 0.5
     sample_min_size: int = 20
     basis: str = BASIS_RETURNS
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(
+        validation.coerce(
             self,
-            "correlation_window_days",
-            validation.number("correlation_window_days", self.correlation_window_days, above=0),
-        )
-        set_(
-            self,
-            "correlation_threshold",
-            validation.number(
+            correlation_window_days=validation.number(
+                "correlation_window_days", self.correlation_window_days, above=0
+            ),
+            correlation_threshold=validation.number(
                 "correlation_threshold", self.correlation_threshold, above=0, at_most=1
             ),
-        )
-        set_(
-            self,
-            "max_correlated_exposure",
-            validation.number(
-                "max_correlated_exposure",
-                self.max_correlated_exposure,
-                above=0,
-                at_most=1,
+            max_correlated_exposure=validation.number(
+                "max_correlated_exposure", self.max_correlated_exposure, above=0, at_most=1
             ),
-        )
-        # Pearson needs three points to mean anything.
-        set_(
-            self,
-            "sample_min_size",
-            validation.whole("sample_min_size", self.sample_min_size, 3),
+            # Pearson needs three points to mean anything.
+            sample_min_size=validation.whole("sample_min_size", self.sample_min_size, 3),
         )
         validation.one_of("basis", self.basis, (BASIS_RETURNS, BASIS_RESIDUAL))
 
@@ -482,7 +475,7 @@ def _keyed(mapping: Mapping[str, float]) -> dict[str, float]:
 def _as_arrays(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     index = pd.DatetimeIndex(series.index)
     if index.tz is None:
-        raise ValueError(f"series index={index[:1].tolist()!r}: must be timezone-aware (UTC)")
+        raise validation.fail("series index", index[:1].tolist(), "must be timezone-aware (UTC)")
     order = np.argsort(index.asi8, kind="stable")
     dates = index.as_unit("ns").asi8[order]
     return dates, series.to_numpy(dtype=float)[order]

@@ -48,6 +48,7 @@ class TradeOutcome(NamedTuple):
     """Realised profit in stake currency (Freqtrade's ``close_profit_abs``)."""
 
 
+@check.validated_policy
 @dataclass(frozen=True)
 class DynamicRiskConfig:
     """
@@ -125,10 +126,13 @@ class DynamicRiskConfig:
         check.number("volatility_risk_multipliers[0]", multipliers[0], above=0, at_most=1)
         check.number("volatility_risk_multipliers[1]", multipliers[1], at_least=1)
         check.optional_number("risk_per_trade", self.risk_per_trade, above=0, below=1)
-        object.__setattr__(self, "drawdown_thresholds", thresholds)
-        object.__setattr__(self, "risk_reduction_factors", factors)
-        object.__setattr__(self, "recovery_thresholds", recovery)
-        object.__setattr__(self, "volatility_risk_multipliers", multipliers)
+        check.coerce(
+            self,
+            drawdown_thresholds=thresholds,
+            risk_reduction_factors=factors,
+            recovery_thresholds=recovery,
+            volatility_risk_multipliers=multipliers,
+        )
 
     @property
     def can_tighten(self) -> bool:

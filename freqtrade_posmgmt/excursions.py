@@ -23,6 +23,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from freqtrade_posmgmt.validation import fail
+
 FILL_COLUMNS = ("trade_id", "pair", "is_short", "date", "is_entry", "amount", "price")
 
 
@@ -30,7 +32,7 @@ def _ns(values: pd.Series | pd.Index, name: str) -> np.ndarray:
     """UTC epoch nanoseconds of tz-aware datetimes."""
     index = pd.DatetimeIndex(values)
     if index.tz is None:
-        raise ValueError(f"{name}: naive datetimes; must be timezone-aware (UTC)")
+        raise fail(name, rule="naive datetimes; must be timezone-aware (UTC)")
     return index.as_unit("ns").asi8
 
 
@@ -82,9 +84,9 @@ class PairCandles:
     def __init__(self, candles: pd.DataFrame, atr_period: int = 14) -> None:
         self.dates = _ns(candles["date"], "candles.date")
         if len(self.dates) == 0:
-            raise ValueError("candles: empty frame; need at least one candle")
+            raise fail("candles", rule="empty frame; need at least one candle")
         if np.any(np.diff(self.dates) <= 0):
-            raise ValueError("candles.date: must be strictly ascending")
+            raise fail("candles.date", rule="must be strictly ascending")
         self.open = candles["open"].to_numpy(dtype=np.float64)
         self.high = candles["high"].to_numpy(dtype=np.float64)
         self.low = candles["low"].to_numpy(dtype=np.float64)
@@ -113,7 +115,7 @@ def average_true_range(
     :return: ATR at each candle's close, in price units.
     """
     if period < 1:
-        raise ValueError(f"atr_period={period}: must be >= 1")
+        raise fail("atr_period", period, "must be >= 1")
     atr = np.full(len(high), np.nan)
     if len(high) <= period:
         return atr
@@ -264,23 +266,23 @@ def trade_excursions(
     """
     missing = [column for column in FILL_COLUMNS if column not in fills.columns]
     if missing:
-        raise ValueError(f"fills: missing columns {missing}; need {list(FILL_COLUMNS)}")
+        raise fail("fills", rule=f"missing columns {missing}; need {list(FILL_COLUMNS)}")
     fills = fills.sort_values(["pair", "trade_id", "date"], kind="stable")
     pair_codes, pair_names = pd.factorize(fills["pair"])
     unknown = sorted(set(pair_names) - set(candles_by_pair))
     if unknown:
-        raise ValueError(f"no candles for pair(s) {', '.join(unknown)}")
+        raise fail(f"no candles for pair(s) {', '.join(unknown)}", rule="give their candles")
     codes, trade_ids = pd.factorize(fills["trade_id"])
     date = _ns(fills["date"], "fills.date")
     is_entry = fills["is_entry"].to_numpy(dtype=bool)
     amount = fills["amount"].to_numpy(dtype=np.float64)
     price = fills["price"].to_numpy(dtype=np.float64)
     if not (np.all(amount > 0) and np.all(price > 0)):
-        raise ValueError("fills: amount and price must be > 0")
+        raise fail("fills", rule="amount and price must be > 0")
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     if not np.all(is_entry[starts]):
         bad = trade_ids[codes[starts[~is_entry[starts]][0]]]
-        raise ValueError(f"fills of trade {bad}: the first fill must be an entry")
+        raise fail(f"fills of trade {bad}", rule="the first fill must be an entry")
     ends = np.r_[starts[1:], len(codes)] - 1
     pair = pair_codes[starts]
     short = fills["is_short"].to_numpy(dtype=bool)[starts]
@@ -362,7 +364,7 @@ def edge_ratio(
         ``mean_mfe_atr``, ``mean_mae_atr`` and ``edge_ratio``.
     """
     if max_bars < 1:
-        raise ValueError(f"max_bars={max_bars}: must be >= 1")
+        raise fail("max_bars", max_bars, "must be >= 1")
     count = np.zeros(max_bars, dtype=np.int64)
     favourable = np.zeros(max_bars)
     adverse = np.zeros(max_bars)
@@ -418,7 +420,7 @@ def trailing_stop_expectancy(
     """
     distances = np.asarray(distances, dtype=np.float64)
     if not np.all(distances > 0):
-        raise ValueError("distances: trailing distances must be > 0")
+        raise fail("distances", rule="trailing distances must be > 0")
     totals = np.zeros(len(distances))
     for pair, pair_trades in trades.groupby("pair", sort=True):
         candles = candles_by_pair[pair]

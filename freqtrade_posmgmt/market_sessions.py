@@ -22,7 +22,7 @@ from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from freqtrade_posmgmt.validation import flag, validated_policy
+from freqtrade_posmgmt.validation import fail, flag, validated_policy
 
 ALL_WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)
 
@@ -42,9 +42,11 @@ def to_epoch_us(field: str, value: Any) -> int:
         case datetime() if value.utcoffset() is not None:
             return (value - _EPOCH) // MICROSECOND
         case _:
-            raise ValueError(
-                f"{field}={value!r}: must be a timezone-aware datetime "
-                "(a naive one is not guessed; Freqtrade passes UTC)"
+            raise fail(
+                field,
+                value,
+                "must be a timezone-aware datetime (a naive one is not guessed; Freqtrade "
+                "passes UTC)",
             )
 
 
@@ -69,8 +71,8 @@ def as_zone(field: str, value: Any) -> ZoneInfo:
     try:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"{field}={value!r}: unknown time zone (expected an IANA name like 'Europe/Berlin')"
+        raise fail(
+            field, value, "unknown time zone (expected an IANA name like 'Europe/Berlin')"
         ) from None
 
 
@@ -85,15 +87,15 @@ def _as_time(field: str, value: Any) -> time | None:
                 return _as_time(field, time.fromisoformat(value))
             except ValueError:
                 pass
-    raise ValueError(f"{field}={value!r}: must be a wall-clock time like '09:30' (no time zone)")
+    raise fail(field, value, "must be a wall-clock time like '09:30' (no time zone)")
 
 
 def _as_weekdays(value: Any) -> tuple[int, ...]:
     days = tuple(value) if isinstance(value, list | tuple | set | frozenset) else ()
     valid = all(type(day) is int and 1 <= day <= 7 for day in days)
     if not days or not valid or len(set(days)) != len(days):
-        raise ValueError(
-            f"days_of_week={value!r}: must list ISO weekdays, 1 (Monday) to 7 (Sunday), each once"
+        raise fail(
+            "days_of_week", value, "must list ISO weekdays, 1 (Monday) to 7 (Sunday), each once"
         )
     return tuple(sorted(days))
 
@@ -109,14 +111,14 @@ def _as_date(value: Any) -> date:
                 return date.fromisoformat(value)
             except ValueError:
                 pass
-    raise ValueError(f"holidays: {value!r}: must be a date like '2025-12-25'")
+    raise fail(f"holidays: {value!r}", rule="must be a date like '2025-12-25'")
 
 
 def _as_dates(value: Any) -> tuple[date, ...]:
     match value:
         case list() | tuple() | set() | frozenset():
             return tuple(sorted({_as_date(item) for item in value}))
-    raise ValueError(f"holidays={value!r}: must be a list of dates like '2025-12-25'")
+    raise fail("holidays", value, "must be a list of dates like '2025-12-25'")
 
 
 @cache
@@ -125,9 +127,10 @@ def _exchange_calendar(name: str) -> Any:
     import exchange_calendars
 
     if name not in exchange_calendars.get_calendar_names():
-        raise ValueError(
-            f"calendar={name!r}: unknown exchange calendar "
-            "(see exchange_calendars.get_calendar_names(), e.g. 'XNYS')"
+        raise fail(
+            "calendar",
+            name,
+            "unknown exchange calendar (see exchange_calendars.get_calendar_names(), e.g. 'XNYS')",
         )
     # The library's default span starts 20 years before today; backtests may reach further back.
     # It ends a year after today, as far as it projects holidays.
@@ -170,11 +173,11 @@ class MarketSessionDef:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"name={self.name!r}: must be a non-empty string")
+            raise fail("name", self.name, "must be a non-empty string")
         flag("is_24h", self.is_24h)
         flag("crosses_midnight", self.crosses_midnight)
         if self.calendar is not None and not isinstance(self.calendar, str):
-            raise ValueError(f"calendar={self.calendar!r}: must be a calendar name like 'XNYS'")
+            raise fail("calendar", self.calendar, "must be a calendar name like 'XNYS'")
         timezone_name = self.timezone
         if timezone_name is None:
             timezone_name = str(_exchange_calendar(self.calendar).tz) if self.calendar else "UTC"
@@ -193,28 +196,27 @@ class MarketSessionDef:
     def _validate_hours(self, open_time: time | None, close_time: time | None) -> None:
         if self.is_24h:
             if open_time is not None or close_time is not None or self.crosses_midnight:
-                raise ValueError(
-                    "is_24h=True: leave open_time, close_time and crosses_midnight unset"
-                )
+                raise fail("is_24h", True, "leave open_time, close_time and crosses_midnight unset")
             return
         if open_time is None and close_time is None and self.calendar is not None:
             if self.crosses_midnight:
-                raise ValueError("crosses_midnight=True: needs open_time and close_time")
+                raise fail("crosses_midnight", True, "needs open_time and close_time")
             return
         if open_time is None or close_time is None:
-            raise ValueError(
-                f"open_time={open_time}, close_time={close_time}: a session needs both "
-                "(or is_24h=True, or a calendar that defines them)"
+            raise fail(
+                f"open_time={open_time}, close_time={close_time}",
+                rule="a session needs both (or is_24h=True, or a calendar that defines them)",
             )
         if self.crosses_midnight and close_time > open_time:
-            raise ValueError(
+            raise fail(
                 f"close_time={close_time} is after open_time={open_time} with "
-                "crosses_midnight=True: a session lasts at most 24 hours"
+                "crosses_midnight=True",
+                rule="a session lasts at most 24 hours",
             )
         if not self.crosses_midnight and close_time <= open_time:
-            raise ValueError(
-                f"close_time={close_time} is not after open_time={open_time}: "
-                "set crosses_midnight=True for a session that closes on the next day"
+            raise fail(
+                f"close_time={close_time} is not after open_time={open_time}",
+                rule="set crosses_midnight=True for a session that closes on the next day",
             )
 
     def is_open_at(self, when: datetime) -> bool:
@@ -321,9 +323,10 @@ class SessionTimeline:
         if self._valid_from <= epoch_us <= self._valid_until:
             return
         if self._session.calendar is not None:
-            raise ValueError(
-                f"{format_utc(epoch_us)}: outside the {self._session.calendar!r} calendar, "
-                f"which covers {format_utc(self._valid_from)} to {format_utc(self._valid_until)}"
+            raise fail(
+                format_utc(epoch_us),
+                rule=f"outside the {self._session.calendar!r} calendar, which covers "
+                f"{format_utc(self._valid_from)} to {format_utc(self._valid_until)}",
             )
         day = datetime_utc(epoch_us).date()
         reach = timedelta(days=_GENERATE_DAYS)

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.typing import DataFrameGroupBy
 
+from freqtrade_posmgmt.validation import fail
+
 # More distinct stop candidates than this are searched at this many quantiles.
 MAX_STOP_CANDIDATES = 200
 
@@ -117,13 +119,13 @@ class MFEMAEAnalyzer:
     def __init__(self, trades: pd.DataFrame) -> None:
         missing = [column for column in REQUIRED_COLUMNS if column not in trades.columns]
         if missing:
-            raise ValueError(f"trades: missing columns {missing}; need {list(REQUIRED_COLUMNS)}")
+            raise fail("trades", rule=f"missing columns {missing}; need {list(REQUIRED_COLUMNS)}")
         frame = trades.reset_index(drop=True)
         frame[["mfe", "mae", "pnl"]] = frame[["mfe", "mae", "pnl"]].astype(np.float64)
         for column in ("open_date", "mfe_time", "mae_time"):
             moments = pd.to_datetime(frame[column])
             if moments.dt.tz is None and len(moments):
-                raise ValueError(f"{column}: naive datetimes; must be timezone-aware (UTC)")
+                raise fail(column, rule="naive datetimes; must be timezone-aware (UTC)")
             frame[column] = moments.dt.tz_localize("UTC") if moments.dt.tz is None else moments
         for column, rule, bad in (
             ("mfe", ">= 0", ~(frame["mfe"] >= 0)),
@@ -132,9 +134,9 @@ class MFEMAEAnalyzer:
         ):
             if bad.any():
                 value = frame.loc[bad.idxmax(), column]
-                raise ValueError(
-                    f"{column}={value} (trade row {bad.idxmax()}): must be {rule} "
-                    "(ratio of the entry price)"
+                raise fail(
+                    f"{column}={value} (trade row {bad.idxmax()})",
+                    rule=f"must be {rule} (ratio of the entry price)",
                 )
         span = frame["mfe"] - frame["mae"]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -261,7 +263,7 @@ class MFEMAEAnalyzer:
         """
         for name, value in (("stop", stop), ("target", target)):
             if value is not None and not value > 0:
-                raise ValueError(f"{name}={value}: must be > 0 (ratio of the entry price)")
+                raise fail(f"{name}={value}", rule="must be > 0 (ratio of the entry price)")
         mfe, mae, pnl = self._arrays()
         if len(pnl) == 0:
             return 0.0

@@ -8,7 +8,7 @@ Unit: ratios of the entry price, side-aware, before fees and without leverage.
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from freqtrade_posmgmt.validation import validated_policy, whole
+from freqtrade_posmgmt.validation import coerce, fail, validated_policy, whole
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,13 @@ class MFEMetrics:
 
     def __post_init__(self) -> None:
         if not self.mfe >= 0:
-            raise ValueError(f"mfe={self.mfe}: must be >= 0 (ratio of the entry price)")
+            raise fail("mfe", self.mfe, "must be >= 0 (ratio of the entry price)")
         if not self.mae <= 0:
-            raise ValueError(f"mae={self.mae}: must be <= 0 (ratio of the entry price)")
+            raise fail("mae", self.mae, "must be <= 0 (ratio of the entry price)")
         for name in ("mfe_time", "mae_time"):
             moment = getattr(self, name)
             if moment is not None and moment.tzinfo is None:
-                raise ValueError(f"{name}={moment}: naive datetime; must be timezone-aware (UTC)")
+                raise fail(name, moment, "naive datetime; must be timezone-aware (UTC)")
 
 
 @validated_policy
@@ -62,7 +62,9 @@ class MFEMAETracker:
     )
 
     def __post_init__(self) -> None:
-        self.precision = whole("precision", self.precision, 1, rule="must be an integer >= 1")
+        coerce(
+            self, precision=whole("precision", self.precision, 1, rule="must be an integer >= 1")
+        )
 
     def calculate_mfe_mae(
         self, entry_price: float, high: float, low: float, is_short: bool
@@ -76,9 +78,9 @@ class MFEMAETracker:
         :return: ``(mfe, mae)``: ratios of the entry price, ``mfe >= 0``, ``mae <= 0``.
         """
         if not entry_price > 0:
-            raise ValueError(f"entry_price={entry_price}: must be > 0")
+            raise fail("entry_price", entry_price, "must be > 0")
         if not high >= low:
-            raise ValueError(f"high={high}, low={low}: high must be >= low")
+            raise fail(f"high={high}, low={low}", rule="high must be >= low")
         up = (high - entry_price) / entry_price
         down = (low - entry_price) / entry_price
         favourable, adverse = (-down, -up) if is_short else (up, down)
@@ -105,7 +107,7 @@ class MFEMAETracker:
             changed, so ``is`` tells whether anything needs saving.
         """
         if time.tzinfo is None:
-            raise ValueError(f"time={time}: naive datetime; must be timezone-aware (UTC)")
+            raise fail("time", time, "naive datetime; must be timezone-aware (UTC)")
         mfe, mae = self.calculate_mfe_mae(entry_price, high, low, is_short)
         updated = self._metrics.get(position_id, MFEMetrics())
         if mfe > updated.mfe:

@@ -17,6 +17,7 @@ from typing import Any
 
 from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
 from freqtrade_posmgmt.validation import (
+    coerce,
     fail,
     flag,
     is_number,
@@ -142,17 +143,20 @@ class PositionState:
         if stake is None:
             stake = self.original_size * self.entry_price / self.leverage
         number("original_stake", stake, above=0, rule="must be a number > 0")
-        object.__setattr__(self, "current_size", float(current))
-        object.__setattr__(self, "peak_size", float(peak))
-        object.__setattr__(self, "original_stake", float(stake))
-        object.__setattr__(self, "exit_fee", float(exit_fee))
+        coerce(
+            self,
+            current_size=float(current),
+            peak_size=float(peak),
+            original_stake=float(stake),
+            exit_fee=float(exit_fee),
+        )
         for name in ("partial_exits_taken", "scale_ins_taken"):
             levels = getattr(self, name)
             if not all(is_number(n) and float(n).is_integer() and n >= 1 for n in levels):
                 raise fail(name, levels, "must hold level numbers >= 1")
-            object.__setattr__(self, name, frozenset(int(n) for n in levels))
+            coerce(self, **{name: frozenset(int(n) for n in levels)})
         if self.partly_exited is None:
-            object.__setattr__(self, "partly_exited", bool(self.partial_exits_taken))
+            coerce(self, partly_exited=bool(self.partial_exits_taken))
         flag("partly_exited", self.partly_exited)
 
     @property
@@ -273,7 +277,8 @@ class PartialExitPolicy:
         a positive one adds to a winner once profit reaches it, a negative one adds on a
         drawdown (DCA) once profit falls to it.
     :param scale_in_sizes: stake of each add as a fraction of the first entry's stake (> 0).
-    :param max_scale_ins: most scale-in levels that may fire per trade.
+    :param max_scale_ins: most scale-in levels that may fire per trade; by default (None) every
+        listed level may fire once. 0 beside listed levels is refused: they would never fire.
     :param scale_in_after_exit: allow adds after the trade has partly exited (off by default,
         so a position is never trimmed and re-bought over and over).
     :param scale_in_min_candles: candles a scale-in waits after the trade's last fill.
@@ -285,7 +290,7 @@ class PartialExitPolicy:
     exit_sizes: tuple[float, ...]
     scale_in_thresholds: tuple[float, ...] = ()
     scale_in_sizes: tuple[float, ...] = ()
-    max_scale_ins: int = 0
+    max_scale_ins: int | None = None
     scale_in_after_exit: bool = False
     scale_in_min_candles: int = 0
     breakeven_after_first_exit: bool = False
@@ -319,7 +324,17 @@ class PartialExitPolicy:
             )
         if any(s <= 0 for s in adds):
             raise fail("scale_in_sizes", adds, "must all be > 0")
-        max_adds = whole("max_scale_ins", self.max_scale_ins)
+        if self.max_scale_ins is None:
+            max_adds = len(thresholds)
+        else:
+            max_adds = whole("max_scale_ins", self.max_scale_ins)
+        if thresholds and not max_adds:
+            raise fail(
+                "max_scale_ins",
+                max_adds,
+                "lets none of the listed scale_in_thresholds fire: leave it out (every level "
+                "may fire once) or list no scale-ins",
+            )
         if max_adds > len(thresholds):
             raise fail(
                 "max_scale_ins",
@@ -332,15 +347,14 @@ class PartialExitPolicy:
                 targets,
                 "is empty and no scale-in may fire: use None to switch off",
             )
-        object.__setattr__(self, "exit_targets", targets)
-        object.__setattr__(self, "exit_sizes", sizes)
-        object.__setattr__(self, "scale_in_thresholds", thresholds)
-        object.__setattr__(self, "scale_in_sizes", adds)
-        object.__setattr__(self, "max_scale_ins", max_adds)
-        object.__setattr__(
+        coerce(
             self,
-            "scale_in_min_candles",
-            whole("scale_in_min_candles", self.scale_in_min_candles),
+            exit_targets=targets,
+            exit_sizes=sizes,
+            scale_in_thresholds=thresholds,
+            scale_in_sizes=adds,
+            max_scale_ins=max_adds,
+            scale_in_min_candles=whole("scale_in_min_candles", self.scale_in_min_candles),
         )
         flag("scale_in_after_exit", self.scale_in_after_exit)
         flag("breakeven_after_first_exit", self.breakeven_after_first_exit)
@@ -379,7 +393,6 @@ class PartialExitPolicy:
             exit_sizes=[size * w / sum(weights) for w in weights],
             scale_in_thresholds=thresholds,
             scale_in_sizes=[scale_in_size] * scale_in_levels,
-            max_scale_ins=scale_in_levels,
         )
 
     @property

@@ -24,7 +24,14 @@ from freqtrade_posmgmt.market_sessions import (
     format_utc,
     to_epoch_us,
 )
-from freqtrade_posmgmt.validation import flag, number, optional_number, validated_policy
+from freqtrade_posmgmt.validation import (
+    coerce,
+    fail,
+    flag,
+    number,
+    optional_number,
+    validated_policy,
+)
 
 __all__ = [
     "EXIT_END_OF_DAY",
@@ -53,11 +60,12 @@ def _as_nested(field: str, cls: type, value: Any) -> Any:
             known = [f.name for f in fields(cls)]
             unknown = sorted(set(value) - set(known))
             if unknown:
-                raise ValueError(f"{field}: unknown key(s) {unknown}; expected some of {known}")
+                raise fail(field, rule=f"unknown key(s) {unknown}; expected some of {known}")
             return cls(**value)
-    raise ValueError(f"{field}={value!r}: must be a {cls.__name__} or a dict of its fields")
+    raise fail(field, value, f"must be a {cls.__name__} or a dict of its fields")
 
 
+@validated_policy
 @dataclass(frozen=True)
 class TimeRestrictions:
     """
@@ -138,11 +146,11 @@ class TimeExitPolicy:
         restrictions = self.time_restrictions
         restrictions = TimeRestrictions() if restrictions is None else restrictions
         restrictions = _as_nested("time_restrictions", TimeRestrictions, restrictions)
-        object.__setattr__(self, "time_restrictions", restrictions)
+        coerce(self, time_restrictions=restrictions)
         session = self.market_session
         if session is not None:
             session = _as_nested("market_session", MarketSessionDef, session)
-            object.__setattr__(self, "market_session", session)
+            coerce(self, market_session=session)
         else:
             for name, value in (
                 ("end_of_day_flat", self.end_of_day_flat),
@@ -154,7 +162,7 @@ class TimeExitPolicy:
                 ("exit_minutes_before_close", minutes),
             ):
                 if value:
-                    raise ValueError(f"{name}={value!r}: needs a market_session")
+                    raise fail(name, value, "needs a market_session")
         self._prepare(session, restrictions)
 
     def _prepare(self, session: MarketSessionDef | None, restrictions: TimeRestrictions) -> None:

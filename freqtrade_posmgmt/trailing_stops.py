@@ -15,6 +15,7 @@ from typing import Any
 from freqtrade_posmgmt.profit import profit_ratio, rate_for_profit
 from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN, STOP_LOCK, STOP_TRAIL
 from freqtrade_posmgmt.validation import (
+    coerce,
     fail,
     number,
     one_of,
@@ -90,18 +91,15 @@ class TrailingStopPolicy:
     trail_on: str = TRAIL_ON_CURRENT_RATE
 
     def __post_init__(self) -> None:
-        def coerce(field: str, value: Any) -> None:
-            object.__setattr__(self, field, value)
-
         # JSON gives ints: coerce first, so that a message shows the number as the policy holds it.
         for name in (
             "activation_threshold",
             "trailing_distance_pct",
             "breakeven_buffer",
         ):
-            coerce(name, number(name, getattr(self, name)))
+            coerce(self, **{name: number(name, getattr(self, name))})
         for name in ("atr_multiplier", "breakeven_threshold"):
-            coerce(name, optional_number(name, getattr(self, name)))
+            coerce(self, **{name: optional_number(name, getattr(self, name))})
         number("activation_threshold", self.activation_threshold, at_least=0)
         number("trailing_distance_pct", self.trailing_distance_pct, above=0, below=1)
         optional_number(
@@ -115,10 +113,10 @@ class TrailingStopPolicy:
             rule=f"must be greater than breakeven_buffer={self.breakeven_buffer!r} (or None)",
         )
         coerce(
-            "atr_period",
-            whole("atr_period", self.atr_period, 1, rule="must be an integer >= 1"),
+            self,
+            atr_period=whole("atr_period", self.atr_period, 1, rule="must be an integer >= 1"),
+            profit_locks=_profit_locks(self.profit_locks),
         )
-        coerce("profit_locks", _profit_locks(self.profit_locks))
         one_of("trail_on", self.trail_on, (TRAIL_ON_CURRENT_RATE, TRAIL_ON_CANDLE_CLOSE))
 
     @property

@@ -1,7 +1,14 @@
 """
 Policy validation, shared by every policy: one check style, one-line messages, one error type.
 
-Every check raises :class:`ValueError` (whatever the wrong type) with ``field=value: rule``.
+The idiom, the same in every policy module:
+
+- the policy dataclass is decorated with :func:`validated_policy`;
+- its ``__post_init__`` checks each field with the checks below and stores the checked
+  (coerced) values with :func:`coerce`;
+- every error, of a check or of a policy's own rule, is made by :func:`fail`: a
+  :class:`ValueError` (whatever the wrong type) reading ``field=value: rule``.
+
 A policy written as a strategy class attribute is built while Python executes the class body,
 inside Freqtrade's strategy import, where no code of ours can catch the error; the error itself
 therefore names the class attribute (:func:`validated_policy`), and its type is one Freqtrade
@@ -10,6 +17,7 @@ prints in one line: the mixins, which know Freqtrade, register that type with
 """
 
 import ast
+import dataclasses
 import itertools
 import linecache
 import math
@@ -25,6 +33,9 @@ T = TypeVar("T", bound=type)
 class PolicyValueError(ValueError):
     """A policy was given a bad value; the message names field, value and rule."""
 
+    where: str | None = None
+    """The class attribute named in front of the message, if the policy was built as one."""
+
 
 _error_type: type[PolicyValueError] = PolicyValueError
 
@@ -37,25 +48,53 @@ def raise_policy_errors_as(error_type: type[PolicyValueError]) -> None:
 
 def validated_policy(cls: T) -> T:
     """
-    Class decorator for a policy dataclass: a ``ValueError`` from its constructor becomes a
-    :class:`PolicyValueError` (of the registered type), prefixed with ``Class.attribute`` when
-    the policy is built in a class body.
+    Class decorator for a policy dataclass: a ``ValueError`` from its constructor, or an unknown
+    field name, becomes a :class:`PolicyValueError` (of the registered type), prefixed with
+    ``Class.attribute`` when the policy is built in a class body (see also :func:`where`).
     """
     init: Callable[..., None] = cls.__init__  # type: ignore[misc]
+    known = [f.name for f in dataclasses.fields(cls) if f.init]
 
     @wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
+            unknown = sorted(set(kwargs) - set(known))
+            if unknown:
+                raise fail(
+                    unknown[0],
+                    kwargs[unknown[0]],
+                    f"unknown field; known fields: {', '.join(known)}",
+                )
             init(self, *args, **kwargs)
-        except PolicyValueError:
-            raise
         except ValueError as e:
-            where = _class_attribute(sys._getframe(1))
-            message = f"{where}: {e}" if where else str(e)
-            raise _error_type(message) from None
+            if isinstance(e, PolicyValueError) and e.where is not None:
+                raise  # a nested policy built in the class body already names it
+            location = _class_attribute(sys._getframe(1))
+            error = _error_type(f"{location}: {e}" if location else str(e))
+            error.where = location
+            raise error from None
+        object.__setattr__(self, "_pm_where", _class_attribute(sys._getframe(1)))
 
     cls.__init__ = __init__  # type: ignore[misc]
     return cls
+
+
+def where(policy: Any) -> str | None:
+    """
+    ``Class.attribute`` of the strategy class body that built ``policy``, else None (built in
+    code, from config, or changed by ``dataclasses.replace``): how an error found later, e.g.
+    when the strategy starts, names the policy.
+    """
+    return vars(policy).get("_pm_where")
+
+
+def coerce(policy: Any, **values: Any) -> None:
+    """
+    Store checked values on a (frozen) policy dataclass from its ``__post_init__``: JSON's ints
+    become floats, lists become tuples, so the policy holds what its fields say.
+    """
+    for name, value in values.items():
+        object.__setattr__(policy, name, value)
 
 
 def _class_attribute(frame: FrameType | None) -> str | None:
@@ -93,8 +132,17 @@ def _assigned_name(statement: ast.stmt) -> str | None:
     return target.id if isinstance(target, ast.Name) else None
 
 
-def fail(field: str, value: Any, rule: str) -> ValueError:
-    """The error for ``field`` holding ``value`` against ``rule`` (a tuple shows as a list)."""
+_UNSHOWN = object()
+
+
+def fail(field: str, value: Any = _UNSHOWN, rule: str = "") -> ValueError:
+    """
+    The one way a policy reports a bad value: the error for ``field`` holding ``value`` against
+    ``rule``, ``field=value: rule`` (a tuple shows as a list). Without ``value``, ``field`` is
+    the whole subject (``high=1.0, low=2.0``) and the message reads ``field: rule``.
+    """
+    if value is _UNSHOWN:
+        return ValueError(f"{field}: {rule}")
     shown = list(value) if isinstance(value, tuple) else value
     return ValueError(f"{field}={shown!r}: {rule}")
 

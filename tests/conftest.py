@@ -1,8 +1,16 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures and markers shared by the test modules."""
 
 import pytest
 
-from tests.backtest_harness import load_strategy
+from tests.support.backtest_harness import load_strategy
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slow: a test that takes long (whole-span backtests, hyperopt, subprocesses); "
+        "make test-fast leaves it out, make test runs it",
+    )
 
 
 @pytest.fixture

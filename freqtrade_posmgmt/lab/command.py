@@ -138,12 +138,12 @@ def run(args: argparse.Namespace) -> int:
     from freqtrade.exceptions import FreqtradeException
     from freqtrade.optimize.backtesting import Backtesting
 
+    from freqtrade_posmgmt.cli.offline import load_markets, use_static_markets
     from freqtrade_posmgmt.lab import data as lab_data
     from freqtrade_posmgmt.lab import kernel
     from freqtrade_posmgmt.lab.refusals import LabRefusal, check_policies, check_strategy
     from freqtrade_posmgmt.lab.runner import run_metrics, run_trades, trade_records
     from freqtrade_posmgmt.lab.variants import base_variant, sample
-    from freqtrade_posmgmt.offline import load_markets, use_static_markets
 
     logging.disable(logging.INFO)
     ft_args = {

@@ -161,18 +161,7 @@ def load(backtesting: Backtesting) -> LabData:
             for side, name in (("long", "lev_long"), ("short", "lev_short")):
                 arrays[name][p, i] = _leverage(backtesting, pair, row, side, stake, wallet)
     markets = [exchange.markets[pair] for pair in pairs]
-    if exchange.precisionMode != TICK_SIZE:
-        raise LabRefusal("the exchange's precision mode is not TICK_SIZE")
-    if "available_capital" in config:
-        raise LabRefusal("available_capital")
-    if config.get("amend_last_stake_amount"):
-        raise LabRefusal("amend_last_stake_amount")
-    timeout = config.get("unfilledtimeout", {})
-    seconds = timeout.get("exit", 10) * (60 if timeout.get("unit", "minutes") == "minutes" else 1)
-    if seconds > backtesting.timeframe_min * 60:
-        # The entry candle's worst-case trailing exit can miss the candle; the backtester then
-        # cancels it at the next candle only with an exit timeout within one candle.
-        raise LabRefusal(f"unfilledtimeout.exit longer than one candle ({seconds} s)")
+    _check_config(backtesting)
     reserve = 1.0 + config.get("amount_reserve_percent", 0.05)
     max_open = strategy.max_open_trades
     return LabData(
@@ -216,6 +205,23 @@ def load(backtesting: Backtesting) -> LabData:
         config=config,
         analysed=analysed,
     )
+
+
+def _check_config(backtesting: Backtesting) -> None:
+    """Refuse what the kernel's wallet, prices and order handling do not model."""
+    config = backtesting.config
+    if backtesting.exchange.precisionMode != TICK_SIZE:
+        raise LabRefusal("the exchange's precision mode is not TICK_SIZE")
+    if "available_capital" in config:
+        raise LabRefusal("available_capital")
+    if config.get("amend_last_stake_amount"):
+        raise LabRefusal("amend_last_stake_amount")
+    timeout = config.get("unfilledtimeout", {})
+    seconds = timeout.get("exit", 10) * (60 if timeout.get("unit", "minutes") == "minutes" else 1)
+    if seconds > backtesting.timeframe_min * 60:
+        # The entry candle's worst-case trailing exit can miss the candle; the backtester then
+        # cancels it at the next candle only with an exit timeout within one candle.
+        raise LabRefusal(f"unfilledtimeout.exit longer than one candle ({seconds} s)")
 
 
 def _leverage(

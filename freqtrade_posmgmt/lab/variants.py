@@ -134,6 +134,38 @@ def resolve(variant: dict[str, Any]) -> dict[str, Any]:
     return policies
 
 
+def _trail_choice(policy: TrailingStopPolicy | None, strategys: tuple) -> tuple:
+    """
+    TrailingStopMixin's choice: a policy Freqtrade's built-in trail expresses replaces the
+    strategy's built-in trail fields (unless the strategy trails on its own); any other runs in
+    custom_stoploss beside them. Returns the built-in fields and whether the custom path runs.
+    """
+    if policy is None:
+        return (*strategys, False)
+    builtin = (True, policy.trailing_distance_pct, policy.activation_threshold, True)
+    users_own = strategys[0] and strategys != builtin
+    if policy.is_builtin_expressible() and not users_own:
+        return (*builtin, False)
+    return (*strategys, True)
+
+
+def _tables(minimal_roi: dict, policy: TrailingStopPolicy | None) -> tuple:
+    """The ROI table and the profit locks as the kernel's NaN-padded arrays."""
+    roi = np.full((MAX_ROI_STEPS, 2), np.nan)
+    steps = sorted((int(k), float(v)) for k, v in minimal_roi.items())
+    if len(steps) > MAX_ROI_STEPS:
+        raise LabRefusal(f"minimal_roi with more than {MAX_ROI_STEPS} steps")
+    for k, (minutes, value) in enumerate(steps):
+        roi[k] = minutes, value
+    locks = np.full((MAX_LOCKS, 2), np.nan)
+    if policy is not None:
+        if len(policy.profit_locks) > MAX_LOCKS:
+            raise LabRefusal(f"more than {MAX_LOCKS} profit_locks")
+        for k, lock in enumerate(policy.profit_locks):
+            locks[k] = lock
+    return roi, locks
+
+
 def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     The kernel's (params, roi, locks) for a variant, with the TrailingStopMixin's choice between
@@ -147,14 +179,10 @@ def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
     offset = s["trailing_stop_positive_offset"]
     only_offset = bool(s["trailing_only_offset_is_reached"])
     policy: TrailingStopPolicy | None = policies["trailing_stop"]
-    pm_trail = False
+    trailing, positive, offset, only_offset, pm_trail = _trail_choice(
+        policy, (trailing, positive, offset, only_offset)
+    )
     if policy is not None:
-        builtin = (True, policy.trailing_distance_pct, policy.activation_threshold, True)
-        users_own = trailing and (trailing, positive, offset, only_offset) != builtin
-        if policy.is_builtin_expressible() and not users_own:
-            trailing, positive, offset, only_offset = builtin
-        else:
-            pm_trail = True
         params[kernel.P_ACTIVATION] = policy.activation_threshold
         params[kernel.P_DISTANCE] = policy.trailing_distance_pct
         if policy.atr_multiplier is not None:
@@ -181,18 +209,7 @@ def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
             raise LabRefusal("use_exit_signal=False with time exits (the mixin refuses it)")
         if time_policy._hold_us is not None:
             params[kernel.P_MAX_HOLDING_US] = time_policy._hold_us
-    roi = np.full((MAX_ROI_STEPS, 2), np.nan)
-    steps = sorted((int(k), float(v)) for k, v in s["minimal_roi"].items())
-    if len(steps) > MAX_ROI_STEPS:
-        raise LabRefusal(f"minimal_roi with more than {MAX_ROI_STEPS} steps")
-    for k, (minutes, value) in enumerate(steps):
-        roi[k] = minutes, value
-    locks = np.full((MAX_LOCKS, 2), np.nan)
-    if policy is not None:
-        if len(policy.profit_locks) > MAX_LOCKS:
-            raise LabRefusal(f"more than {MAX_LOCKS} profit_locks")
-        for k, lock in enumerate(policy.profit_locks):
-            locks[k] = lock
+    roi, locks = _tables(s["minimal_roi"], policy)
     return params, roi, locks
 
 

@@ -39,6 +39,7 @@ from freqtrade_posmgmt.mixins._account import (
     starting_balance,
 )
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
+from freqtrade_posmgmt.validation import where
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,7 @@ class CorrelationMixin(PolicyMixin):
     pm_correlation_threshold = DecimalParameter(
         0.5, 0.95, default=0.7, decimals=2, space="pm_correlation"
     )
-    pm_correlation_cap = DecimalParameter(
-        0.05, 0.5, default=0.15, decimals=2, space="pm_correlation"
-    )
+    pm_correlation_cap = DecimalParameter(0.1, 1.0, default=0.5, decimals=2, space="pm_correlation")
     pm_correlation_window = IntParameter(3, 60, default=30, space="pm_correlation")
 
     def pm_refresh(self) -> None:
@@ -93,7 +92,8 @@ class CorrelationMixin(PolicyMixin):
         try:
             self._pm_corr_window = self.pm_correlation.window_candles(self._pm_corr_step // _NS)
         except ValueError as e:
-            raise PolicyConfigError(f"posmgmt.correlation: {e}") from e
+            name = where(self.pm_correlation) or "posmgmt.correlation"
+            raise PolicyConfigError(f"{name}: {e}") from e
         self._pm_warn_cap_below_stake()
         self.pm_use_callbacks(CorrelationMixin)
         # Capped after the whole stake chain and every sizing step, wherever this mixin sits.
@@ -108,8 +108,8 @@ class CorrelationMixin(PolicyMixin):
 
     def _pm_warn_cap_below_stake(self) -> None:
         """A cap below one normal stake cuts the second correlated entry always: say so."""
-        if not self.config.get("dry_run", True):
-            return  # a live balance is unknown at load
+        if not self.config.get("dry_run", True) or self.config.get("max_open_trades") == 1:
+            return  # a live balance is unknown at load; one slot: no group can ever form
         equity = starting_balance(self)
         stake = self.config.get("stake_amount")
         max_open = self.config.get("max_open_trades", -1)

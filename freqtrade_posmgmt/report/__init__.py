@@ -1,10 +1,11 @@
 """
-``freqtrade-posmgmt analyze``: MFE/MAE report of a Freqtrade backtest result.
+``freqtrade-posmgmt analyze``: what position management did in a Freqtrade backtest result.
 
 Reads an exported backtest result (the latest in the backtest directory by default) and the
-candles it was run on, and shows per-strategy, per-exit-reason and per-partial-exit-tag tables,
-the edge ratio of the entries and exit recommendations; ``--json`` and ``--html`` write the same
-for other tools and for the eye.
+candles it was run on, and tells the story first: the strategies side by side with their equity
+and drawdown, what each capability contributed (``--attribution``, the lab's) and did, per-pair
+and monthly returns; then the MFE/MAE excursions and the stops and targets they suggest.
+``--json`` and ``--html`` write the same, in the same order, for other tools and for the eye.
 
 Layers: :mod:`.loading` (config, result, candles) -> :mod:`.analysis` (one :class:`Analysis`,
 an ordered list of sections, computed once) -> renderers that only read it: :mod:`.text`
@@ -23,9 +24,16 @@ from typing import Any
 from rich.console import Console
 
 from freqtrade_posmgmt.report.analysis import Analysis, analyse
+from freqtrade_posmgmt.report.attribution import Attribution, find_attribution, load_attribution
 from freqtrade_posmgmt.report.html import write_html
 from freqtrade_posmgmt.report.json_report import write_json
-from freqtrade_posmgmt.report.loading import ReportError, load_result, locate_result, resolve_config
+from freqtrade_posmgmt.report.loading import (
+    ReportError,
+    check_writable,
+    load_result,
+    locate_result,
+    resolve_config,
+)
 from freqtrade_posmgmt.report.text import print_report
 
 PROG = "freqtrade-posmgmt analyze"
@@ -50,6 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write an HTML report (plotly); without PATH, next to the result",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write excursions and summary")
+    parser.add_argument(
+        "--attribution",
+        type=Path,
+        metavar="PATH",
+        help="the attribution (JSON of `freqtrade-posmgmt attribution`: each capability switched "
+        "off in turn) to show what each capability contributed; default: the one beside the "
+        "result, if any",
+    )
     parser.add_argument(
         "--userdir",
         "--user-data-dir",
@@ -113,13 +129,24 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = resolve_config(args)
         result_file = locate_result(args.result, config)
-        analysis = analyse_result(result_file, config)
+        html = None
+        if args.html is not None:
+            html = Path(args.html) if args.html else default_html_path(result_file)
+        # Before the analysis: a mistyped output folder must not cost a printed report.
+        for output in (args.json, html):
+            if output is not None:
+                check_writable(output)
+        attribution = (
+            load_attribution(args.attribution)
+            if args.attribution
+            else find_attribution(result_file)
+        )
+        analysis = analyse_result(result_file, config, attribution)
         print_report(analysis, console)
         if args.json:
             write_json(analysis, args.json)
             console.print(f"Excursions and summary written to {args.json}")
-        if args.html is not None:
-            html = Path(args.html) if args.html else default_html_path(result_file)
+        if html is not None:
             write_html(analysis, html)
             console.print(f"HTML report written to {html}")
     except ReportError as e:
@@ -135,6 +162,8 @@ def default_html_path(result_file: Path) -> Path:
     return result_file.with_name(f"{result_file.stem}_mfe_mae.html")
 
 
-def analyse_result(result_file: Path, config: dict[str, Any]) -> Analysis:
+def analyse_result(
+    result_file: Path, config: dict[str, Any], attribution: Attribution | None = None
+) -> Analysis:
     """Load a backtest result and its candles and compute everything the report shows."""
-    return analyse(load_result(result_file, config))
+    return analyse(load_result(result_file, config), attribution)

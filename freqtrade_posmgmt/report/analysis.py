@@ -1,6 +1,10 @@
 """
 The report's analysis: everything it shows, computed once, as an ordered list of sections.
 
+The story comes first: (1) the strategies side by side, with equity and drawdown; (2) what each
+capability contributed (the lab's attribution, when given); (3) what each capability did;
+(4) per-pair and monthly returns; (5) the excursions and the stops and targets they suggest.
+
 Two excursions of a trade appear side by side and keep distinct names here:
 
 - the **price excursion** (``price_mfe``, ``price_mae``, ``price_mfe_time``, ``price_mae_time``):
@@ -32,6 +36,7 @@ from freqtrade_posmgmt.mfe_mae_analyzer import (
     MFEMAEAnalyzer,
     OptimalExitPoints,
 )
+from freqtrade_posmgmt.report.attribution import Attribution
 from freqtrade_posmgmt.report.effects import (
     CapabilityEffects,
     StrategyComparison,
@@ -39,6 +44,7 @@ from freqtrade_posmgmt.report.effects import (
     comparison,
 )
 from freqtrade_posmgmt.report.loading import LoadedResult, partial_exit_tags
+from freqtrade_posmgmt.report.returns import Returns, returns
 
 # Longest edge-ratio horizon, in candles of the backtest's timeframe, and the horizons shown.
 EDGE_BARS = 48
@@ -110,21 +116,42 @@ class ExitSuggestions:
 
 
 Section = (
-    TradeExcursions
-    | StrategyComparison
+    StrategyComparison
+    | Attribution
     | CapabilityEffects
+    | Returns
+    | TradeExcursions
     | MetricsTable
     | EdgeRatios
     | ExitSuggestions
 )
 SECTION_TYPES: tuple[type, ...] = (
-    TradeExcursions,
     StrategyComparison,
+    Attribution,
     CapabilityEffects,
+    Returns,
+    TradeExcursions,
     MetricsTable,
     EdgeRatios,
     ExitSuggestions,
 )
+# The story's chapters, in order, and the section types each holds.
+CHAPTERS: tuple[tuple[str, str, tuple[type, ...]], ...] = (
+    ("comparison", "The strategies side by side", (StrategyComparison,)),
+    ("attribution", "What each capability contributed", (Attribution,)),
+    ("capabilities", "What each capability did", (CapabilityEffects,)),
+    ("returns", "Per-pair and monthly returns", (Returns,)),
+    (
+        "excursions",
+        "Excursions, and the stops and targets they suggest",
+        (TradeExcursions, MetricsTable, EdgeRatios, ExitSuggestions),
+    ),
+)
+
+
+def chapter_of(section: object) -> str:
+    """The id of the chapter a section belongs to."""
+    return next(key for key, _, kinds in CHAPTERS if isinstance(section, kinds))
 
 
 @dataclass(frozen=True)
@@ -141,6 +168,15 @@ class Analysis:
     def trades(self) -> pd.DataFrame:
         """Every trade's excursions and metrics (the :class:`TradeExcursions` section's)."""
         return next(s for s in self.sections if isinstance(s, TradeExcursions)).trades
+
+    def chapters(self) -> list[tuple[str, str, list]]:
+        """The chapters that have sections, in order: ``(id, title, sections)``."""
+        found = []
+        for key, title, _ in CHAPTERS:
+            mine = [section for section in self.sections if chapter_of(section) == key]
+            if mine:
+                found.append((key, title, mine))
+        return found
 
     def sections_of(self, kind: type) -> list:
         """The sections of one type, in order."""
@@ -171,13 +207,19 @@ def order_recommendations(found: list[ExitRecommendation]) -> tuple[ExitRecommen
     return tuple(sorted(found, key=lambda item: RECOMMENDATION_ORDER.index(item.kind)))
 
 
-def analyse(loaded: LoadedResult) -> Analysis:
-    """Compute everything the report shows, once: each step adds its sections."""
+def analyse(loaded: LoadedResult, attribution: Attribution | None = None) -> Analysis:
+    """
+    Compute everything the report shows, once: each step adds its sections, in the story's
+    order (:data:`CHAPTERS`).
+    :param attribution: the lab's attribution, shown as given; None: no such section
+    """
     trades, analyzers = _trades_and_analyzers(loaded)
     sections: tuple[Section, ...] = (
-        TradeExcursions(trades),
         *_comparison(loaded),
+        *((attribution,) if attribution is not None else ()),
         *capability_effects(loaded),
+        *((returns(loaded),) if "profit_abs" in loaded.trades else ()),
+        TradeExcursions(trades),
         *_metrics_tables(trades, analyzers),
         _edge_ratios(loaded, trades),
         *_exit_suggestions(loaded, analyzers),
@@ -186,8 +228,8 @@ def analyse(loaded: LoadedResult) -> Analysis:
 
 
 def _comparison(loaded: LoadedResult) -> tuple[StrategyComparison, ...]:
-    """The strategies side by side, when the result holds more than one."""
-    return (comparison(loaded),) if len(loaded.stats) > 1 else ()
+    """The strategies side by side (one alone has its equity and drawdown too)."""
+    return (comparison(loaded),) if loaded.stats else ()
 
 
 def _trades_and_analyzers(

@@ -32,6 +32,7 @@ EFFECT_COLUMNS = (
     "exit_profit_abs",
     "partial_fills",
     "partial_stake",
+    "partial_profit_abs",
     "adds",
     "add_stake",
     "refused",
@@ -58,6 +59,8 @@ class StrategyComparison:
     """One row per strategy (:data:`COMPARISON_COLUMNS`, Freqtrade's numbers) and ``managed``."""
     equity: dict[str, pd.Series]
     """Per strategy, realised equity after each close (starting balance at the first date)."""
+    drawdown: dict[str, pd.Series]
+    """Per strategy, realised equity below its running peak, a ratio of the peak (<= 0)."""
     baseline: str | None
     """The one strategy without position management, when the others have it."""
     stake_currency: str
@@ -74,6 +77,9 @@ class CapabilityEffects:
     """Decisions by capability, kind and reason: ``count`` and ``stake_not_deployed``."""
     decisions_known: bool
     """False when the mixins' decisions were not found beside the result (refusals unknown)."""
+    stake_currency: str = ""
+    decision_count: int = 0
+    """How many decisions the ``stake_not_deployed`` sums run over."""
 
 
 def exit_capability(reason: str) -> str | None:
@@ -110,7 +116,8 @@ def comparison(loaded: LoadedResult) -> StrategyComparison:
     plain = [name for name, row in rows.items() if not row["managed"]]
     baseline = plain[0] if len(plain) == 1 and len(rows) > 1 else None
     currency = next(iter(loaded.stats.values()), {}).get("stake_currency", "")
-    return StrategyComparison(table, equity, baseline, currency)
+    drawdown = {name: curve / curve.cummax() - 1.0 for name, curve in equity.items()}
+    return StrategyComparison(table, equity, drawdown, baseline, currency)
 
 
 def _managed(document: dict[str, Any] | None) -> bool:
@@ -137,16 +144,19 @@ def _effects(loaded: LoadedResult, name: str, document: dict[str, Any]) -> Capab
         if capability is not None:
             table.loc[capability, "exits"] += 1
             table.loc[capability, "exit_profit_abs"] += profit
-    for orders, leverage in zip(trades["orders"], trades["leverage"], strict=True):
-        filled = [o for o in orders if o.get("order_filled_timestamp")] if orders else []
+    for _, trade in trades.iterrows():
+        orders = trade["orders"] if isinstance(trade["orders"], list) else []
+        filled = [o for o in orders if o.get("order_filled_timestamp")]
+        profits = exit_profits(trade, filled)
         for index, order in enumerate(filled):
             if not str(order.get("ft_order_tag") or "").startswith(ORDER_TAG_PREFIX):
                 continue
-            stake = float(order.get("cost") or 0.0) / (leverage or 1.0)
+            stake = float(order.get("cost") or 0.0) / (trade["leverage"] or 1.0)
             if order.get("ft_is_entry") and index > 0:
                 table.loc["partial_exits", ["adds", "add_stake"]] += (1, stake)
             elif not order.get("ft_is_entry") and index < len(filled) - 1:
                 table.loc["partial_exits", ["partial_fills", "partial_stake"]] += (1, stake)
+                table.loc["partial_exits", "partial_profit_abs"] += profits[index]
     decisions = pd.DataFrame(
         document.get("decisions", []),
         columns=["capability", "kind", "reason", "stake_not_deployed", "pair", "candle"],
@@ -167,4 +177,32 @@ def _effects(loaded: LoadedResult, name: str, document: dict[str, Any]) -> Capab
     )
     counts = [c for c in ("exits", "partial_fills", "adds", "refused", "cut", "raised")]
     table[counts] = table[counts].astype(int)
-    return CapabilityEffects(name, table, reasons, True)
+    currency = loaded.stats.get(name, {}).get("stake_currency", "")
+    return CapabilityEffects(name, table, reasons, True, currency, len(decisions))
+
+
+def exit_profits(trade: pd.Series, filled: list[dict[str, Any]]) -> dict[int, float]:
+    """
+    Each exit fill's profit in stake currency, after fees, as Freqtrade books it
+    (``Trade.recalc_trade_from_orders``): the exit's amount against the average entry price of
+    the position at that moment. Funding fees and margin interest are not included.
+    :param filled: the trade's filled orders (exported ``orders``), in fill order
+    :return: index in ``filled`` -> profit, for exit fills
+    """
+    short = bool(trade["is_short"])
+    fee_open, fee_close = float(trade["fee_open"] or 0.0), float(trade["fee_close"] or 0.0)
+    amount = stake = average = 0.0
+    profits = {}
+    for index, order in enumerate(filled):
+        size, price = float(order["amount"]), float(order["safe_price"])
+        if order.get("ft_is_entry"):
+            amount, stake = amount + size, stake + size * price
+            average = stake / amount
+            continue
+        opened, closed = size * average, size * price
+        if short:
+            profits[index] = opened * (1 - fee_open) - closed * (1 + fee_close)
+        else:
+            profits[index] = closed * (1 - fee_close) - opened * (1 + fee_open)
+        amount, stake = amount - size, stake - size * average
+    return profits

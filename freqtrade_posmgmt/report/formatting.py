@@ -3,10 +3,13 @@
 import math
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
-from freqtrade_posmgmt.report.analysis import ExitSuggestions
+from freqtrade_posmgmt.report.analysis import Analysis, ExitSuggestions
+from freqtrade_posmgmt.report.attribution import Attribution
 from freqtrade_posmgmt.report.effects import CapabilityEffects, StrategyComparison
+from freqtrade_posmgmt.report.returns import Returns
 
 
 def pct(value: float | None) -> str:
@@ -23,6 +26,13 @@ def num(value: float | None) -> str:
     return "inf" if math.isinf(value) else f"{value:.2f}"
 
 
+def money(value: float | None) -> str:
+    """An amount of stake currency, with thousands separators."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.2f}"
+
+
 def duration(value: pd.Timedelta) -> str:
     """``h:mm`` below 72 hours (so 15m candles read 0:45, not 0 h), days beyond."""
     if pd.isna(value):
@@ -35,7 +45,8 @@ def duration(value: pd.Timedelta) -> str:
 
 METRIC_COLUMNS: tuple[tuple[str, Callable[[pd.Series], str]], ...] = (
     ("Trades", lambda row: str(int(row["trades"]))),
-    ("Win %", lambda row: pct(row["win_rate"])),
+    # Not Freqtrade's win rate (after fees, in the comparison): pnl > 0 before fees.
+    ("Won before fees", lambda row: pct(row["win_rate"])),
     ("MFE avg", lambda row: pct(row["mean_mfe"])),
     ("MFE med", lambda row: pct(row["median_mfe"])),
     ("MAE avg", lambda row: pct(row["mean_mae"])),
@@ -87,6 +98,18 @@ def exit_rows(section: ExitSuggestions) -> list[list[str]]:
     return rows
 
 
+def report_title(analysis: Analysis) -> str:
+    return f"Position management and MFE/MAE analysis of {analysis.result_file.name}"
+
+
+def report_intro(analysis: Analysis) -> str:
+    trades = analysis.trades
+    return (
+        f"{len(trades)} trades, {trades['pair'].nunique()} pairs, {analysis.timeframe} candles. "
+        f"Excursions in {analysis.unit}."
+    )
+
+
 def edge_title(timeframe: str) -> str:
     return (
         f"Edge ratio e(n) of the entries, n in {timeframe} candles "
@@ -112,7 +135,7 @@ COMPARISON_COLUMNS = (
     "Profit %",
     "Max drawdown",
     "Calmar",
-    "Win rate",
+    "Win rate after fees",
     "Profit factor",
     "Position management",
 )
@@ -124,7 +147,7 @@ def comparison_rows(section: StrategyComparison) -> list[list[str]]:
         [
             name,
             str(int(row["trades"])),
-            f"{num(row['profit_total_abs'])} {section.stake_currency}",
+            f"{money(row['profit_total_abs'])} {section.stake_currency}",
             pct(row["profit_total"]),
             pct(row["max_drawdown_account"]),
             num(row["calmar"]),
@@ -148,12 +171,13 @@ EFFECT_COLUMNS = (
     "Exit profit",
     "Partial fills",
     "Partial stake",
+    "Partial profit",
     "Adds",
     "Add stake",
     "Refused",
     "Cut",
     "Raised",
-    "Stake not deployed",
+    "Stake held back (sum)",
 )
 
 
@@ -164,15 +188,16 @@ def effect_rows(section: CapabilityEffects) -> list[list[str]]:
             capability,
             "yes" if row["on"] else "no",
             str(row["exits"]),
-            num(row["exit_profit_abs"]),
+            money(row["exit_profit_abs"]),
             str(row["partial_fills"]),
-            num(row["partial_stake"]),
+            money(row["partial_stake"]),
+            money(row["partial_profit_abs"]),
             str(row["adds"]),
-            num(row["add_stake"]),
+            money(row["add_stake"]),
             str(row["refused"]),
             str(row["cut"]),
             str(row["raised"]),
-            num(row["stake_not_deployed"]),
+            money(row["stake_not_deployed"]),
         ]
         for capability, row in section.table.iterrows()
     ]
@@ -182,7 +207,18 @@ def effects_title(section: CapabilityEffects) -> str:
     return f"What position management did in {section.strategy}"
 
 
-REASON_COLUMNS = ("Capability", "Decision", "Reason", "Count", "Stake not deployed")
+def effects_note(section: CapabilityEffects) -> str:
+    """What the held-back sum is: not a balance, so it can exceed the account."""
+    return (
+        f"Stake held back (sum): for each of the {section.decision_count:,} decisions that "
+        "refused or cut an entry, the stake Freqtrade proposed minus the stake placed "
+        f"({section.stake_currency}), summed. The same money is counted again at each "
+        "decision, so the sum can exceed the account. Partial profit: the partial exits' "
+        "profit after fees, against the average entry price."
+    )
+
+
+REASON_COLUMNS = ("Capability", "Decision", "Reason", "Count", "Stake held back (sum)")
 
 
 def reason_rows(section: CapabilityEffects) -> list[list[str]]:
@@ -192,8 +228,141 @@ def reason_rows(section: CapabilityEffects) -> list[list[str]]:
             row.capability,
             row.kind,
             row.reason,
-            str(row.count),
-            num(row.stake_not_deployed),
+            f"{row.count:,}",
+            money(row.stake_not_deployed),
         ]
         for row in section.reasons.itertuples()
+    ]
+
+
+def signed_money(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:+,.2f}"
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: pd.Series, width: int = 40) -> str:
+    """A curve in one line of text: ``width`` samples, each an eighth-block of its range."""
+    if values.empty:
+        return ""
+    samples = values.iloc[np.linspace(0, len(values) - 1, min(width, len(values))).astype(int)]
+    low, high = float(samples.min()), float(samples.max())
+    if high - low <= 0:
+        return SPARKS[0] * len(samples)
+    scaled = (samples - low) / (high - low) * (len(SPARKS) - 1)
+    return "".join(SPARKS[round(level)] for level in scaled)
+
+
+CURVE_COLUMNS = ("Strategy", "Realised equity", "Drawdown (below its peak)")
+
+
+def curve_rows(section: StrategyComparison) -> list[list[str]]:
+    """Per strategy, its equity and drawdown curves as text, with their ends."""
+    rows = []
+    for name, equity in section.equity.items():
+        drawdown = section.drawdown[name]
+        rows.append(
+            [
+                name,
+                f"{money(equity.iloc[0])} {sparkline(equity)} {money(equity.iloc[-1])}",
+                f"{sparkline(drawdown)} worst {pct(drawdown.min())}",
+            ]
+        )
+    return rows
+
+
+ATTRIBUTION_TITLE = (
+    "What each capability contributed: the backtest with all on, then with each switched off"
+)
+ATTRIBUTION_COLUMNS = (
+    "Run",
+    "Contribution",
+    "to max DD",
+    "Trades",
+    "Profit",
+    "Profit %",
+    "Max drawdown",
+    "Calmar",
+)
+ATTRIBUTION_NOTE = (
+    "Contribution: profit with every capability on minus profit with this one off "
+    "(positive: it helped); to max DD: the same for the max drawdown, in percentage points "
+    "(negative: it lowered the drawdown). Capabilities interact: contributions need not add up."
+)
+
+
+def attribution_rows(section: Attribution) -> list[list[str]]:
+    def run(values: dict | pd.Series) -> list[str]:
+        return [
+            str(int(values["trades"])) if math.isfinite(values["trades"]) else "-",
+            money(values["profit_abs"]),
+            pct(values["profit_ratio"]),
+            pct(values["max_drawdown"]),
+            num(values["calmar"]),
+        ]
+
+    def points(value: float) -> str:
+        return "-" if math.isnan(value) else f"{value * 100:+.2f}"
+
+    rows = [["all capabilities on", "-", "-", *run(section.all_on)]]
+    for name, row in section.table.iterrows():
+        rows.append(
+            [
+                f"{name} off",
+                signed_money(row["delta_profit_abs"]),
+                points(row["delta_max_drawdown"]),
+                *run(row),
+            ]
+        )
+    if section.baseline is not None:
+        label = f"all off: {section.baseline_name}" if section.baseline_name else "all off"
+        rows.append([label, "-", "-", *run(section.baseline)])
+    return rows
+
+
+def attribution_notes(section: Attribution) -> list[str]:
+    """What the table means, and the capabilities not run (they do nothing in a backtest)."""
+    return [
+        *(f"{name}: not run, it {why}." for name, why in section.not_run.items()),
+        ATTRIBUTION_NOTE,
+    ]
+
+
+def returns_pair_columns(section: Returns) -> tuple[str, ...]:
+    strategies = section.by_pair.columns.get_level_values(0).unique()
+    return (
+        "Pair",
+        *(f"{name} {label}" for name in strategies for label in ("trades", "profit", "won")),
+    )
+
+
+def returns_pair_rows(section: Returns) -> list[list[str]]:
+    """Per pair (best total first), each strategy's trades, profit and share won after fees."""
+    strategies = section.by_pair.columns.get_level_values(0).unique()
+    rows = []
+    for pair, row in section.by_pair.iterrows():
+        cells = [str(pair)]
+        for name in strategies:
+            trades = row[(name, "trades")]
+            if pd.isna(trades):
+                cells += ["0", "-", "-"]
+            else:
+                cells += [
+                    str(int(trades)),
+                    money(row[(name, "profit_abs")]),
+                    pct(row[(name, "won")]),
+                ]
+        rows.append(cells)
+    return rows
+
+
+def returns_month_columns(section: Returns) -> tuple[str, ...]:
+    return ("Month", *(f"{name} ({section.stake_currency})" for name in section.monthly.columns))
+
+
+def returns_month_rows(section: Returns) -> list[list[str]]:
+    return [
+        [month.strftime("%Y-%m"), *(money(value) for value in row)]
+        for month, row in section.monthly.iterrows()
     ]

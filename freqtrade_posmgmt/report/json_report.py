@@ -1,5 +1,7 @@
 """
-``--json``: ``{"trades": [...], "summary": {...}}`` rendered from an :class:`Analysis`.
+``--json``: the report's sections as one document, its keys in the story's order:
+``comparison`` (with ``equity`` and ``drawdown`` curves), ``attribution`` (when given),
+``position_management``, ``returns``, then ``trades`` and ``summary`` (the excursions).
 
 Times are ISO 8601 UTC, durations in seconds, NaN is null. The per-trade names are the ones the
 README documents: ``mfe``/``mae`` (and ``_time``) are the price excursion, ``position_*`` the
@@ -18,10 +20,12 @@ import pandas as pd
 
 from freqtrade_posmgmt.report.analysis import (
     Analysis,
+    Attribution,
     CapabilityEffects,
     EdgeRatios,
     ExitSuggestions,
     MetricsTable,
+    Returns,
     StrategyComparison,
     TradeExcursions,
 )
@@ -87,11 +91,19 @@ def _grouped(summary: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return dict(zip(summary.index.astype(str), _records(summary), strict=True))
 
 
+def _curve(series: pd.Series) -> list[list[Any]]:
+    """``[[ISO 8601 UTC time, value], ...]``."""
+    return [
+        [time.isoformat().replace("+00:00", "Z"), _json_value(value)]
+        for time, value in series.items()
+    ]
+
+
 def _trades(section: TradeExcursions, document: dict[str, Any]) -> None:
     columns = [column for _, column in JSON_TRADE_COLUMNS]
     renamed = section.trades[columns].set_axis([name for name, _ in JSON_TRADE_COLUMNS], axis=1)
     document["trades"] = _records(renamed)
-    document["summary"]["trades"] = len(renamed)
+    document["summary"] = {**document.pop("summary"), "trades": len(renamed)}
 
 
 def _metrics(section: MetricsTable, document: dict[str, Any]) -> None:
@@ -125,9 +137,49 @@ def _exits(section: ExitSuggestions, document: dict[str, Any]) -> None:
 def _comparison(section: StrategyComparison, document: dict[str, Any]) -> None:
     document["comparison"] = {
         "baseline": section.baseline,
+        "stake_currency": section.stake_currency,
         "strategies": {
             name: {key: _json_value(value) for key, value in row.items()}
             for name, row in section.table.iterrows()
+        },
+        "equity": {name: _curve(curve) for name, curve in section.equity.items()},
+        "drawdown": {name: _curve(curve) for name, curve in section.drawdown.items()},
+    }
+
+
+def _attribution(section: Attribution, document: dict[str, Any]) -> None:
+    document["attribution"] = {
+        "capabilities": [
+            {
+                "name": name,
+                "off": {key: _json_value(row[key]) for key in section.all_on},
+                "delta_profit_abs": _json_value(row["delta_profit_abs"]),
+                "delta_max_drawdown": _json_value(row["delta_max_drawdown"]),
+            }
+            for name, row in section.table.iterrows()
+        ],
+        "all_on": {key: _json_value(value) for key, value in section.all_on.items()},
+        "not_run": dict(section.not_run),
+    }
+    if section.baseline is not None:
+        document["attribution"]["baseline"] = {
+            "strategy": section.baseline_name,
+            **{key: _json_value(value) for key, value in section.baseline.items()},
+        }
+
+
+def _returns(section: Returns, document: dict[str, Any]) -> None:
+    by_pair: dict[str, dict[str, Any]] = {}
+    for (name, metric), column in section.by_pair.items():
+        for pair, value in column.items():
+            if not pd.isna(section.by_pair.loc[pair, (name, "trades")]):
+                by_pair.setdefault(name, {}).setdefault(str(pair), {})[metric] = _json_value(value)
+    document["returns"] = {
+        "stake_currency": section.stake_currency,
+        "by_pair": by_pair,
+        "monthly": {
+            name: {month.strftime("%Y-%m"): _json_value(value) for month, value in column.items()}
+            for name, column in section.monthly.items()
         },
     }
 
@@ -143,9 +195,11 @@ def _effects(section: CapabilityEffects, document: dict[str, Any]) -> None:
 
 
 RENDERERS: dict[type, Callable] = {
-    TradeExcursions: _trades,
     StrategyComparison: _comparison,
+    Attribution: _attribution,
     CapabilityEffects: _effects,
+    Returns: _returns,
+    TradeExcursions: _trades,
     MetricsTable: _metrics,
     EdgeRatios: _edge,
     ExitSuggestions: _exits,
@@ -153,11 +207,11 @@ RENDERERS: dict[type, Callable] = {
 
 
 def json_document(analysis: Analysis) -> dict[str, Any]:
-    """The whole document: ``trades`` and ``summary`` (per strategy: ``metrics``,
-    ``by_exit_reason``, ``by_partial_exit_tag``, ``edge_ratio``, ``recommendations``,
-    ``optimal_exit``)."""
+    """The whole document, in the story's order (see the module docstring); ``summary`` holds
+    per strategy ``metrics``, ``by_exit_reason``, ``by_partial_exit_tag``, ``edge_ratio``,
+    ``recommendations`` and ``optimal_exit``."""
+    # The summary's place is after the trades: _trades moves it there.
     document: dict[str, Any] = {
-        "trades": [],
         "summary": {
             "result_file": str(analysis.result_file),
             "timeframe": analysis.timeframe,

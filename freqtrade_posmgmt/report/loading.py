@@ -160,12 +160,16 @@ def _load_strategy_trades(
 ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
     try:
         stats = load_backtest_stats(result_file)
-        strategies = stats["strategy"]
+        strategies = stats.get("strategy") if isinstance(stats, dict) else None
+        if not isinstance(strategies, dict):
+            raise ReportError(_not_a_result(result_file, stats))
         metadata = stats.get("metadata") or {}
         frames = []
         for name in strategies:
             trades = load_backtest_data(result_file, strategy=name)
             frames.append(trades.assign(strategy=name))
+    except ReportError:
+        raise
     except Exception as e:  # a corrupt file can fail anywhere in the loaders
         raise ReportError(
             f"{result_file} is not a readable Freqtrade backtest result ({type(e).__name__}: "
@@ -175,6 +179,15 @@ def _load_strategy_trades(
     if trades.empty:
         raise ReportError(f"{result_file}: the backtest made no trades; nothing to analyse")
     return strategies, metadata, trades
+
+
+def _not_a_result(result_file: Path, content: Any) -> str:
+    if isinstance(content, dict) and ("exchange" in content or "stake_currency" in content):
+        return (
+            f"{result_file} is a Freqtrade config, not a backtest result: pass it with -c, "
+            "and the result (or nothing, for the latest) as the argument"
+        )
+    return f"{result_file} is not a Freqtrade backtest result (no per-strategy results in it)"
 
 
 def _fills(trades: pd.DataFrame) -> pd.DataFrame:
@@ -267,6 +280,14 @@ def _check_coverage(candles: dict[str, PairCandles], trades: pd.DataFrame) -> No
                 f"pair {pair}: candles cover {pd.Timestamp(dates[0], tz='UTC')} .. "
                 f"{pd.Timestamp(dates[-1], tz='UTC')} but its trades run {first} .. {last}"
             )
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any work when one of the report's files cannot be written where asked."""
+    if not path.parent.is_dir():
+        raise ReportError(f"cannot write {path}: no folder {path.parent}")
+    if path.is_dir():
+        raise ReportError(f"cannot write {path}: it is a folder")
 
 
 def write_text(path: Path, text: str) -> None:

@@ -8,61 +8,25 @@ from rich.table import Table
 from freqtrade_posmgmt.report import formatting
 from freqtrade_posmgmt.report.analysis import (
     Analysis,
+    Attribution,
     CapabilityEffects,
     EdgeRatios,
     ExitSuggestions,
     MetricsTable,
+    Returns,
     StrategyComparison,
     TradeExcursions,
 )
 
 
-def _trades(section: TradeExcursions, analysis: Analysis, console: Console) -> None:
-    trades = section.trades
-    console.print(
-        f"[bold]MFE/MAE analysis[/] of {analysis.result_file.name}: {len(trades)} trades, "
-        f"{trades['pair'].nunique()} pairs, {analysis.timeframe} candles. "
-        f"Unit: {analysis.unit}."
-    )
-
-
-def _metrics(section: MetricsTable, analysis: Analysis, console: Console) -> None:
-    if section.table.empty:
-        return
-    table = Table(title=section.title, title_justify="left")
-    table.add_column(section.label)
-    for header, _ in formatting.METRIC_COLUMNS:
-        table.add_column(header, justify="right")
-    for row in formatting.metric_rows(section.table):
-        table.add_row(*row)
-    console.print(table)
-
-
-def _edge(section: EdgeRatios, analysis: Analysis, console: Console) -> None:
-    table = Table(title=formatting.edge_title(analysis.timeframe), title_justify="left")
-    table.add_column("Strategy")
-    for bars in section.shown:
-        table.add_column(f"e({bars})", justify="right")
-    for name, edge in section.by_strategy.items():
-        table.add_row(
-            name, *(formatting.num(edge.loc[bars, "edge_ratio"]) for bars in section.shown)
-        )
-    console.print(table)
-
-
-def _exits(section: ExitSuggestions, analysis: Analysis, console: Console) -> None:
-    table = Table(title=formatting.exits_title(section, analysis.unit), title_justify="left")
-    for column in formatting.EXIT_COLUMNS:
-        table.add_column(column, justify="left" if column == "Exit" else "right")
-    for row in formatting.exit_rows(section):
-        table.add_row(*row)
-    console.print(table)
-
-
 def _rich_table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
+    """A table whose first column (strategy, pair, capability...) is never cut or wrapped:
+    on a narrow terminal the numbers' headers wrap instead."""
     table = Table(title=title, title_justify="left")
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right")
+    first = max((len(row[0]) for row in rows), default=0)
+    table.add_column(columns[0], no_wrap=True, min_width=max(first, len(columns[0])))
+    for column in columns[1:]:
+        table.add_column(column, justify="right")
     for row in rows:
         table.add_row(*row)
     return table
@@ -73,11 +37,22 @@ def _comparison(section: StrategyComparison, analysis: Analysis, console: Consol
     console.print(
         _rich_table(formatting.comparison_title(section), formatting.COMPARISON_COLUMNS, rows)
     )
+    curves = formatting.curve_rows(section)
+    title = f"Realised equity ({section.stake_currency}) and drawdown, first to last close"
+    console.print(_rich_table(title, formatting.CURVE_COLUMNS, curves))
+
+
+def _attribution(section: Attribution, analysis: Analysis, console: Console) -> None:
+    rows = formatting.attribution_rows(section)
+    console.print(_rich_table(formatting.ATTRIBUTION_TITLE, formatting.ATTRIBUTION_COLUMNS, rows))
+    for note in formatting.attribution_notes(section):
+        console.print(note)
 
 
 def _effects(section: CapabilityEffects, analysis: Analysis, console: Console) -> None:
     rows = formatting.effect_rows(section)
     console.print(_rich_table(formatting.effects_title(section), formatting.EFFECT_COLUMNS, rows))
+    console.print(formatting.effects_note(section))
     if not section.reasons.empty:
         reasons = formatting.reason_rows(section)
         console.print(
@@ -85,10 +60,54 @@ def _effects(section: CapabilityEffects, analysis: Analysis, console: Console) -
         )
 
 
+def _returns(section: Returns, analysis: Analysis, console: Console) -> None:
+    console.print(
+        _rich_table(
+            "Per pair (best total first); won: share of trades with a profit after fees",
+            formatting.returns_pair_columns(section),
+            formatting.returns_pair_rows(section),
+        )
+    )
+    console.print(
+        _rich_table(
+            "Per month of close",
+            formatting.returns_month_columns(section),
+            formatting.returns_month_rows(section),
+        )
+    )
+
+
+def _trades(section: TradeExcursions, analysis: Analysis, console: Console) -> None:
+    console.print(f"Excursions of {len(section.trades)} trades, in {analysis.unit}.")
+
+
+def _metrics(section: MetricsTable, analysis: Analysis, console: Console) -> None:
+    if section.table.empty:
+        return
+    headers = (section.label, *(header for header, _ in formatting.METRIC_COLUMNS))
+    console.print(_rich_table(section.title, headers, formatting.metric_rows(section.table)))
+
+
+def _edge(section: EdgeRatios, analysis: Analysis, console: Console) -> None:
+    headers = ("Strategy", *(f"e({bars})" for bars in section.shown))
+    rows = [
+        [name, *(formatting.num(edge.loc[bars, "edge_ratio"]) for bars in section.shown)]
+        for name, edge in section.by_strategy.items()
+    ]
+    console.print(_rich_table(formatting.edge_title(analysis.timeframe), headers, rows))
+
+
+def _exits(section: ExitSuggestions, analysis: Analysis, console: Console) -> None:
+    title = formatting.exits_title(section, analysis.unit)
+    console.print(_rich_table(title, formatting.EXIT_COLUMNS, formatting.exit_rows(section)))
+
+
 RENDERERS: dict[type, Callable] = {
-    TradeExcursions: _trades,
     StrategyComparison: _comparison,
+    Attribution: _attribution,
     CapabilityEffects: _effects,
+    Returns: _returns,
+    TradeExcursions: _trades,
     MetricsTable: _metrics,
     EdgeRatios: _edge,
     ExitSuggestions: _exits,
@@ -96,8 +115,14 @@ RENDERERS: dict[type, Callable] = {
 
 
 def print_report(analysis: Analysis, console: Console) -> None:
-    """Print every section, in order, then what the exit suggestions are worth."""
-    for section in analysis.sections:
-        RENDERERS[type(section)](section, analysis, console)
+    """Print the title, then every section in order under its chapter's heading, then what
+    the exit suggestions are worth."""
+    console.print(
+        f"[bold]{formatting.report_title(analysis)}[/]: {formatting.report_intro(analysis)}"
+    )
+    for number, (_, title, sections) in enumerate(analysis.chapters(), start=1):
+        console.rule(f"[bold]{number}. {title}", align="left")
+        for section in sections:
+            RENDERERS[type(section)](section, analysis, console)
     if analysis.sections_of(ExitSuggestions):
         console.print(formatting.EXITS_NOTE)

@@ -89,7 +89,7 @@ def child(spec: str) -> None:
     import logging
 
     logging.disable(logging.CRITICAL)
-    from tests.backtest_harness import run_backtest
+    from tests.support.backtest_harness import run_backtest
 
     variant = json.loads(spec)
     module, _, name = variant["strategy"].partition(":")

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.backtest_harness import copy_user_data
 from tests.benchmarks.bench import Target
-from tests.postgres_server import PostgresUnavailable, create_database, private_postgres
+from tests.support.backtest_harness import copy_user_data
+from tests.support.postgres_server import PostgresUnavailable, create_database, private_postgres
 
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 EPOCHS = 16

@@ -97,7 +97,7 @@ def drawdowns() -> None:
     """Child process: max drawdown and profit of the plain and the sized backtests."""
     import logging
 
-    from tests.backtest_harness import run_backtest
+    from tests.support.backtest_harness import run_backtest
 
     logging.disable(logging.CRITICAL)
     rows = {}

@@ -122,7 +122,7 @@ def child_prepare(directory: str) -> None:
 
     from example_strategy import ExampleStrategy
 
-    from tests.backtest_harness import copy_user_data, export, run_backtest
+    from tests.support.backtest_harness import copy_user_data, export, run_backtest
 
     logging.disable(logging.CRITICAL)
     userdir = copy_user_data(Path(directory))

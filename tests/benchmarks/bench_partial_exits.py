@@ -98,7 +98,7 @@ def record_decisions() -> None:
     """Child process: run the ladder once and store the orders it decided."""
     import logging
 
-    from tests.backtest_harness import run_backtest
+    from tests.support.backtest_harness import run_backtest
 
     logging.disable(logging.CRITICAL)
     run_backtest(RecordingLadder, config=CONFIG)

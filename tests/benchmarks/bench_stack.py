@@ -12,7 +12,7 @@ Cost of the whole stack (ten pairs, whole span, 1h).
 from example_strategy import ExampleStrategy
 
 from tests.benchmarks.bench import Target, Variant, main
-from tests.strategies import EverythingOff
+from tests.support.strategies import EverythingOff
 
 MODULE = "tests.benchmarks.bench_stack"
 

@@ -23,10 +23,13 @@ from freqtrade_posmgmt.mixins._base import tightest_stop
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import copy_user_data, run_backtest
-from tests.correlation_replay import check_every_entry_within_cap
-from tests.helpers import run_cli
-from tests.strategies import EverythingOff
+from tests.support.backtest_harness import copy_user_data, run_backtest
+from tests.support.correlation_replay import check_every_entry_within_cap
+from tests.support.helpers import run_cli
+from tests.support.strategies import EverythingOff
+
+# Whole-module: every test runs long backtests or subprocesses (make test-fast leaves them out).
+pytestmark = pytest.mark.slow
 
 TIMERANGE = "20250101-20250501"
 TRAILING = TrailingStopPolicy(

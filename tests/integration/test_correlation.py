@@ -19,9 +19,9 @@ from freqtrade_posmgmt import CorrelationMixin, PartialExitMixin
 from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
-from tests.backtest_harness import MARKETS, SPOT_DATA, copy_user_data, run_backtest
-from tests.correlation_replay import HOUR, WALLET, check_every_entry_within_cap, rho
-from tests.helpers import run_cli
+from tests.support.backtest_harness import MARKETS, SPOT_DATA, copy_user_data, run_backtest
+from tests.support.correlation_replay import HOUR, WALLET, check_every_entry_within_cap, rho
+from tests.support.helpers import run_cli
 
 CAP = 0.025
 # Fixed stake, unlimited slots, a wallet that never runs out: only the cap refuses entries.
@@ -86,6 +86,7 @@ def spot_runs():
     return plain, capped, strategy.pm_decisions, strategy.pm_correlation_details
 
 
+@pytest.mark.slow
 def test_every_entry_keeps_its_group_within_the_cap_and_cuts_fill_it(spot_runs):
     _, capped, decisions, details = spot_runs
     grouped = check_every_entry_within_cap(capped.trades, CAP)
@@ -104,6 +105,7 @@ def test_every_entry_keeps_its_group_within_the_cap_and_cuts_fill_it(spot_runs):
         assert trade.stake_amount < 1000
 
 
+@pytest.mark.slow
 def test_missing_entries_of_the_plain_strategy_were_refused_for_a_full_group(spot_runs):
     plain, capped, decisions, details = spot_runs
     taken = {(t.pair, t.open_date_utc) for t in capped.trades}
@@ -125,6 +127,7 @@ def test_missing_entries_of_the_plain_strategy_were_refused_for_a_full_group(spo
     assert by_refusal >= 50
 
 
+@pytest.mark.slow
 def test_the_correlations_behind_each_decision_equal_an_independent_recomputation(spot_runs):
     _, _, decisions, details = spot_runs
     checked = 0
@@ -140,6 +143,7 @@ NAMES = {path.name.split("-")[0].replace("_", ""): path.name.split("-")[0].repla
          for path in SPOT_DATA.glob("*-1h.feather")}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_backtest_cut_at_any_date_makes_the_same_decisions_up_to_the_cut(spot_runs):
     _, full, _, _ = spot_runs
     for end in ("20250401", "20250901", "20260101"):
@@ -162,6 +166,7 @@ def test_a_backtest_cut_at_any_date_makes_the_same_decisions_up_to_the_cut(spot_
         assert opened(cut.trades) == opened(full.trades)
 
 
+@pytest.mark.slow
 def test_futures_shorts_at_3x_a_short_beside_a_correlated_long_is_not_cut():
     result = run_backtest(
         CappedShorts,
@@ -186,6 +191,7 @@ def test_futures_shorts_at_3x_a_short_beside_a_correlated_long_is_not_cut():
     assert any(t.is_short for t in result.trades) and any(not t.is_short for t in result.trades)
 
 
+@pytest.mark.slow
 def test_confirm_trade_entry_vetoes_a_final_order_that_breaks_the_cap():
     result = run_backtest(CappedThenDoubled, timerange="20250101-20250401", config=CONFIG)
     # Cap 4950: a third correlated entry is cut to what is left, then doubled past it; only
@@ -195,6 +201,7 @@ def test_confirm_trade_entry_vetoes_a_final_order_that_breaks_the_cap():
     assert any(d.kind == "cut" for d in STRATEGIES["CappedThenDoubled"].pm_decisions)
 
 
+@pytest.mark.slow
 def test_adds_are_cut_by_the_same_rule():
     result = run_backtest(CappedAdds, timerange="20250101-20250901", config=CONFIG)
     adds = [t for t in result.trades if t.nr_of_successful_entries > 1]
@@ -260,6 +267,7 @@ class HyperoptableCorrelation(CorrelationMixin, ExampleStrategy):
 """
 
 
+@pytest.mark.slow
 def test_hyperopt_samples_pm_correlation_on_two_workers(tmp_path: Path):
     userdir = copy_user_data(tmp_path)
     (userdir / "strategies" / "hyperoptable_correlation.py").write_text(HYPEROPTABLE)

@@ -21,8 +21,13 @@ from freqtrade.optimize.hyperopt_loss.hyperopt_loss_sharpe_daily import SharpeHy
 from optuna.trial import TrialState
 
 from freqtrade_posmgmt import TrailingStopMixin
-from tests.backtest_harness import copy_user_data, run_backtest
-from tests.postgres_server import PostgresUnavailable, create_database, private_postgres
+from freqtrade_posmgmt.cli.distributed_hyperopt import rounded
+from tests.support.backtest_harness import copy_user_data, run_backtest
+from tests.support.postgres_server import PostgresUnavailable, create_database, private_postgres
+
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
 
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
@@ -154,6 +159,9 @@ def test_two_workers_share_one_study(postgres, tmp_path, monkeypatch):
     assert len(trials) == 8 + 5
     by_params = {key(t.params): t for t in trials}
     assert len(by_params) == len(trials)  # No parameter set evaluated twice.
+    for trial in trials:  # Stored as the Parameters' decimals give them, without float noise.
+        for name, value in trial.params.items():
+            assert repr(value) == repr(rounded(trial.distributions[name], value))
 
     # Every trial was evaluated by exactly one host, and its stored loss is that host's epoch.
     host_of: dict[str, str] = {}
@@ -186,6 +194,9 @@ def test_two_workers_share_one_study(postgres, tmp_path, monkeypatch):
         seen = [t.value for t in trials if t.datetime_complete <= last_done[name]]
         assert reported.value <= min(seen)
         assert f"Objective: {reported.value:.5f}" in outputs[name].split("Best result")[1]
+        if host_of[key(reported.params)] != name:  # another host's trial: named as such
+            worker = reported.user_attrs["freqtrade_worker"]
+            assert f"study trial {reported.number}, evaluated by {worker}" in outputs[name]
     last = max(hosts, key=lambda name: last_done[name])
     assert key(reported_params(hosts[last][0])) == key(study.best_trial.params)
 

@@ -2,8 +2,8 @@
 DynamicRiskMixin in real offline backtests on the shipped candles.
 
 The example strategy loses over the span, so drawdowns reach every tier. The checks rebuild the
-realised equity path from the closed trades alone, apply the recovery rule as the README states
-it, and assert that every entry's stake is the strategy's own stake times that factor.
+realised equity path from the closed trades alone, apply the recovery rule as
+docs/capabilities/dynamic-risk.md states it, and assert that every entry's stake is the strategy's own stake times that factor.
 """
 
 import json
@@ -26,14 +26,14 @@ from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.dynamic_risk import DynamicRiskMixin
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
-from tests.backtest_harness import (
+from tests.support.backtest_harness import (
     MARKETS,
     SPOT_DATA,
     copy_user_data,
     run_backtest,
     write_strategy_stub,
 )
-from tests.helpers import run_cli
+from tests.support.helpers import run_cli
 
 PAIRS = ["DOGE/USDT", "ADA/USDT", "LINK/USDT", "AVAX/USDT"]
 STAKE = 1000
@@ -99,7 +99,7 @@ def rebuilt_path(trades: list[LocalTrade]) -> list[tuple[datetime, float]]:
 
 
 def rule(path: list[tuple[datetime, float]], before: datetime, config: DynamicRiskConfig) -> dict:
-    """The README's rule, applied to the path of exits filled before ``before``."""
+    """The documented rule, applied to the path of exits filled before ``before``."""
     equities = [START] + [e for t, e in path if t < before]
     equity = equities[-1]
     peak = max(equities)
@@ -140,6 +140,7 @@ def sized():
     return result, dict(Sized.seen), dict(Sized.factors), Sized.strategy
 
 
+@pytest.mark.slow
 def test_every_stake_is_the_strategys_own_times_the_rules_factor(sized):
     result, seen, _, strategy = sized
     path = rebuilt_path(result.trades)
@@ -171,6 +172,7 @@ def test_every_stake_is_the_strategys_own_times_the_rules_factor(sized):
         )
 
 
+@pytest.mark.slow
 def test_exits_of_the_decision_candle_do_not_size_its_entries(sized):
     result, _, factors, _ = sized
     closes = {t.close_date_utc for t in result.trades if not t.is_open}
@@ -188,6 +190,7 @@ def test_exits_of_the_decision_candle_do_not_size_its_entries(sized):
     assert differs  # counting them would have given another drawdown
 
 
+@pytest.mark.slow
 def test_the_equity_path_agrees_with_freqtrades_calculate_max_drawdown(sized):
     result, _, _, strategy = sized
     closed = [t for t in result.trades if not t.is_open]
@@ -224,6 +227,7 @@ class RiskPerTradeShorts(RiskPerTrade):
     factors: ClassVar[dict] = {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("strategy", "run"),
     [
@@ -278,6 +282,7 @@ def test_risk_per_trade_stop_outs_lose_that_fraction_of_equity(strategy, run):
 # --- restart ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_restarted_dry_run_bot_gives_the_same_next_factor(sized, tmp_path):
     result, _, factors, _ = sized
     path = rebuilt_path(result.trades)
@@ -413,6 +418,7 @@ def exit_profits(trade: LocalTrade) -> list[tuple[datetime, float]]:
     return out
 
 
+@pytest.mark.slow
 def test_stacked_with_partial_exits_adds_are_scaled_and_partials_count_as_realised():
     WithPartials.seen.clear()
     WithPartials.adds.clear()
@@ -460,6 +466,7 @@ class Tightened(Sized):
     factors: ClassVar[dict] = {}
 
 
+@pytest.mark.slow
 def test_deeper_tiers_tighten_the_stop_and_never_beyond_the_deepest():
     result = run_backtest(Tightened, pairs=PAIRS, config={"stake_amount": STAKE})
     distances = [1 - t.stop_loss / t.open_rate for t in result.trades]
@@ -493,6 +500,7 @@ def volatility_of(closes: pd.DataFrame, candle: datetime, days: int = 30) -> flo
     return float(np.log(day_ends.tail(days + 1)).diff().dropna().std(ddof=1))
 
 
+@pytest.mark.slow
 def test_performance_and_volatility_factors_are_point_in_time():
     result = run_backtest(EveryFactor, pairs=PAIRS[:2], config={"stake_amount": STAKE})
     path = rebuilt_path(result.trades)
@@ -547,6 +555,7 @@ class FromEpoch(DynamicRiskMixin, ExampleStrategy):
         super().pm_refresh()
 
 
+@pytest.mark.slow
 def test_each_hyperopt_epoch_sizes_like_its_own_backtest(tmp_path):
     """Trade ids and the trade lists restart every epoch: nothing may leak from the last one."""
     userdir = copy_user_data(tmp_path)

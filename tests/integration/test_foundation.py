@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from example_strategy import ExampleStrategy
 
-from tests.backtest_harness import SPOT_DATA, data_span, run_backtest
+from tests.support.backtest_harness import SPOT_DATA, data_span, run_backtest
 
 BTC_ETH = ["BTC/USDT", "ETH/USDT"]
 
@@ -36,6 +36,7 @@ def whole_span():
     return run_backtest(ExampleStrategy)
 
 
+@pytest.mark.slow
 def test_example_strategy_result_is_stable(whole_span):
     assert len(whole_span.trades) == 741
     assert whole_span.stats["profit_total_abs"] == pytest.approx(-4943.521, abs=1e-3)
@@ -44,6 +45,7 @@ def test_example_strategy_result_is_stable(whole_span):
     )
 
 
+@pytest.mark.slow
 def test_trades_lie_inside_the_data_and_their_candles(whole_span):
     for trade in whole_span.trades:
         first, last = data_span(trade.pair)
@@ -52,6 +54,7 @@ def test_trades_lie_inside_the_data_and_their_candles(whole_span):
     assert_rates_inside_candles(whole_span.trades)
 
 
+@pytest.mark.slow
 def test_every_order_is_filled_and_trades_are_closed(whole_span):
     for trade in whole_span.trades:
         assert not trade.is_open
@@ -59,6 +62,7 @@ def test_every_order_is_filled_and_trades_are_closed(whole_span):
         assert all(o.status == "closed" for o in trade.orders)
 
 
+@pytest.mark.slow
 def test_timeframe_detail_fills_exits_inside_5m_candles():
     result = run_backtest(
         ExampleStrategy, pairs=BTC_ETH, timerange="20250101-20250301", timeframe_detail="5m"

@@ -11,8 +11,11 @@ import pandas as pd
 import pytest
 from example_managed_strategy import ExampleManagedStrategy
 
-from tests.backtest_harness import copy_user_data, run_backtest
-from tests.helpers import run_cli
+from tests.support.backtest_harness import copy_user_data, run_backtest
+from tests.support.helpers import run_cli
+
+# Whole-module: every test runs long backtests or subprocesses (make test-fast leaves them out).
+pytestmark = pytest.mark.slow
 
 HOUR = timedelta(hours=1)
 STRATEGIES: dict[str, object] = {}

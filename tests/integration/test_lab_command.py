@@ -9,7 +9,7 @@ import json
 from freqtrade.optimize.hyperopt_tools import HyperoptTools
 
 from freqtrade_posmgmt.cli import build_parser
-from tests.backtest_harness import copy_user_data
+from tests.support.backtest_harness import copy_user_data
 
 SPACE = {
     "strategy": {"stoploss": {"low": -0.08, "high": -0.02}},

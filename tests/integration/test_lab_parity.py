@@ -16,8 +16,8 @@ from example_strategy import ExampleStrategy
 
 from freqtrade_posmgmt import PositionManagementMixin
 from freqtrade_posmgmt.lab.runner import run_trades, trade_records
-from tests.lab_oracle import differences, freqtrade_trades, load_lab_data, random_variant
-from tests.strategies import ExampleShort
+from tests.support.lab_oracle import differences, freqtrade_trades, load_lab_data, random_variant
+from tests.support.strategies import ExampleShort
 
 
 class LabLong(PositionManagementMixin, ExampleStrategy):

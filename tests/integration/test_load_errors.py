@@ -10,8 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from freqtrade.exceptions import OperationalException
+from freqtrade.resolvers import StrategyResolver
 
-from tests.backtest_harness import copy_user_data
+from tests.support.backtest_harness import USER_DATA, copy_user_data
+
+# Whole-module: every test starts the command line in a fresh process that imports Freqtrade
+# (seconds each), so make test-fast leaves them out.
+pytestmark = pytest.mark.slow
 
 CLI = Path(sys.executable).parent / "freqtrade-posmgmt"
 BACKTEST = ["offline", "backtesting", "-c", "user_data/config.json", "--userdir", "user_data",
@@ -31,6 +37,70 @@ class BadLadder(PositionManagementMixin, ExampleStrategy):
         exit_targets=[0.06, 0.03], exit_sizes=[0.3, 0.3], breakeven_after_first_exit=True
     )
 """
+
+BAD_POLICY = """
+from example_strategy import ExampleStrategy
+
+from freqtrade_posmgmt import PositionManagementMixin
+from freqtrade_posmgmt.correlation_engine import CorrelationConfig
+from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
+
+
+class MyStrategy(PositionManagementMixin, ExampleStrategy):
+    {attribute}
+"""
+# The class attribute -> the one line a strategy load gives (after "MyStrategy.").
+BAD_CORRELATION_AND_RISK = {
+    "cap 0": (
+        "correlation_policy = CorrelationConfig(max_correlated_exposure=0)",
+        "correlation_policy: max_correlated_exposure=0: must be > 0 and <= 1",
+    ),
+    "threshold 1.5": (
+        "correlation_policy = CorrelationConfig(correlation_threshold=1.5)",
+        "correlation_policy: correlation_threshold=1.5: must be > 0 and <= 1",
+    ),
+    "window 0": (
+        "correlation_policy = CorrelationConfig(correlation_window_days=0)",
+        "correlation_policy: correlation_window_days=0: must be > 0",
+    ),
+    "a string for a number": (
+        "correlation_policy = CorrelationConfig(correlation_threshold='0.7')",
+        "correlation_policy: correlation_threshold='0.7': must be a finite number",
+    ),
+    "an unknown keyword": (
+        "correlation_policy = CorrelationConfig(max_exposure=0.3)",
+        (
+            "correlation_policy: max_exposure=0.3: unknown field; known fields: "
+            "correlation_window_days, correlation_threshold, max_correlated_exposure, "
+            "sample_min_size, basis"
+        ),
+    ),
+    "a fractional window": (
+        "correlation_policy = CorrelationConfig(correlation_window_days=0.5)",
+        (
+            "correlation_policy: correlation_window_days=0.5: holds 12 candles of 3600 s, "
+            "fewer than sample_min_size=20"
+        ),
+    ),
+    "unsorted thresholds": (
+        (
+            "dynamic_risk_policy = DynamicRiskConfig(drawdown_thresholds=[0.1, 0.05], "
+            "risk_reduction_factors=[0.8, 0.6])"
+        ),
+        "dynamic_risk_policy: drawdown_thresholds=[0.1, 0.05]: must be strictly ascending",
+    ),
+    "length mismatch": (
+        "dynamic_risk_policy = DynamicRiskConfig(risk_reduction_factors=[0.8, 0.6])",
+        (
+            "dynamic_risk_policy: risk_reduction_factors=[0.8, 0.6]: must have as many items "
+            "as drawdown_thresholds (3)"
+        ),
+    ),
+    "factor 1.4": (
+        "dynamic_risk_policy = DynamicRiskConfig(risk_reduction_factors=[1.4, 0.6, 0.4])",
+        "dynamic_risk_policy: risk_reduction_factors=[1.4, 0.6, 0.4]: must each be > 0 and <= 1",
+    ),
+}
 
 
 @pytest.fixture
@@ -106,3 +176,26 @@ def test_each_capability_logs_the_policy_in_force_once_at_start_up(workdir):
     ]  # fmt: skip
     for start in expected:
         assert len([line for line in lines if "INFO" in line and start in line]) == 1, start
+
+
+@pytest.mark.parametrize("case", BAD_CORRELATION_AND_RISK)
+def test_bad_correlation_and_risk_class_attributes_fail_at_load_in_one_line(tmp_path, case):
+    attribute, error = BAD_CORRELATION_AND_RISK[case]
+    (tmp_path / "my_strategy.py").write_text(BAD_POLICY.format(attribute=attribute))
+    config = json.loads((USER_DATA / "config.json").read_text()) | {
+        "strategy": "MyStrategy",
+        "strategy_path": str(tmp_path),
+        "user_data_dir": tmp_path,
+    }
+    # Freqtrade prints an OperationalException as its message, in one line (freqtrade.main).
+    with pytest.raises(OperationalException) as raised:
+        StrategyResolver.load_strategy(config)
+    assert str(raised.value) == f"MyStrategy.{error}"
+
+
+def test_a_bad_correlation_class_attribute_stops_freqtrade_in_one_line(workdir):
+    attribute, error = BAD_CORRELATION_AND_RISK["cap 0"]
+    strategy = BAD_POLICY.format(attribute=attribute)
+    (workdir / "user_data" / "strategies" / "my_strategy.py").write_text(strategy)
+    proc = run_cli(*BACKTEST, "--strategy", "MyStrategy", cwd=workdir)
+    assert the_one_error(proc).endswith(f"MyStrategy.{error}")

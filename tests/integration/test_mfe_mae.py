@@ -12,8 +12,8 @@ from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
 from freqtrade_posmgmt.mixins.mfe_mae import MFEMAEMixin
 from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import SPOT_DATA, run_backtest
-from tests.strategies import PAIRS, ExampleShort, ScaleInAndOut
+from tests.support.backtest_harness import SPOT_DATA, run_backtest
+from tests.support.strategies import PAIRS, ExampleShort, ScaleInAndOut
 
 TIMERANGE = "20250101-20250501"
 

@@ -32,8 +32,13 @@ from freqtrade_posmgmt.partial_manager import (
 )
 from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN_AFTER_TP, stop_source
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import SPOT_DATA, copy_user_data, run_backtest, write_strategy_stub
-from tests.helpers import run_cli
+from tests.support.backtest_harness import (
+    SPOT_DATA,
+    copy_user_data,
+    run_backtest,
+    write_strategy_stub,
+)
+from tests.support.helpers import run_cli
 
 SPOT_POLICY = PartialExitPolicy(
     exit_targets=[0.015, 0.025, 0.04],
@@ -683,6 +688,7 @@ class LadderHyperopt(PartialExitMixin, ExampleStrategy):
 """
 
 
+@pytest.mark.slow
 def test_hyperopt_over_pm_partial_shapes_the_whole_ladder_and_the_scale_ins(tmp_path, load):
     userdir = copy_user_data(tmp_path)
     (userdir / "strategies" / "ladder_hyperopt.py").write_text(LADDER_HYPEROPT)

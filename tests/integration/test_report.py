@@ -6,14 +6,14 @@ import pytest
 from example_strategy import ExampleStrategy
 
 from freqtrade_posmgmt.report import main
-from tests.backtest_harness import (
+from tests.support.backtest_harness import (
     SPOT_DATA,
     copy_user_data,
     derive_futures_data,
     export,
     run_backtest,
 )
-from tests.strategies import PAIRS, ExampleShort, ScaleInAndOut
+from tests.support.strategies import PAIRS, ExampleShort, ScaleInAndOut
 
 TIMERANGE = "20250101-20250401"
 ERROR = "freqtrade-posmgmt analyze: error: "
@@ -80,6 +80,7 @@ def test_report_tables_json_and_html(spot_result, userdir, exported, capsys):
     # Self-contained: plotly.js is inline, nothing is fetched.
     assert "<script src=" not in html
     assert "MAE vs result (Sweeney)" in html and "Edge ratio e(n)" in html
+    assert "ScaleInAndOut: worst excursion (|MAE|) vs result" in html
 
 
 def test_latest_result_and_html_next_to_it_by_default(spot_result, userdir, exported, capsys):
@@ -201,3 +202,52 @@ def test_html_option_before_the_result_reads_the_result(userdir, exported, capsy
     assert (status, err) == (0, "")
     assert exported.read_bytes()[:2] == b"PK"
     assert exported.with_name(f"{exported.stem}_mfe_mae.html").is_file()
+
+
+def test_outputs_are_checked_before_the_analysis(userdir, exported, capsys):
+    missing = userdir / "missing_dir" / "report.html"
+    status, out, err = run(capsys, exported, "--userdir", userdir, "--html", missing)
+    assert_one_line_error(status, out, err, "cannot write")
+    assert out == ""  # nothing printed before the error
+
+
+def test_a_config_given_as_the_result_is_named_as_such(userdir, capsys):
+    status, out, err = run(capsys, userdir / "config.json", "--userdir", userdir)
+    assert_one_line_error(status, out, err, "is a Freqtrade config, not a backtest result")
+    assert "TypeError" not in err
+
+
+def test_the_labs_attribution_file_is_shown_in_its_chapter(userdir, exported, tmp_path, capsys):
+    from tests.unit.test_report_analysis import ATTRIBUTION
+
+    attribution = tmp_path / "attribution.json"
+    attribution.write_text(json.dumps(ATTRIBUTION))
+    json_path = tmp_path / "story.json"
+    status, out, err = run(
+        capsys, exported, "--userdir", userdir, "--attribution", attribution, "--json", json_path
+    )
+    assert (status, err) == (0, "")
+    assert out.index("What each capability contributed") < out.index("Excursions, and the stops")
+    assert "dynamic_risk off" in out and "+52.50" in out
+    document = json.loads(json_path.read_text())
+    assert document["attribution"]["all_on"] == ATTRIBUTION["all_on"]
+
+
+def test_a_malformed_attribution_fails_before_any_output(userdir, exported, tmp_path, capsys):
+    attribution = tmp_path / "attribution.json"
+    attribution.write_text(json.dumps({"capabilities": [], "all_on": {"trades": 3}}))
+    status, out, err = run(capsys, exported, "--userdir", userdir, "--attribution", attribution)
+    assert_one_line_error(status, out, err, "attribution: all_on lacks profit_abs")
+    assert out == ""
+
+
+def test_the_attribution_beside_the_result_is_found(userdir, exported, capsys):
+    from freqtrade_posmgmt.attribution import attribution_path
+    from tests.unit.test_report_analysis import ATTRIBUTION
+
+    path = attribution_path(exported)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(ATTRIBUTION))
+    status, out, err = run(capsys, exported, "--userdir", userdir)
+    assert (status, err) == (0, "")
+    assert "What each capability contributed" in out and "dynamic_risk off" in out

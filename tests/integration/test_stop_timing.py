@@ -19,7 +19,10 @@ from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
 from freqtrade_posmgmt.profit import rate_for_profit
 from freqtrade_posmgmt.stop_sources import STOP_BREAKEVEN, STOP_TRAIL, stop_source
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import SPOT_DATA, export, run_backtest
+from tests.support.backtest_harness import SPOT_DATA, export, run_backtest
+
+# Whole-module: every test runs long backtests or subprocesses (make test-fast leaves them out).
+pytestmark = pytest.mark.slow
 
 RUNNING = TrailingStopPolicy(breakeven_threshold=0.01)
 CLOSED = TrailingStopPolicy(breakeven_threshold=0.01, trail_on="candle_close")

@@ -22,7 +22,7 @@ from pandas import DataFrame
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.time_exits import TimeExitMixin
 from freqtrade_posmgmt.time_exits import MarketSessionDef, TimeExitPolicy, TimeRestrictions
-from tests.backtest_harness import run_backtest
+from tests.support.backtest_harness import run_backtest
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -124,6 +124,7 @@ def test_us_session_trades_are_flat_at_each_close_across_spring_dst(us_equities_
     assert any(t.open_date_utc.date() == date(2025, 1, 20) for t in trades)
 
 
+@pytest.mark.slow
 def test_nyse_calendar_closes_every_session_and_skips_holidays(nyse_run):
     trades = nyse_run
     schedule = exchange_calendars.get_calendar("XNYS").schedule.loc["2025-01-13":"2025-11-30"]

@@ -20,12 +20,18 @@ from freqtrade.exchange.exchange_utils import ROUND_UP, price_to_precision
 from freqtrade.freqtradebot import FreqtradeBot
 from freqtrade.persistence import LocalTrade, Trade
 
+from freqtrade_posmgmt.cli.offline import use_static_markets
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.trailing_stops import ATR_COLUMN, TrailingStopMixin
-from freqtrade_posmgmt.offline import use_static_markets
 from freqtrade_posmgmt.profit import rate_for_profit
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import MARKETS, SPOT_DATA, USER_DATA, run_backtest, write_strategy_stub
+from tests.support.backtest_harness import (
+    MARKETS,
+    SPOT_DATA,
+    USER_DATA,
+    run_backtest,
+    write_strategy_stub,
+)
 
 PARITY = {"stake_amount": 100, "max_open_trades": -1, "dry_run_wallet": 1_000_000}
 BTC_ETH = ["BTC/USDT", "ETH/USDT"]
@@ -197,11 +203,13 @@ def assert_parity(runs: dict, timeframe: str = "1h", *, entry_candle_exits: bool
     assert bool(differing) == entry_candle_exits
 
 
+@pytest.mark.slow
 def test_plain_policy_trades_exactly_like_the_builtin_trailing_stop(spot_a, spot_b):
     assert_parity(spot_a)
     assert_parity(spot_b)
 
 
+@pytest.mark.slow
 def test_parity_holds_with_5m_timeframe_detail(detail_5m):
     # Within the first 5 minutes no trailing exit fires on this data: no difference at all.
     assert_parity(detail_5m, timeframe="5m", entry_candle_exits=False)
@@ -209,6 +217,7 @@ def test_parity_holds_with_5m_timeframe_detail(detail_5m):
     assert inside_hour, "trailing exits must fire inside the hour with 5m detail"
 
 
+@pytest.mark.slow
 def test_parity_holds_for_shorts_on_futures_with_leverage_3(futures_short):
     assert_parity(futures_short)
     trades = futures_short["policy"].trades
@@ -258,6 +267,7 @@ def replay_stop_exit(trade: LocalTrade, frame: pd.DataFrame, atr_lag: int) -> tu
     return None
 
 
+@pytest.mark.slow
 def test_atr_stop_uses_the_previous_candles_atr(atr_run):
     frames = {}
     checked = lookahead_mismatches = 0
@@ -283,6 +293,7 @@ def test_atr_stop_uses_the_previous_candles_atr(atr_run):
     assert lookahead_mismatches > checked // 10
 
 
+@pytest.mark.slow
 def test_breakeven_holds_on_real_trades(atr_run):
     frames = {}
     reached = at_breakeven = 0

@@ -13,9 +13,19 @@ from freqtrade_posmgmt.mixins._base import tightest_stop
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
-from tests.backtest_harness import run_backtest
-from tests.public_strategies import CALLS, STOP_MOVES, FixedStop, OwnCallbacks, OwnTrail, PSARStop
-from tests.strategies import EverythingOff
+from tests.support.backtest_harness import run_backtest
+from tests.support.public_strategies import (
+    CALLS,
+    STOP_MOVES,
+    FixedStop,
+    OwnCallbacks,
+    OwnTrail,
+    PSARStop,
+)
+from tests.support.strategies import EverythingOff
+
+# Whole-module: every test runs long backtests or subprocesses (make test-fast leaves them out).
+pytestmark = pytest.mark.slow
 
 TIMERANGE = "20250101-20250501"
 PAIRS = ["BTC/USDT", "ETH/USDT", "ADA/USDT", "LINK/USDT"]

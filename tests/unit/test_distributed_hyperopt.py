@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from optuna.trial import TrialState
 
-from freqtrade_posmgmt.distributed_hyperopt import (
+from freqtrade_posmgmt.cli.distributed_hyperopt import (
     EPOCH_ATTR,
     SharedStudy,
     SharedStudyError,

@@ -23,7 +23,7 @@ from freqtrade_posmgmt.partial_manager import (
     exit_min_stake_factor,
     level_name,
 )
-from tests.helpers import FEE, adds, ladder, only_exit, paths, policies, walk
+from tests.support.helpers import FEE, adds, ladder, only_exit, paths, policies, walk
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

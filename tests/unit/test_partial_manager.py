@@ -15,7 +15,7 @@ from freqtrade_posmgmt.partial_manager import (
     level_tag,
     levels_in_tag,
 )
-from tests.helpers import (
+from tests.support.helpers import (
     FEE,
     adds,
     apply_partial_exit,
@@ -77,6 +77,10 @@ def price_for_profit(position: PositionState, profit: float) -> float:
             {"scale_in_thresholds": [-0.05], "scale_in_sizes": [0.5], "max_scale_ins": 2},
             "max_scale_ins=2: must be <= len(scale_in_thresholds) (1)",
         ),
+        (
+            {"scale_in_thresholds": [-0.05], "scale_in_sizes": [0.5], "max_scale_ins": 0},
+            "max_scale_ins=0: lets none of the listed scale_in_thresholds fire",
+        ),
         ({"max_scale_ins": -1}, "max_scale_ins=-1: must be a whole number >= 0"),
         ({"max_scale_ins": 1.5}, "max_scale_ins=1.5: must be a whole number >= 0"),
         ({"scale_in_min_candles": -2}, "scale_in_min_candles=-2: must be a whole number >= 0"),
@@ -105,6 +109,12 @@ def test_json_shaped_overrides_are_coerced_through_dataclasses_replace():
     assert policy.scale_in_sizes == (1.0, 2.0)
     assert isinstance(policy.max_scale_ins, int)
     hash(policy)
+
+
+def test_every_listed_scale_in_may_fire_once_by_default():
+    policy = PartialExitPolicy([0.03], [0.5], [-0.10, -0.05, 0.02], [1.0, 0.5, 0.25])
+    assert policy.max_scale_ins == 3 and policy.scales_in
+    assert PartialExitPolicy([0.03], [0.5]).max_scale_ins == 0
 
 
 def test_a_pure_dca_policy_needs_no_exit_targets():

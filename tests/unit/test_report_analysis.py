@@ -18,6 +18,7 @@ from freqtrade_posmgmt.report.analysis import (
     EdgeRatios,
     ExitSuggestions,
     MetricsTable,
+    Returns,
     TradeExcursions,
     analyse,
     order_recommendations,
@@ -75,9 +76,12 @@ def test_time_to_mfe_reads_in_hours_and_minutes(value, shown):
     assert duration(value) == shown
 
 
-def synthetic_result(trade_count: int = 40, seed: int = 3) -> LoadedResult:
+def synthetic_result(
+    trade_count: int = 40, seed: int = 3, names: tuple[str, str] = ("A", "B"), managed: bool = False
+) -> LoadedResult:
     """Two strategies' single-entry trades on a random walk, half with a tagged
-    partial exit, as loading.load_result returns them."""
+    partial exit, as loading.load_result returns them; ``managed``: the second strategy has
+    position management (decisions and Freqtrade's statistics, as a real result has)."""
     rng = np.random.default_rng(seed)
     hours = 400
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, hours)))
@@ -98,23 +102,38 @@ def synthetic_result(trade_count: int = 40, seed: int = 3) -> LoadedResult:
         start = int(rng.integers(20, hours - 30))
         end = start + int(rng.integers(1, 24))
         partial = trade_id % 4 in (0, 1)
+        middle = (start + end) // 2
+
+        def order(candle: int, is_entry: bool, amount: float, tag: str | None = None) -> dict:
+            return {
+                "order_filled_timestamp": 1,
+                "ft_is_entry": is_entry,
+                "ft_order_tag": tag,
+                "amount": amount,
+                "safe_price": open_[candle],
+                "cost": amount * open_[candle],
+            }
+
         rows.append(
             {
-                "strategy": "B" if trade_id % 2 else "A",
+                "strategy": names[trade_id % 2],
+                "pair": "BTC/USDT",
+                "open_date": frame["date"][start],
+                "close_date": frame["date"][end],
                 "exit_reason": "roi" if close[end] > open_[start] else "exit_signal",
                 "enter_tag": None,
+                "is_short": False,
+                "fee_open": 0.0,
+                "fee_close": 0.0,
                 "profit_ratio": open_[end] / open_[start] - 1,
+                "profit_abs": 100 * (open_[end] / open_[start] - 1),
                 "leverage": 1.0,
-                "orders": [{"order_filled_timestamp": 1, "ft_is_entry": True}]
-                + (
-                    [{"order_filled_timestamp": 1, "ft_is_entry": False, "ft_order_tag": "tp1"}]
-                    if partial
-                    else []
-                )
-                + [{"order_filled_timestamp": 1, "ft_is_entry": False}],
+                "orders": [order(start, True, 1.0)]
+                + ([order(middle, False, 0.5, "pm_tp1")] if partial else [])
+                + [order(end, False, 0.5 if partial else 1.0)],
             }
         )
-        steps = [(start, True, 1.0)] + ([((start + end) // 2, False, 0.5)] if partial else [])
+        steps = [(start, True, 1.0)] + ([(middle, False, 0.5)] if partial else [])
         steps.append((end, False, 0.5 if partial else 1.0))
         for candle, is_entry, amount in steps:
             fills.append(
@@ -131,7 +150,76 @@ def synthetic_result(trade_count: int = 40, seed: int = 3) -> LoadedResult:
     fills = pd.DataFrame(
         fills, columns=["trade_id", "pair", "is_short", "date", "is_entry", "amount", "price"]
     )
-    return LoadedResult(Path("synthetic.zip"), "1h", pd.DataFrame(rows), fills, candles, candles)
+    trades = pd.DataFrame(rows)
+    stats, decisions = {}, {}
+    if managed:
+        stats = {name: STATS for name in names}
+        decisions = {
+            names[0]: None,
+            names[1]: {
+                "capabilities": {"dynamic_risk": True},
+                "decisions": [
+                    {
+                        "capability": "dynamic_risk",
+                        "kind": "resize",
+                        "reason": "drawdown 12%",
+                        "stake_not_deployed": 123_456.5,
+                        "pair": "BTC/USDT",
+                        "candle": START.isoformat(),
+                    }
+                ],
+            },
+        }
+    return LoadedResult(
+        Path("synthetic.zip"), "1h", trades, fills, candles, candles, stats, decisions
+    )
+
+
+STATS = {
+    "total_trades": 20,
+    "profit_total_abs": 12.5,
+    "profit_total": 0.00125,
+    "max_drawdown_account": 0.02,
+    "calmar": 1.5,
+    "winrate": 0.4,
+    "profit_factor": 1.1,
+    "starting_balance": 10_000,
+    "backtest_start": "2025-01-06 00:00:00",
+    "stake_currency": "USDT",
+}
+PLAIN, MANAGED = "ExampleStrategy", "ExampleManagedStrategy"
+ATTRIBUTION = {
+    "capabilities": [
+        {
+            "name": "dynamic_risk",
+            "off": {
+                "trades": 25,
+                "profit_abs": -40.0,
+                "profit_ratio": -0.004,
+                "max_drawdown": 0.05,
+                "calmar": -0.8,
+            },
+            "delta_profit_abs": 52.5,
+        },
+        {
+            "name": "trailing_stop",
+            "off": {
+                "trades": 19,
+                "profit_abs": 20.0,
+                "profit_ratio": 0.002,
+                "max_drawdown": 0.03,
+                "calmar": 0.7,
+            },
+        },
+    ],
+    "all_on": {
+        "trades": 20,
+        "profit_abs": 12.5,
+        "profit_ratio": 0.00125,
+        "max_drawdown": 0.02,
+        "calmar": 1.5,
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +229,7 @@ def analysis():
 
 def test_sections_come_in_the_order_the_report_shows_them(analysis):
     kinds = [type(section) for section in analysis.sections]
-    assert kinds[0] is TradeExcursions
+    assert kinds[:2] == [Returns, TradeExcursions]  # no statistics, no decisions: no comparison
     tables = [(s.key, s.strategy) for s in analysis.sections_of(MetricsTable)]
     assert tables == [
         ("per_strategy", None),
@@ -186,7 +274,7 @@ def test_renderers_read_the_same_numbers(analysis):
             "optimal_exit",
         ]
         assert strategy["metrics"]["trades"] == per_strategy.loc[name, "trades"] == 20
-        assert set(strategy["by_partial_exit_tag"]) == {"tp1"}
+        assert set(strategy["by_partial_exit_tag"]) == {"pm_tp1"}
     # JSON keeps the documented names: mfe is the price excursion.
     first = document["trades"][0]
     assert first["mfe"] == pytest.approx(analysis.trades["price_mfe"].iloc[0])

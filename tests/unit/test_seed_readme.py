@@ -3,9 +3,15 @@ The five snippets of the seed package's README, with ``src.position_management``
 ``freqtrade_posmgmt``, run as written and give correct answers.
 """
 
+import importlib
+import re
 from datetime import UTC, datetime
+from functools import reduce
+from pathlib import Path
 
 import pytest
+
+from freqtrade_posmgmt import SEED_COMPATIBLE
 
 SNIPPETS = {
     "dynamic_risk": """
@@ -102,6 +108,20 @@ def test_partial_snippet_lists_the_exits_due_and_finds_the_scale_in():
     assert [e.amount for e in names["exits"]] == [pytest.approx(0.5)]
 
 
+def test_partial_snippet_scales_in_at_each_listed_level():
+    from freqtrade_posmgmt.partial_manager import PositionState
+
+    position = PositionState(entry_price=100.0, side="long", original_size=1.0)
+    names = run("partial", position=position, current_price=102.5, market_data={})
+    assert names["scale_in"].levels == (1,)  # +2.5%: the add listed at +2%
+    assert names["scale_in"].stake == pytest.approx(25.0)
+    added = PositionState(
+        entry_price=100.0, side="long", original_size=1.0, scale_ins_taken=frozenset({1})
+    )
+    names = run("partial", position=added, current_price=105.5, market_data={})
+    assert names["scale_in"].levels == (2,)  # +5.5%: the second listed add
+
+
 def test_time_snippet_exits_after_the_close_and_at_the_maximum_holding_time():
     names = run("time")
     policy = names["policy"]
@@ -118,3 +138,27 @@ def test_trailing_snippet_builds_the_policy_it_describes():
     policy = run("trailing")["policy"]
     assert (policy.activation_threshold, policy.trailing_distance_pct) == (0.015, 0.02)
     assert (policy.breakeven_threshold, policy.breakeven_buffer) == (0.03, 0.001)
+
+
+SEED_README = Path("/work/shared/seed/position_management_README.md")
+
+
+@pytest.mark.parametrize("entry", SEED_COMPATIBLE)
+def test_each_seed_compatible_entry_point_resolves(entry):
+    module, _, attribute = entry.partition(":")
+    found = reduce(getattr, filter(None, attribute.split(".")), importlib.import_module(module))
+    assert found is not None
+
+
+def test_the_seed_modules_and_the_snippets_imports_are_all_listed():
+    modules = {entry.partition(":")[0] for entry in SEED_COMPATIBLE}
+    names = {entry.partition(":")[2].split(".")[0] for entry in SEED_COMPATIBLE}
+    for code in SNIPPETS.values():
+        for module, imported in re.findall(
+            r"from src\.position_management\.(\w+) import (.+)", code
+        ):
+            assert f"freqtrade_posmgmt.{module}" in modules
+            assert {n.strip() for n in imported.split(",")} <= names
+    if SEED_README.is_file():  # the seed's own module list
+        listed = re.findall(r"^- `(\w+)\.py`", SEED_README.read_text(), flags=re.MULTILINE)
+        assert {f"freqtrade_posmgmt.{m}" for m in listed} <= modules

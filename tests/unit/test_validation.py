@@ -1,4 +1,9 @@
+import ast
+import dataclasses
+import importlib
 import math
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -117,3 +122,36 @@ def test_strictly_ascending_and_same_length():
     assert message(same_length, "sizes", (0.5,), "targets", (0.03, 0.06)) == (
         "sizes=[0.5]: must have as many items as targets (2)"
     )
+
+
+POLICIES = {
+    "trailing_stops": "TrailingStopPolicy",
+    "partial_manager": "PartialExitPolicy",
+    "time_exits": "TimeExitPolicy",
+    "mfe_mae_tracker": "MFEMAETracker",
+    "correlation_engine": "CorrelationConfig",
+    "dynamic_risk": "DynamicRiskConfig",
+}
+
+
+@pytest.mark.parametrize("module", [*POLICIES, "market_sessions", "excursions", "mfe_mae_analyzer"])
+def test_policy_modules_raise_no_error_of_their_own_making(module):
+    # Every error goes through validation.fail, so every message reads field=value: rule.
+    tree = ast.parse(
+        Path(importlib.import_module(f"freqtrade_posmgmt.{module}").__file__).read_text()
+    )
+    raised = [
+        ast.unparse(node.exc)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Raise) and node.exc is not None
+    ]
+    assert [r for r in raised if not re.match(r"(validation\.|check\.)?fail\(", r)] == []
+
+
+@pytest.mark.parametrize(("module", "name"), POLICIES.items())
+def test_each_policy_names_an_unknown_field_and_the_known_ones_in_one_line(module, name):
+    policy = getattr(importlib.import_module(f"freqtrade_posmgmt.{module}"), name)
+    with pytest.raises(ValueError) as error:
+        policy(no_such_field=1)
+    known = ", ".join(f.name for f in dataclasses.fields(policy) if f.init)
+    assert str(error.value) == f"no_such_field=1: unknown field; known fields: {known}"

@@ -9,7 +9,7 @@ from functools import cache
 
 import pandas as pd
 
-from tests.backtest_harness import SPOT_DATA
+from tests.support.backtest_harness import SPOT_DATA
 
 HOUR = timedelta(hours=1)
 WINDOW = 720

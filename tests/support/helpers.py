@@ -103,7 +103,7 @@ def policies(draw) -> PartialExitPolicy:
         scale_in_sizes=draw(
             st.lists(st.floats(0.1, 2.0), min_size=len(thresholds), max_size=len(thresholds))
         ),
-        max_scale_ins=draw(st.integers(0 if n_targets else 1, len(thresholds))),
+        max_scale_ins=draw(st.none() | st.integers(1, len(thresholds))) if thresholds else None,
         scale_in_after_exit=draw(st.booleans()),
     )
 

@@ -1,14 +1,15 @@
 """
 Checks of ``freqtrade-posmgmt offline``'s inputs before Freqtrade runs, each failing in one line
-(:class:`~freqtrade_posmgmt.offline.OfflineError`) where Freqtrade would print a traceback, a
-wall of log, or a WARNING followed by a backtest with no trades.
+(:class:`~freqtrade_posmgmt.cli.offline.OfflineError`) where Freqtrade would print a traceback, a
+wall of log, or a WARNING followed by a backtest with no trades. What Freqtrade runs with (an
+informative pair without candles: the strategy gets an empty frame) is a warning, not an error.
 """
 
 import copy
 import logging
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from freqtrade.configuration import Configuration
 from freqtrade.configuration.config_validation import validate_config_schema
@@ -18,7 +19,7 @@ from freqtrade.enums import CandleType, RunMode
 from freqtrade.exceptions import FreqtradeException
 from freqtrade.resolvers import StrategyResolver
 
-from freqtrade_posmgmt.offline import MARKETS_IN_USERDIR, OfflineError
+from freqtrade_posmgmt.cli.offline import MARKETS_IN_USERDIR, OfflineError
 
 # Subcommands that read candles of the whitelisted pairs, so every pair must have them.
 CANDLE_SUBCOMMANDS = {
@@ -27,6 +28,40 @@ CANDLE_SUBCOMMANDS = {
     "lookahead-analysis",
     "recursive-analysis",
 }
+
+
+class MissingInformative(NamedTuple):
+    """An informative pair and timeframe without candles: one warning, said once."""
+
+    pair: str
+    timeframe: str
+    warning: str
+
+
+class QuietAbout(logging.Filter):
+    """
+    Drops Freqtrade's own warnings about informative pairs already warned of (one per call of
+    the data provider: one per traded pair and more), so that each is said once.
+    """
+
+    def __init__(self, missing: list[MissingInformative]) -> None:
+        super().__init__()
+        self.phrases = [
+            phrase
+            for m in missing
+            for phrase in (f"No history for {m.pair}, ", f"No data found for ({m.pair}, ")
+        ]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(message.startswith(phrase) for phrase in self.phrases)
+
+
+# Where Freqtrade warns about candles it cannot find.
+NO_DATA_LOGGERS = (
+    "freqtrade.data.history.datahandlers.idatahandler",
+    "freqtrade.data.dataprovider",
+)
 
 
 def load_config(parsed: dict[str, Any]) -> dict[str, Any]:
@@ -62,14 +97,15 @@ def _pair_origin(parsed: dict[str, Any]) -> str:
 
 def check_offline_inputs(
     subcommand: str, parsed: dict[str, Any], config: dict[str, Any], markets: dict
-) -> None:
+) -> list[MissingInformative]:
     """
-    Fail early, in one line: a pair missing from the snapshot, a pair or an informative pair
-    of the strategy with no candles.
+    Fail early, in one line: a pair missing from the snapshot, a traded pair with no candles.
     :param subcommand: the Freqtrade subcommand
     :param parsed: Freqtrade's parsed arguments
     :param config: Freqtrade's configuration for them (:func:`load_config`)
     :param markets: the markets snapshot in use
+    :return: the informative pairs and timeframes without candles (Freqtrade runs the
+        strategy with an empty frame for each), with a warning naming how to download them
     """
     pairs = config.get("exchange", {}).get("pair_whitelist", [])
     origin = _pair_origin(parsed)
@@ -80,7 +116,8 @@ def check_offline_inputs(
                 "or use a snapshot that lists it (--markets PATH)"
             )
     if subcommand not in CANDLE_SUBCOMMANDS:
-        return
+        return []
+    missing: list[MissingInformative] = []
     names = config.get("strategy_list") or [config.get("strategy")]
     # The strategy decides the timeframe (it overrides the config's) and its informative pairs.
     loaded = [_strategy(name, config, pairs, markets) for name in names if name]
@@ -97,12 +134,27 @@ def check_offline_inputs(
                     )
         for pair, timeframe, informative_type in informative:
             path = _candle_file(strategy_config, pair, timeframe, informative_type)
-            if not path.is_file():
-                raise OfflineError(
-                    f"strategy {name} uses {pair} {timeframe} as an informative pair but "
-                    f"{path.parent} has no such candles: add {path.name} (freqtrade "
-                    "download-data) or change the strategy's informative pairs"
-                )
+            warning = (
+                f"strategy {name} asks for {pair} {timeframe} ({informative_type.value}) as an "
+                f"informative pair, but {path.parent} has no {path.name}: the strategy gets an "
+                f"empty frame for it; download the candles with `freqtrade download-data "
+                f"{_download_options(parsed, informative_type)}--pairs {pair} --timeframes "
+                f"{timeframe}`"
+            )
+            if not path.is_file() and warning not in [m.warning for m in missing]:
+                missing.append(MissingInformative(pair, timeframe, warning))
+    return missing
+
+
+def _download_options(parsed: dict[str, Any], candle_type: CandleType) -> str:
+    """The options of ``freqtrade download-data`` that find the same config and data folder."""
+    options = [f"-c {path}" for path in parsed.get("config") or []]
+    for option, key in (("--userdir", "user_data_dir"), ("--datadir", "datadir")):
+        if parsed.get(key):
+            options.append(f"{option} {parsed[key]}")
+    if candle_type != CandleType.SPOT:
+        options.append("--trading-mode futures")
+    return "".join(f"{option} " for option in options)
 
 
 def _strategy(

@@ -24,9 +24,9 @@ from freqtrade.persistence import LocalTrade
 from freqtrade.resolvers import StrategyResolver
 from freqtrade.strategy import IStrategy
 
-from freqtrade_posmgmt.offline import load_markets, use_static_markets
+from freqtrade_posmgmt.cli.offline import load_markets, use_static_markets
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 USER_DATA = REPO / "user_data"
 SPOT_DATA = USER_DATA / "data" / "binance"
 MARKETS = load_markets(USER_DATA / "markets" / "binance_spot.json")

@@ -15,11 +15,11 @@ from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.optimize.backtesting import Backtesting
 
+from freqtrade_posmgmt.cli.offline import use_static_markets
 from freqtrade_posmgmt.lab import data as lab_data
 from freqtrade_posmgmt.lab.variants import OFF_SECTIONS
 from freqtrade_posmgmt.lab.verify import differences, freqtrade_records, variant_config
-from freqtrade_posmgmt.offline import use_static_markets
-from tests.backtest_harness import (
+from tests.support.backtest_harness import (
     MARKETS,
     SPOT_DATA,
     USER_DATA,

@@ -19,6 +19,12 @@ to, that one study. Freqtrade still evaluates every epoch (its backtest, its los
 - ``Hyperopt._save_result``: before Freqtrade appends an evaluated epoch to its ``.fthypt`` file,
   the epoch is stored with its trial, so any host can report (and export) the best epoch of the
   whole study, which then becomes its current best.
+- ``HyperoptTools._format_explanation_string``: such a best epoch of another worker is not an
+  epoch of this host's run (its ``hyperopt-show -n`` would show another one): it is named by the
+  study's trial and the worker that evaluated it.
+
+The sampler Freqtrade chose is kept, its stepped values rounded to the step's decimals
+(:class:`RoundedSampler`), so that the study stores ``0.03``, not ``0.030000000000000002``.
 """
 
 import atexit
@@ -31,6 +37,7 @@ import threading
 import time
 import warnings
 from collections import deque
+from decimal import Decimal
 from typing import Any
 
 import optuna
@@ -45,7 +52,7 @@ from freqtrade.exceptions import FreqtradeException, OperationalException
 from freqtrade.main import main as freqtrade_main
 from freqtrade.optimize.hyperopt.hyperopt import Hyperopt
 from freqtrade.optimize.hyperopt.hyperopt_optimizer import HyperOptimizer
-from freqtrade.optimize.hyperopt_tools import hyperopt_serializer
+from freqtrade.optimize.hyperopt_tools import HyperoptTools, hyperopt_serializer
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -56,6 +63,8 @@ from optuna.distributions import (
 from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, Trial, TrialState
 from sqlalchemy.engine import make_url
+
+from freqtrade_posmgmt.cli.errors import CommandError
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +78,21 @@ SKIPPED_ATTR = "freqtrade_skipped"
 WORKER_ATTR = "freqtrade_worker"
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 SIGNATURE_ATTR = "freqtrade"
+# Set on a best epoch another worker evaluated: (study trial number, worker).
+FOREIGN_EPOCH = "shared_study_trial"
+# The pip package that brings a database driver SQLAlchemy could not import.
+DRIVER_PACKAGES = {
+    "psycopg": "'freqtrade-posmgmt[distributed]'",
+    "psycopg2": "psycopg2-binary",
+    "MySQLdb": "mysqlclient",
+    "pymysql": "pymysql",
+}
 JSON_MODE = rapidjson.NM_NATIVE | rapidjson.NM_NAN
 # What makes two runs' epochs comparable; checked before anything is written to the study.
 CONFIG_SIGNATURE = ("strategy", "spaces", "hyperopt_loss", "timerange", "timeframe", "pairs")
 
 
-class SharedStudyError(Exception):
+class SharedStudyError(CommandError):
     """A problem with the shared study's inputs, worded for one line of output."""
 
 
@@ -171,13 +189,23 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             "(use sqlite:///... or postgresql://...)"
         ) from e
     except ImportError as e:
+        driver = _missing_module(e)
+        install = f" (pip install {DRIVER_PACKAGES.get(driver, driver)})" if driver else ""
         raise SharedStudyError(
-            f"--storage {shown}: the database driver is not installed "
-            "(pip install 'freqtrade-posmgmt[distributed]')"
+            f"--storage {shown}: its database driver {driver or ''} is not installed{install}"
         ) from e
     except sqlalchemy.exc.SQLAlchemyError as e:
         reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
         raise SharedStudyError(f"--storage {shown}: cannot open the database ({reason})") from e
+
+
+def _missing_module(error: BaseException | None) -> str | None:
+    """The module an import error (Optuna re-raises SQLAlchemy's) could not find."""
+    while error is not None:
+        if isinstance(error, ImportError) and error.name:
+            return error.name
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def check_study(storage: optuna.storages.RDBStorage, study_name: str, config: dict) -> None:
@@ -223,6 +251,79 @@ def preflight(url: str, study_name: str, freqtrade_args: list[str]) -> None:
             "give each worker on one host its own --userdir"
         ) from e
     lock.release()
+
+
+def _decimals(step: float) -> int:
+    """Decimals of a step as written: 0.001 -> 3, 0.5 -> 1, 1 -> 0."""
+    return max(0, -int(Decimal(str(step)).as_tuple().exponent))
+
+
+def rounded(distribution: BaseDistribution, value: Any) -> Any:
+    """A stepped float rounded to its step's decimals (Optuna computes ``low + k * step``)."""
+    if isinstance(distribution, FloatDistribution) and distribution.step is not None:
+        return round(value, _decimals(distribution.step))
+    return value
+
+
+class RoundedSampler(optuna.samplers.BaseSampler):
+    """Freqtrade's sampler, its stepped floats rounded to the step's decimals."""
+
+    def __init__(self, sampler: optuna.samplers.BaseSampler) -> None:
+        self.sampler = sampler
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self.sampler.infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        values = self.sampler.sample_relative(study, trial, search_space)
+        return {name: rounded(search_space[name], value) for name, value in values.items()}
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        value = self.sampler.sample_independent(study, trial, param_name, param_distribution)
+        return rounded(param_distribution, value)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.sampler.before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: list[float] | None,
+    ) -> None:
+        self.sampler.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.sampler.reseed_rng()
+
+
+def explanation(results: dict[str, Any], total_epochs: int) -> str:
+    """
+    Freqtrade's one-line summary of an epoch; a best epoch of another worker is named by the
+    study's trial and that worker, not by an epoch number of this run.
+    """
+    if FOREIGN_EPOCH not in results:
+        return format_explanation(results, total_epochs)
+    trial, worker = results[FOREIGN_EPOCH]
+    return (
+        f"  study trial {trial}, evaluated by {worker} (not an epoch of this run: "
+        f"hyperopt-show here shows other ones): {results['results_explanation']} "
+        f"Objective: {results['loss']:.5f}"
+    )
+
+
+format_explanation = HyperoptTools._format_explanation_string
 
 
 class SharedStudy(optuna.Study):
@@ -316,6 +417,9 @@ class SharedStudy(optuna.Study):
             if EPOCH_ATTR not in best.user_attrs:
                 return None
             epoch = rapidjson.loads(best.user_attrs[EPOCH_ATTR], number_mode=JSON_MODE)
+            worker = best.user_attrs.get(WORKER_ATTR)
+            if worker != WORKER:
+                epoch[FOREIGN_EPOCH] = (best.number, worker or "another worker")
             self._best = (best.number, epoch)
         return self._best[1]
 
@@ -340,7 +444,7 @@ def use_shared_study(url: str, study_name: str) -> None:
     save_result = Hyperopt._save_result
 
     def shared_get_optimizer(self: HyperOptimizer, random_state: int) -> SharedStudy:
-        sampler = get_optimizer(self, random_state).sampler  # Freqtrade's own choice.
+        sampler = RoundedSampler(get_optimizer(self, random_state).sampler)  # Freqtrade's choice
         signature = config_signature(self.config) | {
             "strategy": self.get_strategy_name(),
             "search_space": {
@@ -400,6 +504,7 @@ def use_shared_study(url: str, study_name: str) -> None:
     Hyperopt.get_asked_points = shared_get_asked_points
     Hyperopt.duplicate_optuna_asked_points = shared_duplicate
     Hyperopt._save_result = shared_save_result
+    HyperoptTools._format_explanation_string = staticmethod(explanation)
 
 
 def prepare(freqtrade_args: list[str]) -> list[str]:

@@ -1,0 +1,1 @@
+"""Shared test helpers: the backtest harness, strategies, replays and servers the tests use."""
