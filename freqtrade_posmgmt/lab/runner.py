@@ -79,6 +79,21 @@ def time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
     ``entry_refusal`` decide them: (switches, weekend due, end-of-day due, session closed, entry
     refused). Computed once per policy and data.
     """
+    # Policies are shared objects (variants.resolve caches them): the usual lookup is by identity.
+    known = _BY_POLICY.get((id(data), len(data.times), id(policy)))
+    if known is not None and known[0] is policy:
+        return known[1]
+    found = _time_arrays(data, policy)
+    if len(_BY_POLICY) > 4096:
+        _BY_POLICY.clear()
+    _BY_POLICY[(id(data), len(data.times), id(policy))] = (policy, found)
+    return found
+
+
+_BY_POLICY: dict[tuple, tuple] = {}
+
+
+def _time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
     # The maximum holding time is a kernel parameter: policies differing only there share these.
     rules_only = None
     if policy is not None:
