@@ -11,7 +11,7 @@ $(BIN)/python:
 
 $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test,hyperopt,distributed,docs]'
+	$(BIN)/python -m pip install -e '.[test,hyperopt,distributed,docs,lab]'
 	touch $(STAMP)
 
 demo: $(STAMP)

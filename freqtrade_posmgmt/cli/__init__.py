@@ -27,6 +27,7 @@ from freqtrade_posmgmt import __version__
 from freqtrade_posmgmt.attribution import command as attribution
 from freqtrade_posmgmt.cli import analyze, demo, hyperopt, offline
 from freqtrade_posmgmt.cli.errors import CommandError
+from freqtrade_posmgmt.lab import command as lab_command
 from freqtrade_posmgmt.plot import command as plot_command
 from freqtrade_posmgmt.replay import command as replay_command
 
@@ -45,6 +46,7 @@ SUBCOMMANDS: dict[
     "attribution": (attribution.add_parser, attribution.run),
     "plot": (plot_command.add_parser, plot_command.run),
     "replay": (replay_command.add_parser, replay_command.run),
+    "lab": (lab_command.add_parser, lab_command.run),
 }
 # Subcommands whose arguments are parsed by the code they run (Freqtrade's hyperopt, the
 # report): argparse would refuse the options it does not know.

@@ -1,0 +1,923 @@
+"""
+The exit lab's compiled backtest loop: Freqtrade's backtester rules, candle by candle, for many
+exit variants on one set of signals. Framework-free (numpy and numba only).
+
+Every rule follows ``freqtrade/optimize/backtesting.py`` and ``strategy/interface.py`` of the
+installed Freqtrade (see ``docs/lab.md`` for the list and the line references in
+``shared/notes/exit-semantics.md``): entries at the open of the candle after the signal, exits
+checked on the entry candle too, exit signal / custom exit at the open, stop at the stop price
+(or the open when the candle opens below it), ROI at the fee-inverted rate clipped to the candle,
+the entry candle's trailing exit at the worst case, force exit at the last row's open; pairs with
+open trades visited first (in opening order), then the whitelist; ``max_open_trades`` and the
+wallet as ``Wallets`` computes them. The package's trailing policy is
+``TrailingStopPolicy.stop_and_source`` and ``profit.stoploss_ratio`` ported line by line, as the
+``TrailingStopMixin`` applies them through ``custom_stoploss``.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Exit reasons, in the order of :data:`EXIT_REASONS`.
+(
+    EXIT_SIGNAL,
+    STOP_LOSS,
+    ROI,
+    TRAILING_STOP_LOSS,
+    FORCE_EXIT,
+    TIME_MAX_HOLDING,
+    TIME_WEEKEND,
+    TIME_END_OF_DAY,
+    TIME_SESSION_CLOSED,
+) = range(9)
+EXIT_REASONS = (
+    "exit_signal",
+    "stop_loss",
+    "roi",
+    "trailing_stop_loss",
+    "force_exit",
+    "time_max_holding",
+    "time_weekend",
+    "time_end_of_day",
+    "time_session_closed",
+)
+
+# Columns of a variant's parameter row (see lab.variants.parameter_row).
+(
+    P_STOPLOSS,
+    P_TRAILING_STOP,
+    P_TRAILING_POSITIVE,
+    P_TRAILING_OFFSET,
+    P_TRAILING_ONLY_OFFSET,
+    P_USE_EXIT_SIGNAL,
+    P_EXIT_PROFIT_ONLY,
+    P_EXIT_PROFIT_OFFSET,
+    P_IGNORE_ROI_IF_ENTRY,
+    P_PM_TRAIL,
+    P_ACTIVATION,
+    P_DISTANCE,
+    P_ATR_MULTIPLIER,
+    P_BREAKEVEN_THRESHOLD,
+    P_BREAKEVEN_BUFFER,
+    P_MAX_HOLDING_US,
+    P_TRAIL_ON_CLOSE,
+    N_PARAMS,
+) = range(18)
+
+# Columns of the trade table.
+(
+    T_PAIR,
+    T_OPEN_INDEX,
+    T_CLOSE_INDEX,
+    T_IS_SHORT,
+    T_OPEN_RATE,
+    T_CLOSE_RATE,
+    T_AMOUNT,
+    T_STAKE,
+    T_LEVERAGE,
+    T_REASON,
+    T_PROFIT_ABS,
+    T_PROFIT_RATIO,
+    N_TRADE_COLUMNS,
+) = range(13)
+
+# Columns of a variant's metrics row.
+(
+    M_TRADES,
+    M_PROFIT_ABS,
+    M_PROFIT_RATIO,
+    M_MAX_DRAWDOWN,
+    M_CALMAR,
+    M_WIN_RATE,
+    M_PROFIT_FACTOR,
+    N_METRICS,
+) = range(8)
+
+
+_POWERS_OF_TEN = np.array([10.0**k for k in range(23)])
+
+
+@njit(cache=True)
+def _pow10(digits: int) -> float:
+    return _POWERS_OF_TEN[digits]
+
+
+@njit(cache=True)
+def _ticks_floor(price: float, digits: int) -> float:
+    """Whole ticks (of 10**-digits) at or below the decimal ``price`` stands for."""
+    scale = _pow10(digits)
+    n = math.floor(price * scale)
+    if (n + 1) / scale <= price:
+        n += 1
+    elif n / scale > price:
+        n -= 1
+    return n
+
+
+@njit(cache=True)
+def price_round_up(price: float, digits: int) -> float:
+    """``price_to_precision(price, 10**-digits, TICK_SIZE, rounding_mode=ROUND_UP)``."""
+    scale = _pow10(digits)
+    n = _ticks_floor(price, digits)
+    if n / scale == price:
+        return price
+    # n / scale is already the float nearest the decimal: Freqtrade's round(.., 14) keeps it.
+    return (n + 1) / scale
+
+
+@njit(cache=True)
+def price_round_down(price: float, digits: int) -> float:
+    """``price_to_precision(price, 10**-digits, TICK_SIZE, rounding_mode=ROUND_DOWN)``."""
+    scale = _pow10(digits)
+    n = _ticks_floor(price, digits)
+    if n / scale == price:
+        return price
+    return n / scale
+
+
+@njit(cache=True)
+def price_round(price: float, digits: int) -> float:
+    """``price_to_precision(price, 10**-digits, TICK_SIZE)`` (ccxt's ROUND: half up)."""
+    scale = _pow10(digits)
+    n = _ticks_floor(price, digits)
+    if n / scale == price:
+        return price
+    if price * scale - n >= 0.5:
+        n += 1
+    return n / scale
+
+
+@njit(cache=True)
+def _two_product(a: float, b: float) -> tuple[float, float]:
+    """a * b as an unevaluated sum (product, exact error) (Dekker)."""
+    product = a * b
+    split = 134217729.0  # 2**27 + 1
+    t = split * a
+    a_hi = t - (t - a)
+    a_lo = a - a_hi
+    t = split * b
+    b_hi = t - (t - b)
+    b_lo = b - b_hi
+    error = ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return product, error
+
+
+@njit(cache=True)
+def round8(value: float) -> float:
+    """Python's ``round(value, 8)`` (correctly rounded, ties to even), which Freqtrade uses."""
+    scaled, error = _two_product(value, 1e8)
+    if not abs(scaled) < 2.0**52:
+        return value
+    whole = math.floor(scaled)
+    fraction = scaled - whole  # exact
+    # The error is below half an ulp of ``scaled``: it only decides an apparent tie.
+    if fraction > 0.5 or (fraction == 0.5 and (error > 0 or (error == 0 and whole % 2 == 1))):
+        whole += 1
+    return whole / 1e8
+
+
+@njit(cache=True)
+def amount_truncate(amount: float, digits: int) -> float:
+    """``amount_to_precision``: truncated to the lot step 10**-digits (digits may be 0)."""
+    scale = _pow10(digits)
+    return _ticks_floor(amount, digits) / scale
+
+
+@njit(cache=True)
+def ft_profit_ratio(
+    rate: float, open_rate: float, amount: float, fee: float, leverage: float, short: bool
+) -> float:
+    """``Trade.calc_profit_ratio(rate)`` (spot, or futures without funding)."""
+    open_value = amount * open_rate
+    close_value = amount * rate
+    if short:
+        open_value = open_value - open_value * fee
+        close_value = close_value + close_value * fee
+        if open_value == 0.0:
+            return 0.0
+        return round8((1 - close_value / open_value) * leverage)
+    open_value = open_value + open_value * fee
+    close_value = close_value - close_value * fee
+    if open_value == 0.0:
+        return 0.0
+    return round8((close_value / open_value - 1) * leverage)
+
+
+@njit(cache=True)
+def ft_close_rate_for_roi(
+    roi: float, open_rate: float, amount: float, fee: float, leverage: float, short: bool
+) -> float:
+    """``Trade.calc_close_rate_for_roi``."""
+    open_value = amount * open_rate
+    open_value = open_value - open_value * fee if short else open_value + open_value * fee
+    value_at_1 = amount * 1.0
+    value_at_1 = value_at_1 + value_at_1 * fee if short else value_at_1 - value_at_1 * fee
+    side = -1.0 if short else 1.0
+    adj = 1.0 + ((roi / leverage) / side)
+    return (adj * open_value - 0.0) / value_at_1
+
+
+@njit(cache=True)
+def pm_profit_ratio(
+    rate: float, open_rate: float, amount: float, fee: float, leverage: float, short: bool
+) -> float:
+    """``freqtrade_posmgmt.profit.profit_ratio`` (no funding), operation for operation."""
+    sign = -1.0 if short else 1.0
+    open_value = amount * open_rate * (1 + sign * fee)
+    if open_value == 0:
+        return 0.0
+    close_value = amount * rate * (1 - sign * fee) + sign * 0.0
+    return round8(sign * (close_value / open_value - 1) * leverage)
+
+
+@njit(cache=True)
+def pm_rate_for_profit(
+    profit: float, open_rate: float, amount: float, fee: float, leverage: float, short: bool
+) -> float:
+    """``freqtrade_posmgmt.profit.rate_for_profit`` (no funding)."""
+    sign = -1.0 if short else 1.0
+    open_value = amount * open_rate * (1 + sign * fee)
+    close_value = open_value * (1 + sign * profit / leverage) - sign * 0.0
+    return close_value / (amount * (1 - sign * fee))
+
+
+@njit(cache=True)
+def pm_stoploss_ratio(stop_rate: float, current_rate: float, short: bool, leverage: float) -> float:
+    """``freqtrade_posmgmt.profit.stoploss_ratio``; NaN for its None."""
+    side = -1.0 if short else 1.0
+    if current_rate <= 0 or side * (current_rate - stop_rate) <= 0:
+        return np.nan
+    ratio = side * (1 - stop_rate / current_rate) * leverage
+    for _ in range(4):
+        placed = current_rate * (1 - side * abs(ratio / leverage))
+        if placed == stop_rate:
+            break
+        ratio += side * (placed - stop_rate) / current_rate * leverage
+    return ratio
+
+
+@njit(cache=True)
+def pm_trailing_stop(
+    params: np.ndarray,
+    locks: np.ndarray,
+    short: bool,
+    open_rate: float,
+    best_rate: float,
+    atr: float,
+    leverage: float,
+    fee: float,
+    amount: float,
+) -> float:
+    """``TrailingStopPolicy.stop_and_source(...)[0]``; NaN for its None."""
+    best_profit = pm_profit_ratio(best_rate, open_rate, amount, fee, leverage, short)
+    side = -1.0 if short else 1.0
+    found = np.nan
+    if best_profit > params[P_ACTIVATION]:
+        multiplier = params[P_ATR_MULTIPLIER]
+        if not math.isnan(multiplier) and not math.isnan(atr) and atr > 0:
+            found = _tighter(found, best_rate - side * multiplier * atr, best_rate, side)
+        else:
+            trail = best_rate * (1 - side * abs(params[P_DISTANCE] / leverage))
+            found = _tighter(found, trail, best_rate, side)
+    locked = np.nan
+    breakeven = params[P_BREAKEVEN_THRESHOLD]
+    if not math.isnan(breakeven) and best_profit >= breakeven:
+        locked = params[P_BREAKEVEN_BUFFER]
+    for k in range(locks.shape[0]):
+        trigger = locks[k, 0]
+        if math.isnan(trigger):
+            break
+        if best_profit >= trigger and (math.isnan(locked) or locks[k, 1] > locked):
+            locked = locks[k, 1]
+    if not math.isnan(locked):
+        lock_rate = pm_rate_for_profit(locked, open_rate, amount, fee, leverage, short)
+        found = _tighter(found, lock_rate, best_rate, side)
+    return found
+
+
+@njit(cache=True)
+def _closed_candle_stop(
+    params: np.ndarray,
+    locks: np.ndarray,
+    short: bool,
+    open_rate: float,
+    best_closed: float,
+    atr: float,
+    leverage: float,
+    fee: float,
+    amount: float,
+    last_close: float,
+    stop: float,
+) -> float:
+    """TrailingStopMixin._pm_trailing_stop with trail_on="candle_close"; NaN for None."""
+    found = pm_trailing_stop(
+        params, locks, short, open_rate, best_closed, atr, leverage, fee, amount
+    )
+    if math.isnan(found):
+        return found
+    if (not short and found >= last_close) or (short and found <= last_close):
+        return np.nan  # a bot deciding at that close could not place it beyond the close
+    return min(found, stop) if short else max(found, stop)
+
+
+@njit(cache=True)
+def _tighter(found: float, stop: float, best_rate: float, side: float) -> float:
+    """The tighter of ``found`` and ``stop``, where a stop beyond the price places nothing."""
+    if not (stop > 0 and side * (best_rate - stop) > 0):
+        return found
+    if math.isnan(found) or side * stop > side * found:
+        return stop
+    return found
+
+
+@njit(cache=True)
+def _raise_stop(stop: float, new_loss: float, short: bool, price_digits: int) -> tuple[float, bool]:
+    """``Trade.adjust_stop_loss`` after the initial stop: (stop in force, whether it moved)."""
+    if short:
+        norm = price_round_down(new_loss, price_digits)
+        if norm < stop:
+            return norm, True
+    else:
+        norm = price_round_up(new_loss, price_digits)
+        if norm > stop:
+            return norm, True
+    return stop, False
+
+
+# One loop on purpose: split into calls taking the arrays, it ran three times slower.
+@njit(cache=True)
+def backtest(  # noqa: C901
+    times: np.ndarray,
+    opens: np.ndarray,
+    highs: np.ndarray,
+    lows: np.ndarray,
+    closes: np.ndarray,
+    valid: np.ndarray,
+    enter_long: np.ndarray,
+    exit_long: np.ndarray,
+    enter_short: np.ndarray,
+    exit_short: np.ndarray,
+    atr: np.ndarray,
+    leverage_long: np.ndarray,
+    leverage_short: np.ndarray,
+    price_digits: np.ndarray,
+    amount_digits: np.ndarray,
+    min_stake_base: np.ndarray,
+    min_amount: np.ndarray,
+    max_cost: np.ndarray,
+    max_amount: np.ndarray,
+    can_short: bool,
+    fee: float,
+    start_balance: float,
+    tradable_ratio: float,
+    stake_amount: float,
+    max_open_trades: int,
+    timeframe_minutes: int,
+    params: np.ndarray,
+    roi: np.ndarray,
+    locks: np.ndarray,
+    time_rules: np.ndarray,
+    weekend_due: np.ndarray,
+    day_end_due: np.ndarray,
+    session_closed: np.ndarray,
+    entry_refused: np.ndarray,
+    trades: np.ndarray,
+) -> int:
+    """
+    One variant over every pair and candle; fills ``trades`` (rows of ``T_*`` columns) in the
+    order Freqtrade closes them and returns how many.
+
+    :param times: candle open times in epoch microseconds, shape (T,)
+    :param opens: shape (P, T), and likewise highs, lows, valid (the pair has that candle),
+        the four shifted signals, ``atr`` (of the last CLOSED candle) and the leverage the
+        strategy's ``leverage`` callback answers at that row per side
+    :param stake_amount: the config's stake amount, or -1 for "unlimited"
+    :param max_open_trades: -1 for unlimited
+    :param roi: minimal ROI table, rows (minutes, roi), ascending, NaN-padded
+    :param locks: profit locks, rows (profit, locked), NaN-padded
+    :param time_rules: (weekend, end of day, session closed) switched on, as 0/1
+    :param weekend_due: per candle, when the weekend rule closes a trade entered then (epoch
+        microseconds, inf for never); ``day_end_due`` likewise for the end of day
+    :param session_closed: per candle, the session is closed (``no_overnight`` exits then)
+    :param entry_refused: per candle, ``TimeExitPolicy.entry_refusal`` refuses an entry
+    """
+    n_pairs, n_times = opens.shape
+    in_trade = np.zeros(n_pairs, dtype=np.bool_)
+    short = np.zeros(n_pairs, dtype=np.bool_)
+    open_index = np.zeros(n_pairs, dtype=np.int64)
+    open_rate = np.zeros(n_pairs)
+    amount = np.zeros(n_pairs)
+    stake = np.zeros(n_pairs)
+    lev = np.ones(n_pairs)
+    stop = np.zeros(n_pairs)
+    stop_pct = np.zeros(n_pairs)
+    trailing = np.zeros(n_pairs, dtype=np.bool_)
+    best = np.zeros(n_pairs)
+    # trail_on="candle_close": best high (low) of the closed candles since entry.
+    best_closed = np.zeros(n_pairs)
+    on_close = params[P_TRAIL_ON_CLOSE] > 0
+    # Pairs with an open trade, in opening order (LocalTrade.bt_trades_open).
+    open_order = np.empty(n_pairs, dtype=np.int64)
+    n_open = 0
+    visited = np.zeros(n_pairs, dtype=np.bool_)
+    total_profit = 0.0
+    n_trades = 0
+    stoploss = params[P_STOPLOSS]
+    pm_trail = params[P_PM_TRAIL] > 0
+    builtin_trail = params[P_TRAILING_STOP] > 0
+    positive = params[P_TRAILING_POSITIVE]
+    offset = params[P_TRAILING_OFFSET]
+    only_offset = params[P_TRAILING_ONLY_OFFSET] > 0
+    hold_us = params[P_MAX_HOLDING_US]
+    last = n_times - 1
+    visit = np.empty(n_pairs, dtype=np.int64)
+
+    for t in range(n_times):
+        if n_open == 0 and not _any_entry(enter_long, enter_short, can_short, t, n_pairs):
+            continue  # nothing open and nothing to enter: most candles
+        if pm_trail and on_close:
+            # TrailingStopMixin.bot_loop_start: the closed candle's stop, in force before this
+            # candle's low is tested.
+            for k in range(n_open):
+                q = open_order[k]
+                if t - 1 < open_index[q]:
+                    continue
+                if short[q]:
+                    best_closed[q] = min(best_closed[q], lows[q, t - 1])
+                else:
+                    best_closed[q] = max(best_closed[q], highs[q, t - 1])
+                last_close = closes[q, t - 1]
+                found = _closed_candle_stop(
+                    params,
+                    locks,
+                    short[q],
+                    open_rate[q],
+                    best_closed[q],
+                    atr[q, t],
+                    lev[q],
+                    fee,
+                    amount[q],
+                    last_close,
+                    stop[q],
+                )
+                if not math.isnan(found):
+                    ratio = pm_stoploss_ratio(found, last_close, short[q], lev[q])
+                    if not math.isnan(ratio) and ratio != 0:
+                        side = -1.0 if short[q] else 1.0
+                        new_loss = last_close * (1 - side * abs(ratio / lev[q]))
+                        stop[q], moved = _raise_stop(stop[q], new_loss, short[q], price_digits[q])
+                        if moved:
+                            trailing[q] = True
+                            stop_pct[q] = -abs(ratio)
+        n_visit = 0
+        visited[:] = False
+        for k in range(n_open):
+            visit[n_visit] = open_order[k]
+            visited[open_order[k]] = True
+            n_visit += 1
+        for p in range(n_pairs):
+            if not visited[p]:
+                visit[n_visit] = p
+                n_visit += 1
+        for v in range(n_visit):
+            p = visit[v]
+            if not valid[p, t]:
+                continue
+            direction = 0
+            if enter_long[p, t] == 1 and not (
+                exit_long[p, t] == 1 or (can_short and enter_short[p, t] == 1)
+            ):
+                direction = 1
+            elif (
+                can_short
+                and enter_short[p, t] == 1
+                and not (exit_short[p, t] == 1 or enter_long[p, t] == 1)
+            ):
+                direction = -1
+            if direction == 0 and not in_trade[p]:
+                continue
+            for _attempt in range(2):
+                exiting = 0
+                if in_trade[p]:
+                    exiting = -1 if short[p] else 1
+                # 2. Entry.
+                if (
+                    t != last
+                    and direction != 0
+                    and not in_trade[p]
+                    and (max_open_trades < 0 or n_open < max_open_trades)
+                    and not entry_refused[t]
+                ):
+                    tied = 0.0
+                    for k in range(n_open):
+                        tied += stake[open_order[k]]
+                    free = start_balance + total_profit - tied
+                    available = min((tied + free) * tradable_ratio - tied, free)
+                    if stake_amount < 0:
+                        wanted = (
+                            0.0
+                            if max_open_trades == 0
+                            else min((available + tied) / max_open_trades, available)
+                        )
+                    else:
+                        wanted = stake_amount
+                    if available < wanted:
+                        wanted = 0.0
+                    wanted = max(wanted, 0.0)
+                    is_short = direction < 0
+                    leverage = leverage_short[p, t] if is_short else leverage_long[p, t]
+                    rate = opens[p, t]
+                    min_stake = max(min_stake_base[p], min_amount[p] * rate * 1.05) / leverage
+                    max_stake = min(max_cost[p], max_amount[p] * rate) / leverage
+                    validated = 0.0
+                    if wanted > 0:
+                        allowed = min(max_stake, available)
+                        if min_stake <= allowed:
+                            validated = wanted
+                            if wanted < min_stake:
+                                validated = 0.0 if wanted * 1.3 < min_stake else min_stake
+                            validated = min(validated, allowed)
+                    if validated > 0 and validated >= min_stake:
+                        units = amount_truncate((validated / rate) * leverage, amount_digits[p])
+                        if units > 0:
+                            in_trade[p] = True
+                            short[p] = is_short
+                            open_index[p] = t
+                            open_rate[p] = rate
+                            amount[p] = units
+                            stake[p] = units * rate / leverage
+                            lev[p] = leverage
+                            distance = abs(stoploss / leverage)
+                            if is_short:
+                                stop[p] = price_round_down(rate * (1 + distance), price_digits[p])
+                            else:
+                                stop[p] = price_round_up(rate * (1 - distance), price_digits[p])
+                            stop_pct[p] = -abs(stoploss)
+                            trailing[p] = False
+                            best[p] = rate
+                            best_closed[p] = -np.inf if direction > 0 else np.inf
+                            open_order[n_open] = p
+                            n_open += 1
+                # 4. Exit checks (on the entry candle too).
+                if in_trade[p]:
+                    # IStrategy.should_exit, written out: a call with this many arrays costs
+                    # more than the checks themselves.
+                    is_short = short[p]
+                    leverage = lev[p]
+                    units = amount[p]
+                    entry = open_rate[p]
+                    rate = opens[p, t]
+                    low = lows[p, t]
+                    high = highs[p, t]
+                    bound = low if is_short else high
+                    profit_best = ft_profit_ratio(bound, entry, units, fee, leverage, is_short)
+                    if is_short:
+                        best[p] = min(best[p], low)
+                        enter = enter_short[p, t] == 1
+                        exit_sig = exit_short[p, t] == 1
+                    else:
+                        best[p] = max(best[p], high)
+                        enter = enter_long[p, t] == 1
+                        exit_sig = exit_long[p, t] == 1
+
+                    # ft_stoploss_adjust: only while the stop in force is still on the right side of the candle.
+                    dir_correct = stop[p] > high if is_short else stop[p] < low
+                    if pm_trail and dir_correct:
+                        if not on_close:
+                            found = pm_trailing_stop(
+                                params,
+                                locks,
+                                is_short,
+                                entry,
+                                best[p],
+                                atr[p, t],
+                                leverage,
+                                fee,
+                                units,
+                            )
+                            if not math.isnan(found):
+                                found = min(found, stop[p]) if is_short else max(found, stop[p])
+                        elif t - 1 >= open_index[p]:
+                            found = _closed_candle_stop(
+                                params,
+                                locks,
+                                is_short,
+                                entry,
+                                best_closed[p],
+                                atr[p, t],
+                                leverage,
+                                fee,
+                                units,
+                                closes[p, t - 1],
+                                stop[p],
+                            )
+                        else:
+                            found = np.nan  # no candle has closed since entry
+                        if not math.isnan(found):
+                            ratio = pm_stoploss_ratio(found, bound, is_short, leverage)
+                            if not math.isnan(ratio) and ratio != 0:
+                                side = -1.0 if is_short else 1.0
+                                new_loss = bound * (1 - side * abs(ratio / leverage))
+                                stop[p], moved = _raise_stop(
+                                    stop[p], new_loss, is_short, price_digits[p]
+                                )
+                                if moved:
+                                    trailing[p] = True
+                                    stop_pct[p] = -abs(ratio)
+                    if builtin_trail and dir_correct and not (only_offset and profit_best < offset):
+                        value = stoploss
+                        if not math.isnan(positive) and profit_best > offset:
+                            value = positive
+                        side = -1.0 if is_short else 1.0
+                        new_loss = bound * (1 - side * abs(value / leverage))
+                        stop[p], moved = _raise_stop(stop[p], new_loss, is_short, price_digits[p])
+                        if moved:
+                            trailing[p] = True
+                            stop_pct[p] = -abs(value)
+
+                    stop_hit = stop[p] <= high if is_short else stop[p] >= low
+                    minutes = (times[t] - times[open_index[p]]) // 60_000_000
+                    roi_hit = False
+                    if not (enter and params[P_IGNORE_ROI_IF_ENTRY] > 0):
+                        _, roi_value = _roi_at(roi, minutes)
+                        roi_hit = not math.isnan(roi_value) and profit_best > roi_value
+
+                    # The order of IStrategy.should_exit's list; the first exit is taken.
+                    reason = -1
+                    if params[P_USE_EXIT_SIGNAL] > 0:
+                        if exit_sig and not enter:
+                            profit = ft_profit_ratio(rate, entry, units, fee, leverage, is_short)
+                            if (
+                                not (params[P_EXIT_PROFIT_ONLY] > 0)
+                                or profit > params[P_EXIT_PROFIT_OFFSET]
+                            ):
+                                reason = EXIT_SIGNAL
+                        elif hold_us >= 0 and times[t] - times[open_index[p]] >= hold_us:
+                            reason = TIME_MAX_HOLDING
+                        elif time_rules[0] > 0 and times[t] >= weekend_due[open_index[p]]:
+                            reason = TIME_WEEKEND
+                        elif time_rules[1] > 0 and times[t] >= day_end_due[open_index[p]]:
+                            reason = TIME_END_OF_DAY
+                        elif time_rules[2] > 0 and session_closed[t]:
+                            reason = TIME_SESSION_CLOSED
+                    if reason < 0:
+                        if stop_hit and not trailing[p]:
+                            reason = STOP_LOSS
+                        elif roi_hit:
+                            reason = ROI
+                        elif stop_hit:
+                            reason = TRAILING_STOP_LOSS
+                    if reason >= 0:
+                        close_rate = _close_rate(
+                            reason,
+                            p,
+                            t,
+                            opens,
+                            highs,
+                            lows,
+                            price_digits,
+                            fee,
+                            timeframe_minutes,
+                            times,
+                            roi,
+                            short,
+                            open_index,
+                            open_rate,
+                            amount,
+                            lev,
+                            stop,
+                            stop_pct,
+                            pm_trail,
+                            builtin_trail,
+                            positive,
+                            offset,
+                            only_offset,
+                        )
+                        # An exit order outside the candle does not fill; the backtester
+                        # cancels it at the next candle (exit timeout) and checks again.
+                        if lows[p, t] <= close_rate <= highs[p, t]:
+                            total_profit += _record(
+                                trades,
+                                n_trades,
+                                p,
+                                t,
+                                reason,
+                                close_rate,
+                                fee,
+                                short,
+                                open_index,
+                                open_rate,
+                                amount,
+                                stake,
+                                lev,
+                            )
+                            n_trades += 1
+                            in_trade[p] = False
+                            n_open = _remove(open_order, n_open, p)
+                if not (can_short and direction != 0 and exiting != 0 and not in_trade[p]):
+                    break
+                if exiting == direction:
+                    break
+    # End of data: force exit at the last row's open, in opening order.
+    for k in range(n_open):
+        p = open_order[k]
+        t = last
+        while not valid[p, t]:
+            t -= 1
+        close_rate = price_round(opens[p, t], price_digits[p])
+        total_profit += _record(
+            trades,
+            n_trades,
+            p,
+            t,
+            FORCE_EXIT,
+            close_rate,
+            fee,
+            short,
+            open_index,
+            open_rate,
+            amount,
+            stake,
+            lev,
+        )
+        n_trades += 1
+    return n_trades
+
+
+@njit(cache=True)
+def _any_entry(
+    enter_long: np.ndarray, enter_short: np.ndarray, can_short: bool, t: int, n_pairs: int
+) -> bool:
+    for p in range(n_pairs):
+        if enter_long[p, t] == 1 or (can_short and enter_short[p, t] == 1):
+            return True
+    return False
+
+
+@njit(cache=True)
+def _remove(order: np.ndarray, n: int, p: int) -> int:
+    j = 0
+    for k in range(n):
+        if order[k] != p:
+            order[j] = order[k]
+            j += 1
+    return j
+
+
+@njit(cache=True)
+def _record(
+    trades: np.ndarray,
+    n: int,
+    p: int,
+    t: int,
+    reason: int,
+    close_rate: float,
+    fee: float,
+    short: np.ndarray,
+    open_index: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+) -> float:
+    """Write a closed trade as ``Trade.close`` computes it; return its absolute profit."""
+    units = amount[p]
+    open_value = units * open_rate[p]
+    close_value = units * close_rate
+    if short[p]:
+        open_value = open_value - open_value * fee
+        close_value = close_value + close_value * fee
+        profit_abs = round8(open_value - close_value)
+    else:
+        open_value = open_value + open_value * fee
+        close_value = close_value - close_value * fee
+        profit_abs = round8(close_value - open_value)
+    trades[n, T_PAIR] = p
+    trades[n, T_OPEN_INDEX] = open_index[p]
+    trades[n, T_CLOSE_INDEX] = t
+    trades[n, T_IS_SHORT] = 1.0 if short[p] else 0.0
+    trades[n, T_OPEN_RATE] = open_rate[p]
+    trades[n, T_CLOSE_RATE] = close_rate
+    trades[n, T_AMOUNT] = units
+    trades[n, T_STAKE] = stake[p]
+    trades[n, T_LEVERAGE] = lev[p]
+    trades[n, T_REASON] = reason
+    trades[n, T_PROFIT_ABS] = profit_abs
+    trades[n, T_PROFIT_RATIO] = (profit_abs / open_value) * lev[p]
+    return profit_abs
+
+
+@njit(cache=True)
+def _roi_at(roi: np.ndarray, minutes: int) -> tuple[int, float]:
+    """The ROI entry in force after ``minutes``: (its key, its value), (-1, NaN) for none."""
+    key = -1
+    value = np.nan
+    for k in range(roi.shape[0]):
+        if math.isnan(roi[k, 0]):
+            break
+        if roi[k, 0] <= minutes:
+            key = int(roi[k, 0])
+            value = roi[k, 1]
+    return key, value
+
+
+@njit(cache=True)
+def _close_rate(
+    reason: int,
+    p: int,
+    t: int,
+    opens: np.ndarray,
+    highs: np.ndarray,
+    lows: np.ndarray,
+    price_digits: np.ndarray,
+    fee: float,
+    timeframe_minutes: int,
+    times: np.ndarray,
+    roi: np.ndarray,
+    short: np.ndarray,
+    open_index: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    lev: np.ndarray,
+    stop: np.ndarray,
+    stop_pct: np.ndarray,
+    pm_trail: bool,
+    builtin_trail: bool,
+    positive: float,
+    offset: float,
+    only_offset: bool,
+) -> float:
+    """``Backtesting._get_close_rate``, then the exit order's rounding to the tick."""
+    is_short = short[p]
+    side = -1.0 if is_short else 1.0
+    row_open = opens[p, t]
+    low = lows[p, t]
+    high = highs[p, t]
+    leverage = lev[p]
+    duration = (times[t] - times[open_index[p]]) // 60_000_000
+    rate = row_open
+    if reason == STOP_LOSS or reason == TRAILING_STOP_LOSS:
+        rate = stop[p]
+        if (is_short and stop[p] < low) or (not is_short and stop[p] > high):
+            rate = row_open
+        elif reason == TRAILING_STOP_LOSS and duration == 0:
+            if (
+                not pm_trail
+                and builtin_trail
+                and only_offset
+                and not math.isnan(positive)
+                and (positive != 0)
+            ):
+                worst = row_open * (1 + side * abs(offset) - side * abs(positive / leverage))
+            else:
+                worst = row_open * (1 - side * abs(stop_pct[p] / leverage))
+            rate = min(high, worst) if is_short else max(low, worst)
+    elif reason == ROI:
+        roi_key, roi_value = _roi_at(roi, duration)
+        if roi_value == -1 and roi_key % timeframe_minutes == 0:
+            return price_round(row_open, price_digits[p])
+        close = ft_close_rate_for_roi(roi_value, open_rate[p], amount[p], fee, leverage, is_short)
+        is_new_roi = row_open < close if is_short else row_open > close
+        if (
+            duration > 0
+            and duration == roi_key
+            and roi_key % timeframe_minutes == 0
+            and (is_new_roi)
+        ):
+            rate = row_open
+        else:
+            rate = min(max(close, low), high)
+    return price_round(rate, price_digits[p])
+
+
+@njit(cache=True)
+def metrics(
+    trades: np.ndarray, n: int, start_balance: float, out: np.ndarray, years: float
+) -> None:
+    """Profit, drawdown (of closed-trade equity), Calmar, win rate and profit factor."""
+    profit = 0.0
+    peak = start_balance
+    max_dd = 0.0
+    wins = 0
+    gains = 0.0
+    losses = 0.0
+    for k in range(n):
+        pa = trades[k, T_PROFIT_ABS]
+        profit += pa
+        equity = start_balance + profit
+        peak = max(peak, equity)
+        max_dd = max(max_dd, (peak - equity) / peak)
+        if pa > 0:
+            wins += 1
+            gains += pa
+        else:
+            losses -= pa
+    out[M_TRADES] = n
+    out[M_PROFIT_ABS] = profit
+    out[M_PROFIT_RATIO] = profit / start_balance
+    out[M_MAX_DRAWDOWN] = max_dd
+    yearly = (1 + profit / start_balance) ** (1 / years) - 1 if years > 0 else 0.0
+    out[M_CALMAR] = yearly / max_dd if max_dd > 0 else 0.0
+    out[M_WIN_RATE] = wins / n if n else 0.0
+    out[M_PROFIT_FACTOR] = gains / losses if losses > 0 else np.inf if gains > 0 else 0.0

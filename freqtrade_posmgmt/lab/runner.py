@@ -1,0 +1,192 @@
+"""
+Run variants through the compiled kernel on a :class:`~freqtrade_posmgmt.lab.data.LabData`.
+Framework-free: the data object only carries numpy arrays and numbers.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from freqtrade_posmgmt.lab import kernel
+from freqtrade_posmgmt.lab.variants import atr_period, parameter_row, resolve
+from freqtrade_posmgmt.market_sessions import datetime_utc
+from freqtrade_posmgmt.time_exits import TimeExitPolicy
+
+
+def _capacity(data: Any) -> int:
+    # Every trade consumes one entry signal (and a reversal one more).
+    return int(data.enter_long.sum() + data.enter_short.sum()) + len(data.pairs) + 1
+
+
+def run_trades(data: Any, variant: dict[str, Any], trades: np.ndarray | None = None) -> np.ndarray:
+    """The variant's closed trades, rows of ``kernel.T_*`` columns, in closing order."""
+    params, roi, locks = parameter_row(variant)
+    rules, weekend_due, day_end_due, closed, refused = time_arrays(
+        data, resolve(variant)["time_exits"]
+    )
+    period = atr_period(variant)
+    atr = data.atr(period) if period is not None else _no_atr(data)
+    if trades is None:
+        trades = np.empty((_capacity(data), kernel.N_TRADE_COLUMNS))
+    n = kernel.backtest(
+        data.times,
+        data.opens,
+        data.highs,
+        data.lows,
+        data.closes,
+        data.valid,
+        data.enter_long,
+        data.exit_long,
+        data.enter_short,
+        data.exit_short,
+        atr,
+        data.leverage_long,
+        data.leverage_short,
+        data.price_digits,
+        data.amount_digits,
+        data.min_stake_base,
+        data.min_amount,
+        data.max_cost,
+        data.max_amount,
+        data.can_short,
+        data.fee,
+        data.start_balance,
+        data.tradable_ratio,
+        data.stake_amount,
+        data.max_open_trades,
+        data.timeframe_minutes,
+        params,
+        roi,
+        locks,
+        rules,
+        weekend_due,
+        day_end_due,
+        closed,
+        refused,
+        trades,
+    )
+    return trades[:n]
+
+
+_TIME_ARRAYS: dict[tuple, tuple] = {}
+
+
+def time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
+    """
+    The time rules of ``policy`` at every candle, as ``TimeExitPolicy._exit_reason`` and
+    ``entry_refusal`` decide them: (switches, weekend due, end-of-day due, session closed, entry
+    refused). Computed once per policy and data.
+    """
+    # Policies are shared objects (variants.resolve caches them): the usual lookup is by identity.
+    known = _BY_POLICY.get((id(data), len(data.times), id(policy)))
+    if known is not None and known[0] is policy:
+        return known[1]
+    found = _time_arrays(data, policy)
+    if len(_BY_POLICY) > 4096:
+        _BY_POLICY.clear()
+    _BY_POLICY[(id(data), len(data.times), id(policy))] = (policy, found)
+    return found
+
+
+_BY_POLICY: dict[tuple, tuple] = {}
+
+
+def _time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
+    # The maximum holding time is a kernel parameter: policies differing only there share these.
+    rules_only = None
+    if policy is not None:
+        rules_only = tuple(
+            (f.name, getattr(policy, f.name))
+            for f in dataclasses.fields(policy)
+            if f.init and f.name != "max_holding_hours"
+        )
+    key = (id(data), len(data.times), repr(rules_only))
+    if key in _TIME_ARRAYS:
+        return _TIME_ARRAYS[key]
+    if len(_TIME_ARRAYS) > 64:
+        _TIME_ARRAYS.clear()
+    size = len(data.times)
+    weekend_due = np.full(size, np.inf)
+    day_end_due = np.full(size, np.inf)
+    closed = np.zeros(size, dtype=np.bool_)
+    refused = np.zeros(size, dtype=np.bool_)
+    rules = np.zeros(3)
+    if policy is not None and (
+        policy._weekend is not None or policy._gate_on_session or policy._exit_when_closed
+    ):
+        rules[:] = (
+            policy._weekend is not None,
+            policy.end_of_day_flat,
+            policy._exit_when_closed,
+        )
+        times = data.times.tolist()
+        if rules[2]:
+            for i, now_us in enumerate(times):
+                closed[i] = now_us >= policy._open_until(now_us)
+        # Entries happen only on candles with an entry signal: the entry-time rules are needed
+        # there alone.
+        signals = data.enter_long.any(axis=0)
+        if data.can_short:
+            signals |= data.enter_short.any(axis=0)
+        for i in np.flatnonzero(signals).tolist():
+            now_us = times[i]
+            if rules[0]:
+                weekend_due[i] = policy._weekend_start(now_us)
+            if rules[1]:
+                day_end_due[i] = policy._day_end(now_us)
+            refused[i] = policy.entry_refusal(datetime_utc(now_us)) is not None
+    _TIME_ARRAYS[key] = (rules, weekend_due, day_end_due, closed, refused)
+    return _TIME_ARRAYS[key]
+
+
+_NO_ATR: dict[tuple, np.ndarray] = {}
+
+
+def _no_atr(data: Any) -> np.ndarray:
+    key = (id(data), data.opens.shape)
+    if key not in _NO_ATR:
+        _NO_ATR.clear()
+        _NO_ATR[key] = np.full(data.opens.shape, np.nan)
+    return _NO_ATR[key]
+
+
+def run_metrics(
+    data: Any,
+    variants: list[dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Metrics (``kernel.M_*`` columns) of each variant, in order."""
+    out = np.zeros((len(variants), kernel.N_METRICS))
+    trades = np.empty((_capacity(data), kernel.N_TRADE_COLUMNS))
+    for i, variant in enumerate(variants):
+        done = run_trades(data, variant, trades)
+        kernel.metrics(done, len(done), data.start_balance, out[i], data.years)
+        if progress is not None:
+            progress(i + 1)
+    return out
+
+
+def trade_records(data: Any, trades: np.ndarray) -> list[dict[str, Any]]:
+    """Trades as the export writes them (dates as epoch milliseconds), by open date and pair."""
+    records = []
+    for row in trades:
+        records.append(
+            {
+                "pair": data.pairs[int(row[kernel.T_PAIR])],
+                "open_timestamp": int(data.times[int(row[kernel.T_OPEN_INDEX])] // 1000),
+                "close_timestamp": int(data.times[int(row[kernel.T_CLOSE_INDEX])] // 1000),
+                "is_short": bool(row[kernel.T_IS_SHORT]),
+                "open_rate": float(row[kernel.T_OPEN_RATE]),
+                "close_rate": float(row[kernel.T_CLOSE_RATE]),
+                "amount": float(row[kernel.T_AMOUNT]),
+                "stake_amount": float(row[kernel.T_STAKE]),
+                "leverage": float(row[kernel.T_LEVERAGE]),
+                "exit_reason": kernel.EXIT_REASONS[int(row[kernel.T_REASON])],
+                "profit_abs": float(row[kernel.T_PROFIT_ABS]),
+                "profit_ratio": float(row[kernel.T_PROFIT_RATIO]),
+            }
+        )
+    records.sort(key=lambda r: (r["open_timestamp"], r["pair"]))
+    return records

@@ -1,0 +1,176 @@
+"""
+The exit lab against Freqtrade's backtester: lab data built on the harness's temporary user_data,
+random variants, and Freqtrade's trades for them (compared by ``lab.verify.differences``).
+"""
+
+import contextlib
+import json
+import random
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from freqtrade.configuration import Configuration
+from freqtrade.enums import RunMode
+from freqtrade.optimize.backtesting import Backtesting
+
+from freqtrade_posmgmt.cli.offline import use_static_markets
+from freqtrade_posmgmt.lab import data as lab_data
+from freqtrade_posmgmt.lab.variants import OFF_SECTIONS
+from freqtrade_posmgmt.lab.verify import differences, freqtrade_records, variant_config
+from tests.support.backtest_harness import (
+    MARKETS,
+    SPOT_DATA,
+    USER_DATA,
+    deep_merge,
+    derive_futures_data,
+    run_backtest,
+    swap_markets,
+    write_strategy_stub,
+)
+
+
+@contextlib.contextmanager
+def backtesting_for(
+    strategy: type,
+    *,
+    pairs: list[str],
+    timerange: str | None,
+    trading_mode: str = "spot",
+    leverage: float | None = None,
+    config: dict | None = None,
+) -> Iterator[Backtesting]:
+    """Freqtrade's ``Backtesting`` for the run ``run_backtest`` would make with these arguments."""
+    base = json.loads((USER_DATA / "config.json").read_text())
+    markets = dict(MARKETS)
+    overrides: dict[str, Any] = {"trading_mode": trading_mode}
+    if trading_mode == "futures":
+        markets.update(swap_markets(MARKETS))
+        pairs = [p if ":" in p else f"{p}:{p.split('/')[1]}" for p in pairs]
+        overrides["margin_mode"] = "isolated"
+    overrides["exchange"] = {"pair_whitelist": pairs}
+    run_config = deep_merge(deep_merge(base, overrides), config or {})
+    with tempfile.TemporaryDirectory(prefix="posmgmt-lab-") as tmp:
+        userdir = Path(tmp) / "user_data"
+        datadir = userdir / "data" / "binance"
+        datadir.mkdir(parents=True)
+        for candles in SPOT_DATA.glob("*.feather"):
+            (datadir / candles.name).symlink_to(candles)
+        if trading_mode == "futures":
+            derive_futures_data(pairs, [run_config["timeframe"]], datadir)
+        strategies = userdir / "strategies"
+        strategies.mkdir()
+        config_file = userdir / "config.json"
+        config_file.write_text(json.dumps(run_config))
+        args = {
+            "config": [str(config_file)],
+            "user_data_dir": str(userdir),
+            "datadir": str(datadir),
+            "strategy": write_strategy_stub(strategy, strategies, leverage),
+            "strategy_path": str(strategies),
+            "export": "none",
+            "timerange": timerange,
+            "cache": "none",
+        }
+        ft_config = Configuration(
+            {k: v for k, v in args.items() if v is not None}, RunMode.BACKTEST
+        ).get_config()
+        use_static_markets(markets)
+        backtesting = Backtesting(ft_config)
+        try:
+            yield backtesting
+        finally:
+            backtesting.exchange.close()
+            Backtesting.cleanup()
+
+
+def load_lab_data(strategy: type, **run: Any) -> lab_data.LabData:
+    """The lab's data for the run ``run_backtest`` would make with the same arguments."""
+    with backtesting_for(strategy, **run) as backtesting:
+        return lab_data.load(backtesting)
+
+
+SESSION = {"name": "NYSE", "calendar": "XNYS"}
+# Every time rule: holding time (added at random), weekend with and without a session, end of
+# day, flat outside the session, entries only while it is open.
+TIME_EXITS = [
+    {"max_holding_hours": 24},
+    {"weekend_flat": True},
+    {"weekend_flat": True, "market_timezone": "Asia/Tokyo"},
+    {"end_of_day_flat": True, "market_session": SESSION, "exit_minutes_before_close": 30},
+    {"time_restrictions": {"no_overnight": True}, "market_session": SESSION},
+    {
+        "time_restrictions": {"trading_hours_only": True, "no_weekend": True},
+        "market_session": {
+            "name": "Frankfurt",
+            "timezone": "Europe/Berlin",
+            "open_time": "09:00",
+            "close_time": "17:30",
+            "days_of_week": [1, 2, 3, 4, 5],
+        },
+    },
+]
+
+
+def random_variant(rng: random.Random) -> dict[str, Any]:
+    """A variant drawing every modelled exit: stop, ROI, built-in and package trails, time."""
+    roi: dict[str, float] = {}
+    if rng.random() < 0.8:
+        minutes = 0
+        value = rng.uniform(0.03, 0.15)
+        for _ in range(rng.randint(1, 4)):
+            roi[str(minutes)] = round(value, 4)
+            minutes += rng.choice([60, 120, 300, 720])
+            value *= rng.uniform(0.3, 0.9)
+    else:
+        roi = {"0": 10.0}
+    builtin = rng.random() < 0.3
+    positive = round(rng.uniform(0.003, 0.03), 4)
+    # Freqtrade's config validation: an offset, if any, above the positive distance.
+    offset = round(positive + rng.uniform(0.001, 0.03), 4) if rng.random() < 0.7 else 0.0
+    with_positive = builtin and rng.random() < 0.8
+    strategy = {
+        "stoploss": round(-rng.uniform(0.015, 0.12), 4),
+        "trailing_stop": builtin,
+        "trailing_stop_positive": positive if with_positive else None,
+        "trailing_stop_positive_offset": offset,
+        "trailing_only_offset_is_reached": with_positive and offset > 0 and rng.random() < 0.6,
+        "minimal_roi": roi,
+        "use_exit_signal": rng.random() < 0.7,
+        "exit_profit_only": rng.random() < 0.2,
+        "exit_profit_offset": round(rng.uniform(0, 0.01), 4),
+        "ignore_roi_if_entry_signal": rng.random() < 0.2,
+    }
+    trailing = None
+    if not builtin and rng.random() < 0.7:
+        activation = round(rng.uniform(0.0, 0.05), 4)
+        trailing = {
+            "activation_threshold": activation,
+            "trailing_distance_pct": round(rng.uniform(0.002, 0.03), 4),
+            "atr_multiplier": round(rng.uniform(0.5, 4), 2) if rng.random() < 0.4 else None,
+            "breakeven_threshold": round(rng.uniform(0.004, 0.03), 4)
+            if rng.random() < 0.4
+            else None,
+            "breakeven_buffer": 0.001,
+            "profit_locks": [[0.03, 0.01], [0.06, 0.03]] if rng.random() < 0.3 else [],
+            "trail_on": "candle_close" if rng.random() < 0.3 else "current_rate",
+        }
+    time_exits = None
+    if strategy["use_exit_signal"] and rng.random() < 0.5:
+        time_exits = rng.choice(TIME_EXITS)
+        if rng.random() < 0.5:
+            time_exits = {**time_exits, "max_holding_hours": rng.choice([3, 6, 12.5, 24, 48])}
+    posmgmt: dict[str, Any] = {"trailing_stop": trailing, "time_exits": time_exits}
+    posmgmt.update({name: None for name in OFF_SECTIONS})
+    posmgmt["mfe_mae"] = None
+    return {"strategy": strategy, "posmgmt": posmgmt}
+
+
+def freqtrade_trades(strategy: type, variant: dict, **kwargs: Any) -> list[dict[str, Any]]:
+    """Freqtrade's trades for ``variant``, as the lab's ``trade_records`` writes them."""
+    config = deep_merge(variant_config(variant), kwargs.pop("config", None) or {})
+    return freqtrade_records(run_backtest(strategy, config=config, **kwargs).trades)
+
+
+__all__ = ["backtesting_for", "differences", "freqtrade_trades", "load_lab_data", "random_variant"]
