@@ -9,7 +9,9 @@ from typing import Any
 
 import pandas as pd
 from freqtrade.data.btanalysis import trade_list_to_dataframe
+from freqtrade.data.metrics import calculate_calmar, calculate_max_drawdown
 from freqtrade.persistence import Trade, init_db
+from freqtrade.util.dry_run_wallet import get_dry_run_wallet
 
 from freqtrade_posmgmt.report import loading
 
@@ -67,8 +69,9 @@ def load_database_result(db_url: str, config: dict[str, Any]) -> loading.LoadedR
     """
     A trade database read as ``report.loading.load_result`` reads a backtest result: its closed
     trades (with ``custom_data``, where the live MFE/MAE is), their fills and the candles they ran
-    on (``config``'s timeframe, data directory and trading mode). No statistics and no decisions:
-    a bot's database holds neither.
+    on (``config``'s timeframe, data directory and trading mode), and per strategy the statistics
+    the report compares strategies by (:func:`database_stats`). No decisions: a bot's database
+    holds none (``decisions_recorded`` is False).
     :raise loading.ReportError: no closed trade, or candles missing for a pair
     """
     trades = load_database_trades(db_url)
@@ -77,13 +80,43 @@ def load_database_result(db_url: str, config: dict[str, Any]) -> loading.LoadedR
     trades = trades[~trades["is_open"].astype(bool)].reset_index(drop=True)
     timeframe = config["timeframe"]
     pairs = sorted(trades["pair"].unique())
-    candles = loading._candles(pairs, timeframe, config, config.get("trading_mode", "spot"))
-    loading._check_coverage(candles, trades)
+    candles = loading.load_candles(pairs, timeframe, config, config.get("trading_mode", "spot"))
+    loading.check_coverage(candles, trades)
+    strategies = sorted(trades["strategy"].unique())
     return loading.LoadedResult(
         Path(db_url.removeprefix("sqlite:///")),
         timeframe,
         trades,
-        loading._fills(trades),
+        loading.trade_fills(trades),
         candles,
         candles,
+        {name: database_stats(trades[trades["strategy"] == name], config) for name in strategies},
+        decisions={name: None for name in strategies},
+        decisions_recorded=False,
     )
+
+
+def database_stats(trades: pd.DataFrame, config: dict[str, Any]) -> dict[str, Any]:
+    """
+    The statistics of a backtest result the report compares strategies by, computed as
+    Freqtrade's backtest report computes them, from one strategy's closed trades of a database.
+    The starting balance is the config's dry-run wallet; the span starts at the first entry.
+    """
+    balance = float(get_dry_run_wallet(config))
+    profit = trades["profit_abs"]
+    won, lost = profit[profit > 0].sum(), profit[profit < 0].sum()
+    start, end = trades["open_date"].min(), trades["close_date"].max()
+    return {
+        "total_trades": len(trades),
+        "profit_total_abs": float(profit.sum()),
+        "profit_total": float(profit.sum()) / balance,
+        "max_drawdown_account": calculate_max_drawdown(
+            trades, starting_balance=balance
+        ).relative_account_drawdown,
+        "calmar": calculate_calmar(trades, start, end, balance),
+        "winrate": float((profit > 0).mean()),
+        "profit_factor": float(won / abs(lost)) if lost else 0.0,
+        "starting_balance": balance,
+        "backtest_start": start.strftime("%Y-%m-%d %H:%M:%S"),
+        "stake_currency": config["stake_currency"],
+    }

@@ -1,8 +1,9 @@
 """
 ``freqtrade-posmgmt analyze``: what position management did in a Freqtrade backtest result.
 
-Reads an exported backtest result (the latest in the backtest directory by default) and the
-candles it was run on, and tells the story first: the strategies side by side with their equity
+Reads an exported backtest result (the latest in the backtest directory by default), or a bot's
+trade database (``--db-url``: dry-run, live or replay, with the MFE/MAE recorded live beside the
+candle-measured one), and the candles it was run on, and tells the story first: the strategies side by side with their equity
 and drawdown, what each capability contributed (``--attribution``, the lab's) and did, per-pair
 and monthly returns; then the MFE/MAE excursions and the stops and targets they suggest.
 ``--json`` and ``--html`` write the same, in the same order, for other tools and for the eye.
@@ -37,7 +38,7 @@ from freqtrade_posmgmt.report.loading import (
 from freqtrade_posmgmt.report.text import print_report
 
 PROG = "freqtrade-posmgmt analyze"
-DESCRIPTION = "MFE/MAE analysis of a Freqtrade backtest result."
+DESCRIPTION = "MFE/MAE analysis of a Freqtrade backtest result or trade database."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=str,
         metavar="PATH",
         help="write an HTML report (plotly); without PATH, next to the result",
+    )
+    parser.add_argument(
+        "--db-url",
+        metavar="URL",
+        help="analyse the closed trades of a Freqtrade trade database (dry-run, live or replay) "
+        "instead of a backtest result, e.g. sqlite:///tradesv3.dryrun.sqlite",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write excursions and summary")
     parser.add_argument(
@@ -127,8 +134,12 @@ def run(args: argparse.Namespace) -> int:
     # Freqtrade's loaders log at INFO; the report is the output here.
     logging.disable(logging.INFO)
     try:
+        if args.db_url and args.result is not None:
+            raise ReportError("pass a backtest result or --db-url, not both")
         config = resolve_config(args)
-        result_file = locate_result(args.result, config)
+        result_file = (
+            database_file(args.db_url) if args.db_url else locate_result(args.result, config)
+        )
         html = None
         if args.html is not None:
             html = Path(args.html) if args.html else default_html_path(result_file)
@@ -136,12 +147,16 @@ def run(args: argparse.Namespace) -> int:
         for output in (args.json, html):
             if output is not None:
                 check_writable(output)
-        attribution = (
-            load_attribution(args.attribution)
-            if args.attribution
-            else find_attribution(result_file)
+        if args.attribution:
+            attribution = load_attribution(args.attribution)
+        else:
+            # The lab writes its attribution beside a backtest result, never a database.
+            attribution = None if args.db_url else find_attribution(result_file)
+        analysis = (
+            analyse_database(args.db_url, config, attribution)
+            if args.db_url
+            else analyse_result(result_file, config, attribution)
         )
-        analysis = analyse_result(result_file, config, attribution)
         print_report(analysis, console)
         if args.json:
             write_json(analysis, args.json)
@@ -158,6 +173,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def database_file(db_url: str) -> Path:
+    """The file of a SQLite trade database (the report's files are written next to it)."""
+    if not db_url.startswith("sqlite:///"):
+        raise ReportError(f"--db-url {db_url}: only SQLite databases (sqlite:///PATH) are read")
+    path = Path(db_url.removeprefix("sqlite:///"))
+    if not path.is_file():
+        raise ReportError(f"trade database {path} does not exist")
+    return path
+
+
 def default_html_path(result_file: Path) -> Path:
     return result_file.with_name(f"{result_file.stem}_mfe_mae.html")
 
@@ -167,3 +192,13 @@ def analyse_result(
 ) -> Analysis:
     """Load a backtest result and its candles and compute everything the report shows."""
     return analyse(load_result(result_file, config), attribution)
+
+
+def analyse_database(
+    db_url: str, config: dict[str, Any], attribution: Attribution | None = None
+) -> Analysis:
+    """Load a trade database's closed trades and their candles and compute the report."""
+    # Imported here: reading a database loads Freqtrade's persistence layer.
+    from freqtrade_posmgmt.replay.database import load_database_result
+
+    return analyse(load_database_result(db_url, config), attribution)

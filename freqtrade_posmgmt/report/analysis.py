@@ -13,6 +13,10 @@ Two excursions of a trade appear side by side and keep distinct names here:
   the best and worst realised + unrealised profit of the position, a ratio of its peak stake.
   For a trade with one entry and one exit they are equal.
 
+A bot's trade database adds the **live excursion** (``live_mfe``, ``live_mae`` and their
+``_time``): the price excursion the MFE/MAE recorder wrote as custom data while the trade ran
+(``pm_mfe``...), NaN for a trade without it; shown beside the price excursion.
+
 The metrics and recommendations judge the position's own money, so they read the position
 excursion; :class:`~freqtrade_posmgmt.mfe_mae_analyzer.MFEMAEAnalyzer` calls its input ``mfe`` /
 ``mae`` (see :func:`analyzer_input`).
@@ -57,6 +61,14 @@ UNIT_NOTE = (
     "ratios of the entry price (of the peak stake after adds/partial exits), "
     "before fees and leverage"
 )
+# The MFE/MAE recorder's custom data keys (``mixins.mfe_mae.KEYS``; not imported, so that the
+# report does not load the mixins), and their names here.
+LIVE_EXCURSION_KEYS = {
+    "pm_mfe": "live_mfe",
+    "pm_mae": "live_mae",
+    "pm_mfe_time": "live_mfe_time",
+    "pm_mae_time": "live_mae_time",
+}
 # trade_excursions' names for the price excursion, and the names used here.
 PRICE_EXCURSION_NAMES = {
     "mfe": "price_mfe",
@@ -245,6 +257,8 @@ def _trades_and_analyzers(
         axis=1,
     )
     trades["partial_exit_tags"] = partial_exit_tags(raw)
+    if "custom_data" in raw:
+        trades = trades.join(live_excursions(raw["custom_data"]))
     groups = dict(list(trades.groupby("strategy", sort=True)))
     analyzers = {name: MFEMAEAnalyzer(analyzer_input(group)) for name, group in groups.items()}
     metrics = pd.concat(
@@ -254,6 +268,23 @@ def _trades_and_analyzers(
         ]
     )
     return trades.join(metrics), analyzers
+
+
+def live_excursions(custom_data: pd.Series) -> pd.DataFrame:
+    """The excursions recorded live, from each trade's custom data (``{key: value}``)."""
+    live = pd.DataFrame(
+        [
+            {name: data.get(key) for key, name in LIVE_EXCURSION_KEYS.items()}
+            for data in custom_data
+        ],
+        index=custom_data.index,
+        columns=list(LIVE_EXCURSION_KEYS.values()),
+    )
+    for column in ("live_mfe", "live_mae"):
+        live[column] = live[column].astype(float)
+    for column in ("live_mfe_time", "live_mae_time"):
+        live[column] = pd.to_datetime(live[column], utc=True)
+    return live
 
 
 def _metrics_tables(

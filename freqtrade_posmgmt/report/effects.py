@@ -76,7 +76,8 @@ class CapabilityEffects:
     reasons: pd.DataFrame
     """Decisions by capability, kind and reason: ``count`` and ``stake_not_deployed``."""
     decisions_known: bool
-    """False when the mixins' decisions were not found beside the result (refusals unknown)."""
+    """False when the source holds no decisions (a bot's database): which capabilities were on
+    and what they refused or resized are unknown."""
     stake_currency: str = ""
     decision_count: int = 0
     """How many decisions the ``stake_not_deployed`` sums run over."""
@@ -125,7 +126,10 @@ def _managed(document: dict[str, Any] | None) -> bool:
 
 
 def capability_effects(loaded: LoadedResult) -> list[CapabilityEffects]:
-    """One section per strategy with position management (decisions found)."""
+    """One section per strategy with position management (decisions found); for a source
+    without decisions (a bot's database), one per strategy with its exits and fills only."""
+    if not loaded.decisions_recorded:
+        return [_effects(loaded, name, {}, known=False) for name in loaded.decisions]
     return [
         _effects(loaded, name, document)
         for name, document in loaded.decisions.items()
@@ -133,7 +137,9 @@ def capability_effects(loaded: LoadedResult) -> list[CapabilityEffects]:
     ]
 
 
-def _effects(loaded: LoadedResult, name: str, document: dict[str, Any]) -> CapabilityEffects:
+def _effects(
+    loaded: LoadedResult, name: str, document: dict[str, Any], known: bool = True
+) -> CapabilityEffects:
     table = pd.DataFrame(0.0, index=pd.Index(CAPABILITIES, name="capability"),
                          columns=EFFECT_COLUMNS)  # fmt: skip
     on = document.get("capabilities", {})
@@ -178,7 +184,7 @@ def _effects(loaded: LoadedResult, name: str, document: dict[str, Any]) -> Capab
     counts = [c for c in ("exits", "partial_fills", "adds", "refused", "cut", "raised")]
     table[counts] = table[counts].astype(int)
     currency = loaded.stats.get(name, {}).get("stake_currency", "")
-    return CapabilityEffects(name, table, reasons, True, currency, len(decisions))
+    return CapabilityEffects(name, table, reasons, known, currency, len(decisions))
 
 
 def exit_profits(trade: pd.Series, filled: list[dict[str, Any]]) -> dict[int, float]:

@@ -181,9 +181,13 @@ EFFECT_COLUMNS = (
 )
 
 
+# What a source without decisions (a bot's database) cannot tell: shown as such, not as zero.
+UNKNOWN = "n/a"
+
+
 def effect_rows(section: CapabilityEffects) -> list[list[str]]:
     """One row per capability: what it did in this strategy's backtest."""
-    return [
+    rows = [
         [
             capability,
             "yes" if row["on"] else "no",
@@ -201,14 +205,26 @@ def effect_rows(section: CapabilityEffects) -> list[list[str]]:
         ]
         for capability, row in section.table.iterrows()
     ]
+    if section.decisions_known:
+        return rows
+    return [[row[0], UNKNOWN, *row[2:9], *[UNKNOWN] * 4] for row in rows]
 
 
 def effects_title(section: CapabilityEffects) -> str:
     return f"What position management did in {section.strategy}"
 
 
+NO_DECISIONS_NOTE = (
+    "No decisions recorded: a trade database holds no position-management decisions, so which "
+    "capabilities were on and the entries they refused or resized are unknown (n/a). Exits and "
+    "fills are the database's."
+)
+
+
 def effects_note(section: CapabilityEffects) -> str:
     """What the held-back sum is: not a balance, so it can exceed the account."""
+    if not section.decisions_known:
+        return NO_DECISIONS_NOTE
     return (
         f"Stake held back (sum): for each of the {section.decision_count:,} decisions that "
         "refused or cut an entry, the stake Freqtrade proposed minus the stake placed "
@@ -365,4 +381,37 @@ def returns_month_rows(section: Returns) -> list[list[str]]:
     return [
         [month.strftime("%Y-%m"), *(money(value) for value in row)]
         for month, row in section.monthly.iterrows()
+    ]
+
+
+LIVE_EXCURSION_COLUMNS = (
+    "Strategy",
+    "Pair",
+    "Open",
+    "MFE (candles)",
+    "MFE (live)",
+    "MAE (candles)",
+    "MAE (live)",
+)
+LIVE_EXCURSION_TITLE = "Price excursions measured on the candles and recorded live"
+
+
+def has_live_excursions(trades: pd.DataFrame) -> bool:
+    """Whether the trades carry the MFE/MAE recorded live (a bot's database)."""
+    return "live_mfe" in trades
+
+
+def live_excursion_rows(trades: pd.DataFrame) -> list[list[str]]:
+    """Per trade, the price excursion measured on the candles beside the one recorded live."""
+    return [
+        [
+            str(trade["strategy"]),
+            str(trade["pair"]),
+            trade["open_date"].strftime("%Y-%m-%d %H:%M"),
+            pct(trade["price_mfe"]),
+            pct(trade["live_mfe"]),
+            pct(trade["price_mae"]),
+            pct(trade["live_mae"]),
+        ]
+        for _, trade in trades.iterrows()
     ]

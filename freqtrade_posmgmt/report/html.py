@@ -221,7 +221,7 @@ def _effects(section: CapabilityEffects, analysis: Analysis) -> str:
         _table(formatting.EFFECT_COLUMNS, rows, formatting.effects_title(section)),
         _note(formatting.effects_note(section)),
     ]
-    if not section.reasons.empty:
+    if section.decisions_known and not section.reasons.empty:
         reasons = formatting.reason_rows(section)
         parts.append(
             _table(formatting.REASON_COLUMNS, reasons, "Entries refused and stakes resized")
@@ -337,6 +337,15 @@ def _trades(section: TradeExcursions, analysis: Analysis) -> str:
         margin={"t": 40, "b": 40, "l": 70, "r": 20},
         legend={"orientation": "h", "yanchor": "bottom", "x": 0, "y": 1.03},
     )
+    live = (
+        _table(
+            formatting.LIVE_EXCURSION_COLUMNS,
+            formatting.live_excursion_rows(trades),
+            formatting.LIVE_EXCURSION_TITLE,
+        )
+        if formatting.has_live_excursions(trades)
+        else ""
+    )
     return (
         f"<h3>Excursions of {len(trades)} trades (position excursions), one row per strategy"
         "</h3>"
@@ -345,6 +354,7 @@ def _trades(section: TradeExcursions, analysis: Analysis) -> str:
             "MFE vs result: what the exits left on the table."
         )
         + _figure_html(figure)
+        + live
     )
 
 

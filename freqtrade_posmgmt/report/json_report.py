@@ -66,6 +66,13 @@ JSON_TRADE_COLUMNS = (
     ("time_to_mfe", "time_to_mfe"),
     ("partial_exit_tags", "partial_exit_tags"),
 )
+# A bot's database adds the excursions recorded live (see ``analysis.LIVE_EXCURSION_KEYS``).
+JSON_LIVE_COLUMNS = (
+    ("live_mfe", "live_mfe"),
+    ("live_mae", "live_mae"),
+    ("live_mfe_time", "live_mfe_time"),
+    ("live_mae_time", "live_mae_time"),
+)
 
 
 def _json_value(value: Any) -> Any:
@@ -100,8 +107,12 @@ def _curve(series: pd.Series) -> list[list[Any]]:
 
 
 def _trades(section: TradeExcursions, document: dict[str, Any]) -> None:
-    columns = [column for _, column in JSON_TRADE_COLUMNS]
-    renamed = section.trades[columns].set_axis([name for name, _ in JSON_TRADE_COLUMNS], axis=1)
+    shown = [
+        *JSON_TRADE_COLUMNS,
+        *(pair for pair in JSON_LIVE_COLUMNS if pair[1] in section.trades),
+    ]
+    columns = [column for _, column in shown]
+    renamed = section.trades[columns].set_axis([name for name, _ in shown], axis=1)
     document["trades"] = _records(renamed)
     document["summary"] = {**document.pop("summary"), "trades": len(renamed)}
 
@@ -190,7 +201,8 @@ def _effects(section: CapabilityEffects, document: dict[str, Any]) -> None:
             capability: {key: _json_value(value) for key, value in row.items()}
             for capability, row in section.table.iterrows()
         },
-        "decisions": _records(section.reasons),
+        "decisions": _records(section.reasons) if section.decisions_known else None,
+        "decisions_recorded": section.decisions_known,
     }
 
 

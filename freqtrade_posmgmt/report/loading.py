@@ -52,6 +52,9 @@ class LoadedResult:
     decisions: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     """Per strategy, what the mixins wrote beside the result (see ``mixins._sidecar``), or
     None when nothing was written for its run (no position management, or not found)."""
+    decisions_recorded: bool = True
+    """False for a source that holds no decisions at all (a bot's trade database): what the
+    mixins refused or resized is unknown, not absent."""
 
 
 def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -116,12 +119,12 @@ def load_result(result_file: Path, config: dict[str, Any]) -> LoadedResult:
     fill_timeframe = first.get("timeframe_detail") or timeframe
     trading_mode = first.get("trading_mode", "spot")
     pairs = sorted(trades["pair"].unique())
-    fill_candles = _candles(pairs, fill_timeframe, config, trading_mode)
-    _check_coverage(fill_candles, trades)
+    fill_candles = load_candles(pairs, fill_timeframe, config, trading_mode)
+    check_coverage(fill_candles, trades)
     candles = (
         fill_candles
         if fill_timeframe == timeframe
-        else _candles(pairs, timeframe, config, trading_mode)
+        else load_candles(pairs, timeframe, config, trading_mode)
     )
     decisions = {
         name: load_decisions(result_file, name, metadata.get(name, {}).get("run_id"))
@@ -131,7 +134,7 @@ def load_result(result_file: Path, config: dict[str, Any]) -> LoadedResult:
         result_file,
         timeframe,
         trades,
-        _fills(trades),
+        trade_fills(trades),
         fill_candles,
         candles,
         dict(strategies),
@@ -190,8 +193,8 @@ def _not_a_result(result_file: Path, content: Any) -> str:
     return f"{result_file} is not a Freqtrade backtest result (no per-strategy results in it)"
 
 
-def _fills(trades: pd.DataFrame) -> pd.DataFrame:
-    """One row per filled order (from the exported orders; entry and exit if there are none)."""
+def trade_fills(trades: pd.DataFrame) -> pd.DataFrame:
+    """One row per filled order of each trade (index: the trade's row in ``trades``) (from the exported orders; entry and exit if there are none)."""
     rows = []
     for trade_id, trade in trades.iterrows():
         orders = trade["orders"] if isinstance(trade["orders"], list) else []
@@ -248,9 +251,13 @@ def partial_exit_tags(trades: pd.DataFrame) -> pd.Series:
     return trades["orders"].map(tags)
 
 
-def _candles(
+def load_candles(
     pairs: list[str], timeframe: str, config: dict[str, Any], trading_mode: str
 ) -> dict[str, PairCandles]:
+    """
+    The candles of each pair from the config's data directory.
+    :raise ReportError: a pair without candles
+    """
     datadir = Path(config["datadir"])
     candle_type = CandleType.get_default(trading_mode)
     found = {}
@@ -271,7 +278,8 @@ def _candles(
     return found
 
 
-def _check_coverage(candles: dict[str, PairCandles], trades: pd.DataFrame) -> None:
+def check_coverage(candles: dict[str, PairCandles], trades: pd.DataFrame) -> None:
+    """:raise ReportError: a pair's candles do not span all its trades"""
     for pair, span in trades.groupby("pair")[["open_date", "close_date"]]:
         dates = candles[pair].dates
         first, last = span["open_date"].min(), span["close_date"].max()

@@ -53,7 +53,7 @@ def _effects(section: CapabilityEffects, analysis: Analysis, console: Console) -
     rows = formatting.effect_rows(section)
     console.print(_rich_table(formatting.effects_title(section), formatting.EFFECT_COLUMNS, rows))
     console.print(formatting.effects_note(section))
-    if not section.reasons.empty:
+    if section.decisions_known and not section.reasons.empty:
         reasons = formatting.reason_rows(section)
         console.print(
             _rich_table("Entries refused and stakes resized", formatting.REASON_COLUMNS, reasons)
@@ -79,6 +79,11 @@ def _returns(section: Returns, analysis: Analysis, console: Console) -> None:
 
 def _trades(section: TradeExcursions, analysis: Analysis, console: Console) -> None:
     console.print(f"Excursions of {len(section.trades)} trades, in {analysis.unit}.")
+    if formatting.has_live_excursions(section.trades):
+        rows = formatting.live_excursion_rows(section.trades)
+        console.print(
+            _rich_table(formatting.LIVE_EXCURSION_TITLE, formatting.LIVE_EXCURSION_COLUMNS, rows)
+        )
 
 
 def _metrics(section: MetricsTable, analysis: Analysis, console: Console) -> None:

@@ -22,6 +22,7 @@ from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_msecs
 
+from freqtrade_posmgmt import report
 from freqtrade_posmgmt.cli import build_parser
 from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
@@ -32,6 +33,7 @@ from freqtrade_posmgmt.replay.backtest import backtest_trades
 from freqtrade_posmgmt.replay.command import lot_steps
 from freqtrade_posmgmt.replay.database import database_trades, load_database_result
 from freqtrade_posmgmt.replay.engine import KillPoint, ReplaySettings, run_replay, tick_times
+from freqtrade_posmgmt.report.analysis import CHAPTERS
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.support.backtest_harness import (
@@ -562,3 +564,58 @@ def test_candle_close_trailing_reads_new_candles_once_the_frame_is_full(tmp_path
         checked += 1
         assert best[str(trade["trade_id"])] >= read["high"].max(), trade["trade_id"]
     assert checked
+
+
+def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
+    """``analyze --db-url`` on the replay's database: its closed trades, each with the MFE/MAE
+    the recorder wrote live beside the candle-measured one, in the report's usual chapters (all
+    but the lab's attribution; the decisions as not recorded), in text, JSON and HTML."""
+    userdir = Path(managed.settings.config["user_data_dir"])
+    exported, page = tmp_path / "report.json", tmp_path / "report.html"
+    status = report.main(
+        [
+            "--db-url", managed.settings.db_url, "-c", str(userdir / "config.json"),
+            "--userdir", str(userdir), "--json", str(exported), "--html", str(page),
+        ]
+    )  # fmt: skip
+
+    assert status == 0
+    closed = {
+        (trade["pair"], trade["open_timestamp"]): trade
+        for trade in managed.trades
+        if not trade["is_open"]
+    }
+    document = json.loads(exported.read_text())
+    reported = document["trades"]
+    (compared,) = document["comparison"]["strategies"].values()
+    assert compared["trades"] == len(closed)
+    assert compared["profit_total_abs"] == pytest.approx(
+        sum(trade["profit_abs"] for trade in closed.values())
+    )
+    assert list(document)[:3] == ["comparison", "position_management", "returns"]
+    by_key = {
+        (trade["pair"], int(pd.Timestamp(trade["open_date"]).timestamp() * 1000)): trade
+        for trade in reported
+    }
+    assert len(reported) == len(closed) and by_key.keys() == closed.keys()
+    for key, trade in by_key.items():
+        custom = closed[key]["custom_data"]
+        assert (trade["close_rate"], trade["exit_reason"]) == (
+            closed[key]["close_rate"],
+            closed[key]["exit_reason"],
+        )
+        assert (trade["live_mfe"], trade["live_mae"]) == (custom["pm_mfe"], custom["pm_mae"])
+        assert pd.Timestamp(trade["live_mfe_time"]) == pd.Timestamp(custom["pm_mfe_time"])
+        assert pd.Timestamp(trade["live_mae_time"]) == pd.Timestamp(custom["pm_mae_time"])
+    text = capsys.readouterr().out
+    chapters = [title for _, title, _ in CHAPTERS if title in text]
+    assert chapters == [
+        "The strategies side by side",
+        "What each capability did",
+        "Per-pair and monthly returns",
+        "Excursions, and the stops and targets they suggest",
+    ]
+    assert [text.index(title) for title in chapters] == sorted(text.index(t) for t in chapters)
+    for shown in (text, page.read_text()):
+        assert "No decisions recorded" in shown
+        assert "Price excursions measured on the candles and recorded live" in shown

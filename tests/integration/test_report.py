@@ -150,6 +150,20 @@ def test_missing_result(userdir, capsys):
     assert_one_line_error(status, out, err, "nope.zip does not exist")
 
 
+def test_result_and_database_together(userdir, exported, capsys):
+    status, out, err = run(capsys, exported, "--db-url", "sqlite:///x.sqlite", "--userdir", userdir)
+    assert_one_line_error(status, out, err, "pass a backtest result or --db-url, not both")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [("sqlite:///nope.sqlite", "nope.sqlite does not exist"), ("postgresql://h/db", "only SQLite")],
+)
+def test_unreadable_database(userdir, capsys, url, fragment):
+    status, out, err = run(capsys, "--db-url", url, "--userdir", userdir)
+    assert_one_line_error(status, out, err, fragment)
+
+
 def test_no_result_in_the_backtest_directory(userdir, capsys):
     status, out, err = run(capsys, "--userdir", userdir)
     assert_one_line_error(status, out, err, "backtest_results")
