@@ -25,7 +25,7 @@ from freqtrade.optimize.backtesting import Backtesting
 from freqtrade.optimize.hyperopt.hyperopt import Hyperopt
 from freqtrade.optimize.hyperopt.hyperopt_optimizer import HyperOptimizer
 from freqtrade.optimize.hyperopt_tools import HyperoptTools
-from freqtrade.persistence import LocalTrade
+from freqtrade.persistence import LocalTrade, Order
 from freqtrade.resolvers import strategy_resolver
 from freqtrade.strategy import IStrategy
 from freqtrade.strategy.hyper import detect_all_parameters
@@ -103,6 +103,12 @@ def class_attributes(owner: object, *names: str) -> Callable[[], None]:
             assert hasattr(owner, name), f"{getattr(owner, '__name__', owner)} has no {name}"
 
     return check
+
+
+def assert_annotated(cls: type, *names: str) -> None:
+    annotations = inspect.get_annotations(cls)
+    for name in names:
+        assert name in annotations, f"{cls.__name__} declares no {name}"
 
 
 def istrategy_names_skip_the_trade_copy() -> None:
@@ -204,6 +210,23 @@ def bt_trade_lists() -> None:
     assert callable(LocalTrade.to_json)
 
 
+def stops_round_towards_the_price() -> None:
+    # mixins._stop_sources and plot.recorder round a stop as Trade.adjust_stop_loss does, to tell
+    # whose stop is in force: to the tick, up for a long and down for a short.
+    assert parameters(LocalTrade.adjust_stop_loss)[:3] == ["self", "current_price", "stoploss"]
+    placed = {}
+    for is_short in (False, True):
+        trade = LocalTrade(
+            pair="BTC/USDT", open_rate=100.0, amount=1.0, stake_amount=100.0, fee_open=0.0,
+            fee_close=0.0, open_date=datetime(2024, 1, 1, tzinfo=UTC), exchange="binance",
+            is_short=is_short, leverage=1.0, price_precision=0.01,
+            precision_mode_price=exchange_utils.TICK_SIZE,
+        )  # fmt: skip
+        trade.adjust_stop_loss(100.0, 0.03335, initial=True)
+        placed[is_short] = trade.stop_loss
+    assert placed == {False: 96.67, True: 103.33}, placed
+
+
 PINS: dict[str, tuple[str, Callable[[], None]]] = {
     **{
         f"IStrategy.{name}": (
@@ -264,6 +287,50 @@ PINS: dict[str, tuple[str, Callable[[], None]]] = {
     "LocalTrade.bt_trades, bt_trades_open, bt_total_profit": (
         "replay.backtest, plot.recorder, mixins._account",
         bt_trade_lists,
+    ),
+    "IStrategy.dp, wallets": (
+        f"{MIXINS}.correlation, dynamic_risk, _account",
+        lambda: assert_annotated(IStrategy, "dp", "wallets"),
+    ),
+    "Order fields": (
+        f"{MIXINS}._account, correlation, _stop_sources; plot.recorder, replay",
+        class_attributes(
+            Order,
+            "ft_order_side",
+            "ft_order_tag",
+            "safe_filled",
+            "safe_amount_after_fee",
+            "safe_price",
+            "safe_remaining",
+            "order_filled_utc",
+            "stop_price",
+        ),
+    ),
+    "LocalTrade fields": (
+        f"{MIXINS}; plot.recorder, replay.database",
+        lambda: (
+            class_attributes(
+                LocalTrade,
+                "price_precision",
+                "precision_mode_price",
+                "initial_stop_loss",
+                "funding_fees",
+                "realized_profit",
+                "date_last_filled_utc",
+                "get_all_custom_data",
+                "nr_of_successful_entries",
+                "has_open_orders",
+                "entry_side",
+                "exit_side",
+                "close_profit_abs",
+            )(),
+            has_parameters(LocalTrade, "select_filled_orders", ["self", "order_side"])(),
+            has_parameters(LocalTrade, "set_custom_data", ["self", "key", "value"])(),
+        ),
+    ),
+    "LocalTrade.adjust_stop_loss rounding": (
+        f"{MIXINS}._stop_sources, trailing_stops; plot.recorder",
+        stops_round_towards_the_price,
     ),
     "price_to_precision, ROUND_UP, ROUND_DOWN": (
         f"{MIXINS}._stop_sources, plot.recorder",
