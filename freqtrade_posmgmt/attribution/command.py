@@ -148,6 +148,10 @@ def compute(args: argparse.Namespace, console: "Console") -> dict[str, Any] | No
         console.print(f"{PROG}: error: {first_line}", style="red", markup=False, soft_wrap=True)
         return None
     finally:
+        from freqtrade_posmgmt.mixins import _decisions
+
+        # The runs' end-of-backtest summaries would come after the table, which says more.
+        _decisions.log_summaries()
         logging.disable(logging.NOTSET)
     console.print(
         f"{len(done)} backtests of Freqtrade in {time.perf_counter() - started:.1f} s, "
