@@ -538,13 +538,6 @@ class ManagedShortStartup(ManagedCandleClose):
     startup_candle_count = 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: trail_on='candle_close' keeps the last candle read as a position in the "
-    "candle frame; once Freqtrade's frame is full it drops a candle for each new one, the position "
-    "never advances and the best rate freezes (here at the high of the candle before the entry, "
-    "read at the first poll inside the entry candle)",
-)
 def test_candle_close_trailing_reads_new_candles_once_the_frame_is_full(tmp_path):
     """The best closed-candle rate kept for each trade is the highest high of the candles closed
     before its last poll, however long the bot has run."""
