@@ -10,6 +10,7 @@ by someone else (the strategy's own stop, or the initial ``stoploss``) and keeps
 
 from datetime import datetime
 
+from freqtrade.enums import ExitType
 from freqtrade.exchange.exchange_utils import ROUND_DOWN, ROUND_UP, price_to_precision
 from freqtrade.persistence import Order, Trade
 
@@ -61,10 +62,14 @@ class StopSourceMixin(PolicyMixin):
                 return SOURCE_CAPABILITIES[source]
         return super().pm_exit_capability(trade, exit_reason)
 
-    def _pm_stop_in_force(self, trade: Trade) -> str | None:
-        """The rule of ours that set the stop in force on ``trade``, None if none of ours did."""
+    def _pm_stop_in_force(self, trade: Trade, stop_in_force: float | None = None) -> str | None:
+        """
+        The rule of ours that set the stop in force on ``trade`` (or ``stop_in_force``, the
+        stop price of an exchange's stop order), None if none of ours did.
+        """
+        stop_in_force = stop_in_force or trade.stop_loss
         recorded = self._pm_stop_sources.get(trade.id)
-        if recorded is None or recorded[0] != trade.open_date or not trade.stop_loss:
+        if recorded is None or recorded[0] != trade.open_date or not stop_in_force:
             return None
         _, stop, source = recorded
         # As Trade.adjust_stop_loss rounds a stop: to the tick, towards the price.
@@ -74,7 +79,7 @@ class StopSourceMixin(PolicyMixin):
             trade.precision_mode_price,
             rounding_mode=ROUND_DOWN if trade.is_short else ROUND_UP,
         )
-        return source if placed == trade.stop_loss else None
+        return source if placed == stop_in_force else None
 
     def order_filled(
         self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs
@@ -86,10 +91,16 @@ class StopSourceMixin(PolicyMixin):
 
     @guarded(None)
     def _pm_tag_stop_exit(self, trade: Trade, order: Order) -> None:
-        if order.ft_order_side != trade.exit_side or order.ft_order_tag not in STOP_EXIT_REASONS:
+        if order.ft_order_side == "stoploss":
+            # The exchange's stop order filled: it carries no tag, and its stop price is the
+            # stop that was in force when it was placed.
+            reason, stop_in_force = ExitType.STOPLOSS_ON_EXCHANGE.value, order.stop_price
+        elif order.ft_order_side == trade.exit_side and order.ft_order_tag in STOP_EXIT_REASONS:
+            reason, stop_in_force = order.ft_order_tag, None
+        else:
             return
-        source = self._pm_stop_in_force(trade)
+        source = self._pm_stop_in_force(trade, stop_in_force)
         self._pm_stop_sources.pop(trade.id, None)
         if source is not None:
             # The order is Freqtrade's own object (only the trade is copied for user code).
-            order.ft_order_tag = stop_exit_tag(order.ft_order_tag, source)
+            order.ft_order_tag = stop_exit_tag(reason, source)

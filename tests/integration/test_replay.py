@@ -422,10 +422,6 @@ def test_plugin_stops_move_the_exchange_stop_order(stop_on_exchange):
         assert max(prices) > initial * 1.001  # tighter than the strategy's own stop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: a stop-on-exchange fill is never tagged with the rule that set the stop",
-)
 def test_stop_on_exchange_exit_carries_its_source(stop_on_exchange):
     """A trade closed by the exchange's stop order says which plugin rule set the stop."""
     replayed = stop_on_exchange
