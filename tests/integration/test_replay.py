@@ -371,11 +371,6 @@ def test_mfe_mae_recorded_live_equals_candle_measured(managed):
         assert excursion == pytest.approx(from_candles[trade_id], abs=5e-9), trade_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: MFE/MAE is recorded at bot_loop_start, so the poll a trade closes at (a stop "
-    "filled at the candle's low) never reaches the record",
-)
 def test_mfe_mae_recorded_live_includes_the_closing_poll(managed):
     """For trades closed at a poll inside a candle, the record includes that poll's price."""
     live, from_candles = excursions_live_and_from_candles(managed, closed_inside_candle=True)
