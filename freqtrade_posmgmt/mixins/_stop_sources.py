@@ -10,7 +10,7 @@ by someone else (the strategy's own stop, or the initial ``stoploss``) and keeps
 
 from datetime import datetime
 
-from freqtrade.enums import ExitType
+from freqtrade.enums import ExitType, RunMode
 from freqtrade.exchange.exchange_utils import ROUND_DOWN, ROUND_UP, price_to_precision
 from freqtrade.persistence import Order, Trade
 
@@ -24,6 +24,9 @@ from freqtrade_posmgmt.stop_sources import (
     STOP_TRAIL,
     stop_exit_tag,
 )
+
+# The trade's custom data key of the tightest stop recorded and its rule (dry-run and live).
+STOP_SOURCE_KEY = "pm_stop_source"
 
 # The capability each stop rule belongs to.
 SOURCE_CAPABILITIES = {
@@ -45,15 +48,35 @@ class StopSourceMixin(PolicyMixin):
         super().pm_refresh()
         # trade id -> (its open date, tightest recorded stop, rule); ids restart per epoch.
         self._pm_stop_sources: dict[int, tuple[datetime, float, str]] = {}
+        # Dry-run and live keep the record in the trade's custom data too, so that a restart
+        # keeps it (backtests keep custom data in a list searched on every read: memory only).
+        self._pm_stop_sources_saved = self.config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE)
 
     def pm_record_stop(self, trade: Trade, stop: float, source: str) -> None:
         """Remember ``stop`` (a price) asked for by rule ``source``, if tighter than before."""
-        recorded = self._pm_stop_sources.get(trade.id)
-        if recorded is not None and recorded[0] == trade.open_date:
+        recorded = self._pm_recorded_stop(trade)
+        if recorded is not None:
             tighter = stop < recorded[1] if trade.is_short else stop > recorded[1]
             if not tighter:
                 return
         self._pm_stop_sources[trade.id] = (trade.open_date, stop, source)
+        if self._pm_stop_sources_saved:
+            trade.set_custom_data(STOP_SOURCE_KEY, {"stop": stop, "source": source})
+
+    def _pm_recorded_stop(self, trade: Trade) -> tuple[datetime, float, str] | None:
+        """The tightest stop recorded for ``trade`` and its rule, from memory or, after a
+        restart, from the trade's custom data; None if none."""
+        recorded = self._pm_stop_sources.get(trade.id)
+        if recorded is not None and recorded[0] == trade.open_date:
+            return recorded
+        if not self._pm_stop_sources_saved:
+            return None
+        saved = trade.get_custom_data(STOP_SOURCE_KEY)
+        if not isinstance(saved, dict) or saved.get("source") not in SOURCE_CAPABILITIES:
+            return None
+        recorded = (trade.open_date, float(saved["stop"]), saved["source"])
+        self._pm_stop_sources[trade.id] = recorded
+        return recorded
 
     def pm_exit_capability(self, trade: Trade, exit_reason: str) -> str | None:
         if exit_reason in STOP_EXIT_REASONS:
@@ -68,8 +91,8 @@ class StopSourceMixin(PolicyMixin):
         stop price of an exchange's stop order), None if none of ours did.
         """
         stop_in_force = stop_in_force or trade.stop_loss
-        recorded = self._pm_stop_sources.get(trade.id)
-        if recorded is None or recorded[0] != trade.open_date or not stop_in_force:
+        recorded = self._pm_recorded_stop(trade)
+        if recorded is None or not stop_in_force:
             return None
         _, stop, source = recorded
         # As Trade.adjust_stop_loss rounds a stop: to the tick, towards the price.
@@ -85,6 +108,8 @@ class StopSourceMixin(PolicyMixin):
         self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs
     ) -> None:
         self._pm_tag_stop_exit(trade, order)
+        if not trade.is_open:
+            self._pm_stop_sources.pop(trade.id, None)  # a long-running bot keeps open trades'
         super().order_filled(
             pair=pair, trade=trade, order=order, current_time=current_time, **kwargs
         )
