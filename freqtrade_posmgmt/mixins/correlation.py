@@ -247,6 +247,13 @@ class CorrelationMixin(PolicyMixin):
                 "correlations": dict(limit.correlations),
             }
             record_decision(self, Decision(CAPABILITY, kind, reason, stake - kept, pair, candle))
+            if self._pm_corr_live():
+                # As the decision log: a bot running for months keeps the current candle's only.
+                self.pm_correlation_details = {
+                    key: kept_details
+                    for key, kept_details in self.pm_correlation_details.items()
+                    if key[1] >= candle
+                }
             self.pm_correlation_details.setdefault((pair, candle), details)
             return kept
         except Exception as e:  # noqa: BLE001 - the cap fails closed, with one line saying why

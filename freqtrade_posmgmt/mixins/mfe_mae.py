@@ -74,7 +74,6 @@ class MFEMAEMixin(PolicyMixin):
             tracker.clear(closed)
         self._pm_mfe_mae_trades = open_ids
 
-
     def _pm_record_trade(
         self, tracker: MFEMAETracker, trade: Trade, current_time: datetime
     ) -> bool:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from freqtrade.constants import DEFAULT_AMOUNT_RESERVE_PERCENT
 from freqtrade.exchange import timeframe_to_seconds
-from freqtrade.persistence import Trade
+from freqtrade.persistence import Order, Trade
 from freqtrade.strategy import DecimalParameter, IntParameter
 
 from freqtrade_posmgmt.fills import holdings
@@ -246,6 +246,16 @@ class PartialExitMixin(StopSourceMixin):
             max_stake=max_stake,
         )
         return None if add is None else (add.stake, add.tag)
+
+    def order_filled(
+        self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs
+    ) -> None:
+        if not trade.is_open:
+            # The final exit filled: a bot running for months keeps its open trades' only.
+            self._pm_partial_states.pop(trade.id, None)
+        super().order_filled(
+            pair=pair, trade=trade, order=order, current_time=current_time, **kwargs
+        )
 
     def _pm_state(self, trade: Trade) -> PositionState:
         """

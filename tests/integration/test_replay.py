@@ -10,7 +10,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -430,30 +430,24 @@ def test_stop_on_exchange_exit_carries_its_source(stop_on_exchange):
     assert all("pm_stop=" in (order["ft_order_tag"] or "") for order in filled_stops)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: the partial-exit state cache keeps every trade the bot has seen, closed ones "
-    "too",
-)
 def test_partial_exit_cache_holds_open_trades_only(managed):
     """At the end, the partial-exit cache holds only trades still open."""
     open_ids = sorted(trade["trade_id"] for trade in managed.trades if trade["is_open"])
     assert managed.memory["partial_states"] == open_ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: pm_decisions (and pm_correlation_details, reset only per backtest epoch) keep "
-    "every candle's entries for the life of a dry-run or live bot",
-)
 def test_decision_log_keeps_no_past_candles_in_a_live_bot(managed):
-    """A live bot's in-memory decision log holds nothing older than the last candle (what is
-    older belongs in the trade database)."""
-    last_candle = (END - timedelta(hours=1)).isoformat()
+    """A live bot's in-memory decision log holds only the latest candle's decisions (what is
+    older is in the decisions log beside the trade database), and the correlation details only
+    that candle's too."""
+    logged = load_database_result(managed.settings.db_url, managed.settings.config)
+    ((_, document),) = logged.decisions.items()
+    candles = sorted({decision["candle"] for decision in document["decisions"]})
+    assert len(candles) > 1
+    latest = pd.Timestamp(candles[-1]).isoformat()
     assert managed.memory["decision_candles"]
-    past = [c for c in managed.memory["decision_candles"] if c < last_candle]
-    assert not past
-    assert all(c >= last_candle for c in managed.memory["correlation_candles"])
+    assert set(managed.memory["decision_candles"]) == {latest}
+    assert all(c >= latest for c in managed.memory["correlation_candles"])
 
 
 def stop_exit_tags(run: Replayed) -> list[str]:
@@ -474,14 +468,20 @@ def test_stop_source_survives_a_restart(managed, managed_killed):
     assert stop_exit_tags(managed_killed) == stop_exit_tags(managed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: refusals, cuts and resizes are kept in memory only in dry-run and live; a "
-    "restart loses those made before it",
-)
 def test_decisions_survive_a_restart(managed, managed_killed):
+    """Each decision is written to the bot's decisions log as it is made: the bot killed and
+    restarted leaves the same decisions as the one never killed, and ``analyze`` reads them."""
     assert managed.memory["decisions"] > 0
-    assert managed_killed.memory["decision_list"] == managed.memory["decision_list"]
+    whole, killed = (
+        load_database_result(run.settings.db_url, run.settings.config)
+        for run in (managed, managed_killed)
+    )
+    assert whole.decisions_recorded and killed.decisions_recorded
+    ((name, logged),) = whole.decisions.items()
+    assert logged["capabilities"]["correlation"] and logged["decisions"]
+    assert killed.decisions[name]["decisions"] == logged["decisions"]
+    # The decisions the bot still held in memory at the end are the log's last ones.
+    assert managed.memory["decisions"] <= len(logged["decisions"])
 
 
 def test_a_bot_database_loads_as_a_backtest_result_does(managed):
@@ -553,7 +553,8 @@ def test_candle_close_trailing_reads_new_candles_once_the_frame_is_full(tmp_path
 def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
     """``analyze --db-url`` on the replay's database: its closed trades, each with the MFE/MAE
     the recorder wrote live beside the candle-measured one, in the report's usual chapters (all
-    but the lab's attribution; the decisions as not recorded), in text, JSON and HTML."""
+    but the lab's attribution; the decisions read from the bot's decisions log), in text, JSON
+    and HTML."""
     userdir = Path(managed.settings.config["user_data_dir"])
     exported, page = tmp_path / "report.json", tmp_path / "report.html"
     status = report.main(
@@ -600,6 +601,8 @@ def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
         "Excursions, and the stops and targets they suggest",
     ]
     assert [text.index(title) for title in chapters] == sorted(text.index(t) for t in chapters)
+    (effects,) = document["position_management"].values()
+    assert effects["decisions_recorded"] and effects["decisions"]
     for shown in (text, page.read_text()):
-        assert "No decisions recorded" in shown
+        assert "No decisions recorded" not in shown
         assert "Price excursions measured on the candles and recorded live" in shown
