@@ -342,11 +342,15 @@ class CorrelationMixin(PolicyMixin):
 
 
 def _notional(trade: Trade) -> float:
-    """Stake x leverage of an open trade, plus its open entry orders (live) once it has filled."""
+    """
+    Stake x leverage of an open trade, plus its open entry orders (live) once it has filled:
+    their filled part, which Freqtrade adds to the trade's stake only when the order closes,
+    and the rest still to fill.
+    """
     notional = trade.stake_amount * trade.leverage
     if trade.nr_of_successful_entries == 0:
         return notional  # the requested stake of an entry not filled yet
     for order in trade.open_orders:
         if order.ft_order_side == trade.entry_side:
-            notional += order.safe_remaining * order.safe_price
+            notional += (order.safe_filled + order.safe_remaining) * order.safe_price
     return notional
