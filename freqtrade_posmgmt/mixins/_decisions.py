@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from freqtrade.enums import RunMode
 from freqtrade.strategy import IStrategy
 
+from freqtrade_posmgmt.notifications import notify
 from freqtrade_posmgmt.registry import MIXIN_NAMES, SUMMARY_PHRASES, decisions_log_path
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def record_decision(
     decisions.append(decision)
     if not optimising(strategy):
         persist(strategy, decision)
+        notify(strategy, decision)
     if optimising(strategy):
         if not _UNSUMMARISED:
             atexit.register(log_summaries)

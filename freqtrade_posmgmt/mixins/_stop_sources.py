@@ -8,13 +8,15 @@ tightest recorded one rounded as Freqtrade rounds it, a mixin rule set it; any o
 by someone else (the strategy's own stop, or the initial ``stoploss``) and keeps Freqtrade's tag.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from freqtrade.enums import ExitType, RunMode
 from freqtrade.exchange.exchange_utils import ROUND_DOWN, ROUND_UP, price_to_precision
 from freqtrade.persistence import Order, Trade
 
+from freqtrade_posmgmt.mixins._account import decision_candle
 from freqtrade_posmgmt.mixins._base import PolicyMixin, guarded
+from freqtrade_posmgmt.notifications import STOP_MOVED, Notice, notify
 from freqtrade_posmgmt.registry import Capability
 from freqtrade_posmgmt.stop_sources import (
     STOP_BREAKEVEN,
@@ -62,6 +64,12 @@ class StopSourceMixin(PolicyMixin):
         self._pm_stop_sources[trade.id] = (trade.open_date, stop, source)
         if self._pm_stop_sources_saved:
             trade.set_custom_data(STOP_SOURCE_KEY, {"stop": stop, "source": source})
+            if recorded is None or recorded[2] != source:
+                # The rule in force changed: a live user hears of breakeven and locks.
+                candle = decision_candle(self.timeframe, datetime.now(UTC))
+                notice = Notice(SOURCE_CAPABILITIES[source], STOP_MOVED, trade.pair, candle,
+                                source, price=stop)  # fmt: skip
+                notify(self, notice)
 
     def _pm_recorded_stop(self, trade: Trade) -> tuple[datetime, float, str] | None:
         """The tightest stop recorded for ``trade`` and its rule, from memory or, after a

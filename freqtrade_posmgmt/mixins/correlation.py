@@ -259,8 +259,10 @@ class CorrelationMixin(PolicyMixin):
         except Exception as e:  # noqa: BLE001 - the cap fails closed, with one line saying why
             reason = f"correlation check failed: {e!r}"
             logger.error("%s entry at %s refused: %s", pair, current_time, reason)
-            self.__dict__.setdefault("pm_decisions", []).append(
-                Decision(CAPABILITY, DecisionKind.REFUSED, reason, stake, pair, current_time)
+            record_decision(
+                self,
+                Decision(CAPABILITY, DecisionKind.REFUSED, reason, stake, pair, current_time),
+                log=False,  # logged above, as an error
             )
             return 0.0
 

@@ -8,7 +8,7 @@ real bot, one forked process per stretch of its life.
 
 import json
 import os
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -520,6 +520,52 @@ def test_replay_command_compares_and_exports(tmp_path, capsys):
     output = capsys.readouterr().out
     assert "Replay against backtest" in output and "restarts at loops [96]" in output
     assert (userdir / "replay-ExampleStrategy.sqlite").is_file()
+
+
+class RecordingQueue(deque):
+    """Freqtrade's strategy message queue, writing down each message the RPC manager takes
+    from it (to Telegram, webhooks and FreqUI) to the file named by ``POSMGMT_TEST_MESSAGES``."""
+
+    def popleft(self) -> str:
+        message = super().popleft()
+        with open(os.environ["POSMGMT_TEST_MESSAGES"], "a", encoding="utf-8") as taken:
+            taken.write(message + "\n")
+        return message
+
+
+class ManagedNotifying(ManagedCandleClose):
+    """The managed strategy, its messages recorded as Freqtrade's RPC manager takes them."""
+
+    def ft_bot_start(self, **kwargs) -> None:
+        super().ft_bot_start(**kwargs)
+        self.dp._msg_queue = RecordingQueue(self.dp._msg_queue)
+
+
+def test_notifications_reach_freqtrades_rpc_queue_once_per_decision(tmp_path, monkeypatch):
+    """A dry-run: each refusal or cut, stop moved to breakeven or a lock, take-profit and add
+    reaches the RPC queue once; the messages match the decisions log one for one."""
+    taken = tmp_path / "messages.txt"
+    taken.touch()
+    monkeypatch.setenv("POSMGMT_TEST_MESSAGES", str(taken))
+    replayed = replay(tmp_path, ManagedNotifying, START, END)
+    messages = [line for line in taken.read_text().splitlines() if line.startswith("[posmgmt]")]
+
+    assert len(messages) == len(set(messages))
+    logged = load_database_result(replayed.settings.db_url, replayed.settings.config)
+    ((_, document),) = logged.decisions.items()
+    told = [d for d in document["decisions"] if d["capability"] != "time_exits"]  # off by default
+    about_entries = [m for m in messages if "entry refused" in m or "stake " in m]
+    assert told and len(about_entries) == len(told)
+    for kind in ("stop moved to", "take-profit placed"):
+        assert any(kind in message for message in messages), kind
+    tags = Counter(
+        order["ft_order_tag"]
+        for trade in replayed.trades
+        for order in trade["orders"]
+        if (order["ft_order_tag"] or "").startswith("pm_") and order["ft_order_side"] != "stoploss"
+    )
+    placed = Counter(m.split(", ")[-1].split(" [")[0] for m in messages if " placed " in m)
+    assert set(placed) <= set(tags)
 
 
 class ManagedShortStartup(ManagedCandleClose):
