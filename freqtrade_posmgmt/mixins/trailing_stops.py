@@ -11,7 +11,9 @@ Usage::
 or ``"posmgmt": {"trailing_stop": {"activation_threshold": 0.02, ...}}`` in config.json.
 """
 
+import logging
 from datetime import datetime
+from typing import Any
 
 import talib
 from freqtrade.enums import RunMode
@@ -30,6 +32,8 @@ from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
 from freqtrade_posmgmt.profit import stoploss_ratio
 from freqtrade_posmgmt.registry import Capability
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
+
+logger = logging.getLogger(__name__)
 
 ATR_COLUMN = "pm_atr"
 
@@ -112,10 +116,35 @@ class TrailingStopMixin(StopSourceMixin):
         if policy.is_builtin_expressible() and not users_own:
             for name, value in builtin.items():
                 self.pm_enable(name, value)
+            self._pm_trailing_config_yields(builtin)
             return
         self.pm_enable("use_custom_stoploss", True)
         self.pm_use_callbacks(TrailingStopMixin)
         self.pm_use_callbacks(StopSourceMixin)
+
+    def _pm_trailing_config_yields(self, builtin: dict[str, Any]) -> None:
+        """
+        Freqtrade's strategy resolver sets config.json's ``trailing_stop*`` keys on the strategy
+        after it is built, over the trailing stop our policy compiled to: a leftover
+        ``"trailing_stop": false`` would switch the policy off without a word. The policy is
+        the explicit choice (switch it off with ``posmgmt.trailing_stop: null``): it wins, and
+        a conflicting key is named in one line.
+        """
+        conflicts = {
+            name: self.config[name]
+            for name, value in builtin.items()
+            if name in self.config and self.config[name] != value
+        }
+        if not conflicts:
+            return
+        logger.warning(
+            "TrailingStopMixin: config %s ignored: the trailing_stop policy sets %s "
+            "(remove the keys, or switch the policy off with posmgmt.trailing_stop: null)",
+            ", ".join(f"{name}={value!r}" for name, value in conflicts.items()),
+            ", ".join(f"{name}={builtin[name]!r}" for name in conflicts),
+        )
+        # The resolver applies the config's keys after __init__: give it ours to apply.
+        self.config.update({name: builtin[name] for name in conflicts})
 
     def _pm_trailing_from_parameters(self) -> TrailingStopPolicy:
         return TrailingStopPolicy(
