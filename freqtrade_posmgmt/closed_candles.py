@@ -32,6 +32,30 @@ def last_closed_index(opens: Sequence[int], step: int, now_s: int) -> int:
     return candle_index(opens, step, now_s - step)
 
 
+def unread_closed_range(
+    opens: Sequence[int], step: int, now_s: int, since_s: int, last_read_s: int | None = None
+) -> tuple[int, int] | None:
+    """
+    Indexes ``(first, last)`` of the candles closed at ``now_s`` not read yet: from the candle
+    open at ``since_s`` (a trade's entry), or those opened after ``last_read_s`` (the open time
+    of the last candle read); ``first > last`` when there is none. None while the candle open at
+    ``since_s`` has not closed.
+
+    The last candle read is kept by time, not by index: a live bot's frame drops its oldest
+    candle for each new one once full, so an index stops pointing at the same candle.
+    """
+    if not opens:
+        return None
+    last = last_closed_index(opens, step, now_s)
+    if last < 0 or opens[last] + step <= since_s:
+        return None
+    if last_read_s is None:
+        first = max(candle_index(opens, step, since_s), 0)
+    else:
+        first = bisect_right(opens, last_read_s)
+    return first, last
+
+
 def best_closed_rate(
     extremes: Sequence[float],
     first: int,

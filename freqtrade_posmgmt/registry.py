@@ -101,6 +101,22 @@ DECISIONS_VERSION = 1
 """The decisions file's format version."""
 
 
+DECISIONS_LOG_SUFFIX = ".posmgmt-decisions.jsonl"
+"""A dry-run or live bot's decisions log: beside its SQLite trade database, one JSON per line."""
+
+
+def decisions_log_path(db_url: str) -> Path | None:
+    """
+    Where a dry-run or live bot with trade database ``db_url`` writes its decisions as it makes
+    them: ``<database file>.posmgmt-decisions.jsonl``; None for a database that is no SQLite
+    file (in memory, or a server), where none is written.
+    """
+    if not db_url.startswith("sqlite:///") or db_url.endswith(":memory:"):
+        return None
+    database = db_url.removeprefix("sqlite:///").split("?", 1)[0]
+    return Path(database + DECISIONS_LOG_SUFFIX) if database else None
+
+
 def decisions_path(export_directory: Path | str, strategy: str, run_id: str) -> Path:
     """Where the decisions of ``strategy``'s backtest run ``run_id`` are written."""
     return Path(export_directory) / DECISIONS_DIRECTORY / f"{strategy}-{run_id}.json"

@@ -37,6 +37,7 @@ from freqtrade.strategy.hyper import detect_all_parameters
 from freqtrade.strategy.parameters import BaseParameter
 from pandas import DataFrame
 
+from freqtrade_posmgmt import notifications
 from freqtrade_posmgmt.mixins import _sidecar
 from freqtrade_posmgmt.mixins._account import decision_candle
 from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
@@ -97,7 +98,7 @@ USER_SWITCHES = {
     "custom_stoploss": "use_custom_stoploss",
     "adjust_trade_position": "position_adjustment_enable",
 }
-POSMGMT_SECTIONS: set[str] = set(Capability)
+POSMGMT_SECTIONS: set[str] = {*Capability, notifications.SECTION}
 """The package's ``posmgmt`` sections, known to every strategy whichever mixins it uses."""
 
 
@@ -491,6 +492,10 @@ class PolicyMixin(IStrategy):
             raise PolicyConfigError(
                 f"posmgmt.{unknown[0]}: unknown section; known sections: {', '.join(sorted(known))}"
             )
+        try:
+            notifications.settings_from_config(self.config)
+        except ValueError as e:
+            raise PolicyConfigError(str(e)) from None
 
     def _pm_check_hyperopt_spaces(self) -> None:
         """Stop a hyperopt that asks for a space whose Parameters cannot change the policy."""

@@ -3,22 +3,26 @@ The decisions of the capabilities that changed what Freqtrade would have done (a
 stake cut or resized, an exit the strategy refused), for the log and the report.
 
 Each is recorded once per capability, pair and candle in ``strategy.pm_decisions``, which the
-decisions file (``_sidecar``) writes beside a backtest's result. Dry-run and live log each decision
+decisions file (``_sidecar``) writes beside a backtest's result; a dry-run or live bot keeps only
+the current candle's there, and appends each to its decisions log beside the trade database
+(``registry.decisions_log_path``) as it is made. Dry-run and live log each decision
 at INFO; backtesting and hyperopt log them at DEBUG (hundreds per run would flood the log and
 Freqtrade's progress bar) and each capability logs one summary line when the run ends: when the
 next backtest or epoch of the same strategy starts, or when the process ends.
 """
 
 import atexit
+import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from freqtrade.enums import RunMode
 from freqtrade.strategy import IStrategy
 
-from freqtrade_posmgmt.registry import MIXIN_NAMES, SUMMARY_PHRASES
+from freqtrade_posmgmt.notifications import notify
+from freqtrade_posmgmt.registry import MIXIN_NAMES, SUMMARY_PHRASES, decisions_log_path
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +65,18 @@ def record_decision(
         log_summary(strategy)
         decisions.clear()
         logged.clear()
+    elif decisions and decision.candle > decisions[-1].candle and not optimising(strategy):
+        # A bot running for months keeps only the current candle's decisions in memory: the
+        # ones before it are logged (and written to the decisions log, see ``persist``).
+        decisions[:] = [d for d in decisions if d.candle >= decision.candle]
     key = (decision.capability, decision.pair)
     if logged.get(key) == decision.candle:
         return
     logged[key] = decision.candle
     decisions.append(decision)
+    if not optimising(strategy):
+        persist(strategy, decision)
+        notify(strategy, decision)
     if optimising(strategy):
         if not _UNSUMMARISED:
             atexit.register(log_summaries)
@@ -82,6 +93,32 @@ def record_decision(
         decision.reason,
         f" ({details})" if details else "",
     )
+
+
+def persist(strategy: IStrategy, decision: Decision) -> None:
+    """
+    Append ``decision`` to the bot's decisions log (``registry.decisions_log_path``), as it is
+    made, so that a restart loses none and ``freqtrade-posmgmt analyze --db-url`` shows them.
+    Each line carries the strategy and which capabilities were on, as a backtest's decisions
+    file does.
+    """
+    path = decisions_log_path(str(strategy.config.get("db_url", "")))
+    if path is None:
+        return
+    resolved = strategy.__dict__.get("_pm_resolved", {})
+    line = {
+        "strategy": strategy.get_strategy_name(),
+        "capabilities": {
+            section: resolution.policy is not None for section, resolution in resolved.items()
+        },
+        **asdict(decision),
+        "candle": decision.candle.isoformat(),
+    }
+    try:
+        with path.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(line) + "\n")
+    except OSError as e:
+        logger.warning("position management: cannot write %s: %s", path, e)
 
 
 def decision_log_level(strategy: IStrategy) -> int:

@@ -247,13 +247,22 @@ class CorrelationMixin(PolicyMixin):
                 "correlations": dict(limit.correlations),
             }
             record_decision(self, Decision(CAPABILITY, kind, reason, stake - kept, pair, candle))
+            if self._pm_corr_live():
+                # As the decision log: a bot running for months keeps the current candle's only.
+                self.pm_correlation_details = {
+                    key: kept_details
+                    for key, kept_details in self.pm_correlation_details.items()
+                    if key[1] >= candle
+                }
             self.pm_correlation_details.setdefault((pair, candle), details)
             return kept
         except Exception as e:  # noqa: BLE001 - the cap fails closed, with one line saying why
             reason = f"correlation check failed: {e!r}"
             logger.error("%s entry at %s refused: %s", pair, current_time, reason)
-            self.__dict__.setdefault("pm_decisions", []).append(
-                Decision(CAPABILITY, DecisionKind.REFUSED, reason, stake, pair, current_time)
+            record_decision(
+                self,
+                Decision(CAPABILITY, DecisionKind.REFUSED, reason, stake, pair, current_time),
+                log=False,  # logged above, as an error
             )
             return 0.0
 
@@ -335,11 +344,15 @@ class CorrelationMixin(PolicyMixin):
 
 
 def _notional(trade: Trade) -> float:
-    """Stake x leverage of an open trade, plus its open entry orders (live) once it has filled."""
+    """
+    Stake x leverage of an open trade, plus its open entry orders (live) once it has filled:
+    their filled part, which Freqtrade adds to the trade's stake only when the order closes,
+    and the rest still to fill.
+    """
     notional = trade.stake_amount * trade.leverage
     if trade.nr_of_successful_entries == 0:
         return notional  # the requested stake of an entry not filled yet
     for order in trade.open_orders:
         if order.ft_order_side == trade.entry_side:
-            notional += order.safe_remaining * order.safe_price
+            notional += (order.safe_filled + order.safe_remaining) * order.safe_price
     return notional

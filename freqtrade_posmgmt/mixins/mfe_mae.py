@@ -19,7 +19,7 @@ import dataclasses
 from datetime import datetime
 
 from freqtrade.enums import RunMode
-from freqtrade.persistence import Trade
+from freqtrade.persistence import Order, Trade
 
 from freqtrade_posmgmt.mfe_mae_tracker import MFEMAETracker, MFEMetrics
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
@@ -33,7 +33,7 @@ class MFEMAEMixin(PolicyMixin):
     Record each open trade's maximum favourable and adverse excursion, and when it happened.
 
     The extremes come from the trade's ``max_rate`` / ``min_rate``, which Freqtrade updates from
-    every rate it sees; they are read once per bot loop (``bot_loop_start``), so a new extreme's
+    every rate it sees; they are read once per bot loop (``bot_loop_start``) and at the final exit fill, so a new extreme's
     time is at most one loop (``process_throttle_secs``) late. Recorded values survive restarts:
     a restarted bot carries on from them.
     """
@@ -68,36 +68,65 @@ class MFEMAEMixin(PolicyMixin):
             return
         open_ids = set()
         for trade in Trade.get_trades_proxy(is_open=True):
-            entries = trade.select_filled_orders(trade.entry_side)
-            if not entries or trade.max_rate is None or trade.min_rate is None:
-                continue
-            open_ids.add(trade.id)
-            known = tracker.get_position_metrics(trade.id)
-            fresh = False
-            if known is None:
-                saved = _saved_metrics(trade)
-                fresh = saved is None
-                # No excursion yet: both extremes are 0, reached at the entry.
-                opened = trade.open_date_utc
-                known = saved or MFEMetrics(mfe_time=opened, mae_time=opened)
-                tracker.set_position_metrics(trade.id, known)
-            updated = tracker.update_position_metrics(
-                trade.id,
-                entries[0].safe_price,
-                trade.is_short,
-                trade.max_rate,
-                trade.min_rate,
-                current_time,
-            )
-            if fresh or updated.mfe != known.mfe:
-                trade.set_custom_data("pm_mfe", float(updated.mfe))
-                trade.set_custom_data("pm_mfe_time", updated.mfe_time.isoformat())
-            if fresh or updated.mae != known.mae:
-                trade.set_custom_data("pm_mae", float(updated.mae))
-                trade.set_custom_data("pm_mae_time", updated.mae_time.isoformat())
+            if self._pm_record_trade(tracker, trade, current_time):
+                open_ids.add(trade.id)
         for closed in self._pm_mfe_mae_trades - open_ids:
             tracker.clear(closed)
         self._pm_mfe_mae_trades = open_ids
+
+    def _pm_record_trade(
+        self, tracker: MFEMAETracker, trade: Trade, current_time: datetime
+    ) -> bool:
+        """Record ``trade``'s extremes so far; False if it has no filled entry yet."""
+        entries = trade.select_filled_orders(trade.entry_side)
+        if not entries or trade.max_rate is None or trade.min_rate is None:
+            return False
+        known = tracker.get_position_metrics(trade.id)
+        fresh = False
+        if known is None:
+            saved = _saved_metrics(trade)
+            fresh = saved is None
+            # No excursion yet: both extremes are 0, reached at the entry.
+            opened = trade.open_date_utc
+            known = saved or MFEMetrics(mfe_time=opened, mae_time=opened)
+            tracker.set_position_metrics(trade.id, known)
+        updated = tracker.update_position_metrics(
+            trade.id,
+            entries[0].safe_price,
+            trade.is_short,
+            trade.max_rate,
+            trade.min_rate,
+            current_time,
+        )
+        if fresh or updated.mfe != known.mfe:
+            trade.set_custom_data("pm_mfe", float(updated.mfe))
+            trade.set_custom_data("pm_mfe_time", updated.mfe_time.isoformat())
+        if fresh or updated.mae != known.mae:
+            trade.set_custom_data("pm_mae", float(updated.mae))
+            trade.set_custom_data("pm_mae_time", updated.mae_time.isoformat())
+        return True
+
+    def order_filled(
+        self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs
+    ) -> None:
+        if self._pm_mfe_mae_live:
+            self._pm_record_final_exit(trade, current_time)
+        super().order_filled(
+            pair=pair, trade=trade, order=order, current_time=current_time, **kwargs
+        )
+
+    @guarded(None)
+    def _pm_record_final_exit(self, trade: Trade, current_time: datetime) -> None:
+        """
+        The poll a trade closes at (a stop filled at the candle's low) comes after the last
+        ``bot_loop_start``: record the extremes it saw once the final exit filled.
+        """
+        tracker = self.pm_mfe_mae_tracker
+        if tracker is None or trade.is_open:
+            return
+        self._pm_record_trade(tracker, trade, current_time)
+        tracker.clear(trade.id)
+        self._pm_mfe_mae_trades.discard(trade.id)
 
 
 def _saved_metrics(trade: Trade) -> MFEMetrics | None:

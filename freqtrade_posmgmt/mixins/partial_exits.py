@@ -15,13 +15,14 @@ from datetime import datetime
 
 from freqtrade.constants import DEFAULT_AMOUNT_RESERVE_PERCENT
 from freqtrade.exchange import timeframe_to_seconds
-from freqtrade.persistence import Trade
+from freqtrade.persistence import Order, Trade
 from freqtrade.strategy import DecimalParameter, IntParameter
 
 from freqtrade_posmgmt.fills import holdings
-from freqtrade_posmgmt.mixins._account import trade_fills
+from freqtrade_posmgmt.mixins._account import decision_candle, trade_fills
 from freqtrade_posmgmt.mixins._base import PARAMETERS, guarded
 from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
+from freqtrade_posmgmt.notifications import ADD, TAKE_PROFIT, Notice, is_live, notify
 from freqtrade_posmgmt.partial_manager import (
     CANDLES_SINCE_LAST_FILL,
     PartialExitPolicy,
@@ -106,6 +107,7 @@ class PartialExitMixin(StopSourceMixin):
             "partial_exits", self.partial_exit_policy, self._pm_partial_from_parameters
         )
         self._pm_partial_states: dict[int, tuple[tuple, PositionState]] = {}
+        self._pm_partial_live = is_live(self.config)
         if self.pm_partial_exit_policy is None:
             return
         self._pm_amount_reserve = self.config.get(
@@ -231,8 +233,11 @@ class PartialExitMixin(StopSourceMixin):
         if exits:  # at most one: the targets due are merged into one order
             exit_ = exits[0]
             if exit_.sells_all:
-                return -trade.stake_amount, exit_.tag
-            return -trade.stake_amount * exit_.amount / trade.amount, exit_.tag
+                stake = -trade.stake_amount
+            else:
+                stake = -trade.stake_amount * exit_.amount / trade.amount
+            self._pm_notify_order(TAKE_PROFIT, trade, current_time, exit_.tag, exit_rate, -stake)
+            return stake, exit_.tag
         market_data = {}
         if policy.scale_in_min_candles:
             elapsed = (current_time - trade.date_last_filled_utc).total_seconds()
@@ -245,7 +250,30 @@ class PartialExitMixin(StopSourceMixin):
             min_stake=min_stake,
             max_stake=max_stake,
         )
-        return None if add is None else (add.stake, add.tag)
+        if add is None:
+            return None
+        self._pm_notify_order(ADD, trade, current_time, add.tag, entry_rate, add.stake)
+        return add.stake, add.tag
+
+    def _pm_notify_order(
+        self, kind: str, trade: Trade, current_time: datetime, tag: str, rate: float, stake: float
+    ) -> None:
+        """Tell a live user of a take-profit or an add returned to Freqtrade (see notifications)."""
+        if not self._pm_partial_live:
+            return
+        candle = decision_candle(self.timeframe, current_time)
+        notice = Notice(Capability.PARTIAL_EXITS, kind, trade.pair, candle, tag, rate, stake)
+        notify(self, notice)
+
+    def order_filled(
+        self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs
+    ) -> None:
+        if not trade.is_open:
+            # The final exit filled: a bot running for months keeps its open trades' only.
+            self._pm_partial_states.pop(trade.id, None)
+        super().order_filled(
+            pair=pair, trade=trade, order=order, current_time=current_time, **kwargs
+        )
 
     def _pm_state(self, trade: Trade) -> PositionState:
         """

@@ -11,7 +11,9 @@ Usage::
 or ``"posmgmt": {"trailing_stop": {"activation_threshold": 0.02, ...}}`` in config.json.
 """
 
+import logging
 from datetime import datetime
+from typing import Any
 
 import talib
 from freqtrade.enums import RunMode
@@ -20,12 +22,18 @@ from freqtrade.persistence import Trade
 from freqtrade.strategy import DecimalParameter
 from pandas import DataFrame
 
-from freqtrade_posmgmt.closed_candles import best_closed_rate, candle_index, last_closed_index
+from freqtrade_posmgmt.closed_candles import (
+    best_closed_rate,
+    last_closed_index,
+    unread_closed_range,
+)
 from freqtrade_posmgmt.mixins._base import PARAMETERS, guarded
 from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
 from freqtrade_posmgmt.profit import stoploss_ratio
 from freqtrade_posmgmt.registry import Capability
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
+
+logger = logging.getLogger(__name__)
 
 ATR_COLUMN = "pm_atr"
 
@@ -89,7 +97,7 @@ class TrailingStopMixin(StopSourceMixin):
         )
         self._pm_atr_period = policy.atr_period if needs_atr else None
         self._pm_on_candle_close = policy is not None and policy.trails_on_candle_close
-        # trade id -> (its open date, index of the last closed candle read, best rate so far).
+        # trade id -> (its open date, open time of the last closed candle read, best rate so far).
         self._pm_best_closed: dict[int, tuple[datetime, int, float]] = {}
         if policy is None:
             return
@@ -108,10 +116,35 @@ class TrailingStopMixin(StopSourceMixin):
         if policy.is_builtin_expressible() and not users_own:
             for name, value in builtin.items():
                 self.pm_enable(name, value)
+            self._pm_trailing_config_yields(builtin)
             return
         self.pm_enable("use_custom_stoploss", True)
         self.pm_use_callbacks(TrailingStopMixin)
         self.pm_use_callbacks(StopSourceMixin)
+
+    def _pm_trailing_config_yields(self, builtin: dict[str, Any]) -> None:
+        """
+        Freqtrade's strategy resolver sets config.json's ``trailing_stop*`` keys on the strategy
+        after it is built, over the trailing stop our policy compiled to: a leftover
+        ``"trailing_stop": false`` would switch the policy off without a word. The policy is
+        the explicit choice (switch it off with ``posmgmt.trailing_stop: null``): it wins, and
+        a conflicting key is named in one line.
+        """
+        conflicts = {
+            name: self.config[name]
+            for name, value in builtin.items()
+            if name in self.config and self.config[name] != value
+        }
+        if not conflicts:
+            return
+        logger.warning(
+            "TrailingStopMixin: config %s ignored: the trailing_stop policy sets %s "
+            "(remove the keys, or switch the policy off with posmgmt.trailing_stop: null)",
+            ", ".join(f"{name}={value!r}" for name, value in conflicts.items()),
+            ", ".join(f"{name}={builtin[name]!r}" for name in conflicts),
+        )
+        # The resolver applies the config's keys after __init__: give it ours to apply.
+        self.config.update({name: builtin[name] for name in conflicts})
 
     def _pm_trailing_from_parameters(self) -> TrailingStopPolicy:
         return TrailingStopPolicy(
@@ -252,18 +285,28 @@ class TrailingStopMixin(StopSourceMixin):
         if not opens:
             return None
         step = self._pm_timeframe_seconds
-        last_closed = last_closed_index(opens, step, int(current_time.timestamp()))
+        now_s = int(current_time.timestamp())
         known = self._pm_best_closed.get(trade.id)
-        if known is not None and known[0] == trade.open_date and known[1] <= last_closed:
-            first, best = known[1] + 1, known[2]
-        else:
-            first = max(candle_index(opens, step, int(trade.open_date_utc.timestamp())), 0)
-            best = None
+        # Another trade under the same id, or a clock gone back (a new hyperopt epoch).
+        if known is not None and (known[0] != trade.open_date or known[1] + step > now_s):
+            known = None
+        unread = unread_closed_range(
+            opens,
+            step,
+            now_s,
+            int(trade.open_date_utc.timestamp()),
+            None if known is None else known[1],
+        )
+        if unread is None:
+            return None
+        first, last_closed = unread
         extremes = lows if trade.is_short else highs
-        best = best_closed_rate(extremes, first, last_closed, trade.is_short, best)
+        best = best_closed_rate(
+            extremes, first, last_closed, trade.is_short, None if known is None else known[2]
+        )
         if best is None:
             return None
-        self._pm_best_closed[trade.id] = (trade.open_date, last_closed, best)
+        self._pm_best_closed[trade.id] = (trade.open_date, opens[last_closed], best)
         return best, closes[last_closed]
 
     def _pm_closed_candle_atr(self, pair: str, current_time: datetime) -> float | None:

@@ -141,6 +141,7 @@ def _replay_and_compare(
 
     from freqtrade.exchange import timeframe_to_msecs
 
+    from freqtrade_posmgmt.registry import decisions_log_path
     from freqtrade_posmgmt.replay import comparison
     from freqtrade_posmgmt.replay.backtest import backtest_trades
     from freqtrade_posmgmt.replay.database import database_trades
@@ -155,6 +156,12 @@ def _replay_and_compare(
     if db_url.startswith("sqlite:///") and Path(db_url[len("sqlite:///") :]).exists():
         raise ReplayError(
             f"{db_url} exists: a replay starts on a new database; remove it or "
+            "pass another --db-url"
+        )
+    log = decisions_log_path(db_url)
+    if log is not None and log.exists():
+        raise ReplayError(
+            f"{log} exists: a replay starts on a new database and decisions log; remove it or "
             "pass another --db-url"
         )
     start = datetime.fromtimestamp(timerange.startts, UTC)

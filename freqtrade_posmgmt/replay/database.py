@@ -4,6 +4,7 @@ shape the report reads a backtest result in (``report.loading``), and as Freqtra
 them, with each trade's custom data (where the MFE/MAE recorder keeps what it saw live).
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from freqtrade.data.metrics import calculate_calmar, calculate_max_drawdown
 from freqtrade.persistence import Trade, init_db
 from freqtrade.util.dry_run_wallet import get_dry_run_wallet
 
+from freqtrade_posmgmt.registry import DECISIONS_VERSION, decisions_log_path
 from freqtrade_posmgmt.report import loading
 
 
@@ -69,9 +71,10 @@ def load_database_result(db_url: str, config: dict[str, Any]) -> loading.LoadedR
     """
     A trade database read as ``report.loading.load_result`` reads a backtest result: its closed
     trades (with ``custom_data``, where the live MFE/MAE is), their fills and the candles they ran
-    on (``config``'s timeframe, data directory and trading mode), and per strategy the statistics
-    the report compares strategies by (:func:`database_stats`). No decisions: a bot's database
-    holds none (``decisions_recorded`` is False).
+    on (``config``'s timeframe, data directory and trading mode), per strategy the statistics
+    the report compares strategies by (:func:`database_stats`), and the decisions the bot wrote
+    to its decisions log beside the database (:func:`load_decisions_log`; without that log,
+    ``decisions_recorded`` is False).
     :raise loading.ReportError: no closed trade, or candles missing for a pair
     """
     trades = load_database_trades(db_url)
@@ -83,6 +86,8 @@ def load_database_result(db_url: str, config: dict[str, Any]) -> loading.LoadedR
     candles = loading.load_candles(pairs, timeframe, config, config.get("trading_mode", "spot"))
     loading.check_coverage(candles, trades)
     strategies = sorted(trades["strategy"].unique())
+    log = decisions_log_path(db_url)
+    logged = load_decisions_log(log) if log is not None and log.is_file() else None
     return loading.LoadedResult(
         Path(db_url.removeprefix("sqlite:///")),
         timeframe,
@@ -91,9 +96,33 @@ def load_database_result(db_url: str, config: dict[str, Any]) -> loading.LoadedR
         candles,
         candles,
         {name: database_stats(trades[trades["strategy"] == name], config) for name in strategies},
-        decisions={name: None for name in strategies},
-        decisions_recorded=False,
+        decisions={name: logged.get(name) for name in strategies},
+        decisions_recorded=logged is not None,
     )
+
+
+def load_decisions_log(path: Path) -> dict[str, dict[str, Any]]:
+    """
+    A bot's decisions log read as backtests' decisions files are (``mixins._sidecar``): per
+    strategy, which capabilities were on (as last written) and its decisions, each once (a
+    bot restarted inside a candle may decide that candle again).
+    """
+    documents: dict[str, dict[str, Any]] = {}
+    seen: set[tuple] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        strategy, capabilities = entry.pop("strategy"), entry.pop("capabilities")
+        document = documents.setdefault(
+            strategy, {"version": DECISIONS_VERSION, "strategy": strategy, "decisions": []}
+        )
+        document["capabilities"] = capabilities
+        key = (strategy, entry["capability"], entry["kind"], entry["pair"], entry["candle"])
+        if key not in seen:
+            seen.add(key)
+            document["decisions"].append(entry)
+    return documents
 
 
 def database_stats(trades: pd.DataFrame, config: dict[str, Any]) -> dict[str, Any]:

@@ -215,7 +215,8 @@ def effects_title(section: CapabilityEffects) -> str:
 
 
 NO_DECISIONS_NOTE = (
-    "No decisions recorded: a trade database holds no position-management decisions, so which "
+    "No decisions recorded: no decisions log beside this trade database (a bot writes one in "
+    "dry-run and live, <database file>.posmgmt-decisions.jsonl, once it decides something), so which "
     "capabilities were on and the entries they refused or resized are unknown (n/a). Exits and "
     "fills are the database's."
 )

@@ -8,9 +8,9 @@ real bot, one forked process per stretch of its life.
 
 import json
 import os
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -371,11 +371,6 @@ def test_mfe_mae_recorded_live_equals_candle_measured(managed):
         assert excursion == pytest.approx(from_candles[trade_id], abs=5e-9), trade_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: MFE/MAE is recorded at bot_loop_start, so the poll a trade closes at (a stop "
-    "filled at the candle's low) never reaches the record",
-)
 def test_mfe_mae_recorded_live_includes_the_closing_poll(managed):
     """For trades closed at a poll inside a candle, the record includes that poll's price."""
     live, from_candles = excursions_live_and_from_candles(managed, closed_inside_candle=True)
@@ -422,10 +417,6 @@ def test_plugin_stops_move_the_exchange_stop_order(stop_on_exchange):
         assert max(prices) > initial * 1.001  # tighter than the strategy's own stop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: a stop-on-exchange fill is never tagged with the rule that set the stop",
-)
 def test_stop_on_exchange_exit_carries_its_source(stop_on_exchange):
     """A trade closed by the exchange's stop order says which plugin rule set the stop."""
     replayed = stop_on_exchange
@@ -439,30 +430,24 @@ def test_stop_on_exchange_exit_carries_its_source(stop_on_exchange):
     assert all("pm_stop=" in (order["ft_order_tag"] or "") for order in filled_stops)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: the partial-exit state cache keeps every trade the bot has seen, closed ones "
-    "too",
-)
 def test_partial_exit_cache_holds_open_trades_only(managed):
     """At the end, the partial-exit cache holds only trades still open."""
     open_ids = sorted(trade["trade_id"] for trade in managed.trades if trade["is_open"])
     assert managed.memory["partial_states"] == open_ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: pm_decisions (and pm_correlation_details, reset only per backtest epoch) keep "
-    "every candle's entries for the life of a dry-run or live bot",
-)
 def test_decision_log_keeps_no_past_candles_in_a_live_bot(managed):
-    """A live bot's in-memory decision log holds nothing older than the last candle (what is
-    older belongs in the trade database)."""
-    last_candle = (END - timedelta(hours=1)).isoformat()
+    """A live bot's in-memory decision log holds only the latest candle's decisions (what is
+    older is in the decisions log beside the trade database), and the correlation details only
+    that candle's too."""
+    logged = load_database_result(managed.settings.db_url, managed.settings.config)
+    ((_, document),) = logged.decisions.items()
+    candles = sorted({decision["candle"] for decision in document["decisions"]})
+    assert len(candles) > 1
+    latest = pd.Timestamp(candles[-1]).isoformat()
     assert managed.memory["decision_candles"]
-    past = [c for c in managed.memory["decision_candles"] if c < last_candle]
-    assert not past
-    assert all(c >= last_candle for c in managed.memory["correlation_candles"])
+    assert set(managed.memory["decision_candles"]) == {latest}
+    assert all(c >= latest for c in managed.memory["correlation_candles"])
 
 
 def stop_exit_tags(run: Replayed) -> list[str]:
@@ -483,14 +468,20 @@ def test_stop_source_survives_a_restart(managed, managed_killed):
     assert stop_exit_tags(managed_killed) == stop_exit_tags(managed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: refusals, cuts and resizes are kept in memory only in dry-run and live; a "
-    "restart loses those made before it",
-)
 def test_decisions_survive_a_restart(managed, managed_killed):
+    """Each decision is written to the bot's decisions log as it is made: the bot killed and
+    restarted leaves the same decisions as the one never killed, and ``analyze`` reads them."""
     assert managed.memory["decisions"] > 0
-    assert managed_killed.memory["decision_list"] == managed.memory["decision_list"]
+    whole, killed = (
+        load_database_result(run.settings.db_url, run.settings.config)
+        for run in (managed, managed_killed)
+    )
+    assert whole.decisions_recorded and killed.decisions_recorded
+    ((name, logged),) = whole.decisions.items()
+    assert logged["capabilities"]["correlation"] and logged["decisions"]
+    assert killed.decisions[name]["decisions"] == logged["decisions"]
+    # The decisions the bot still held in memory at the end are the log's last ones.
+    assert managed.memory["decisions"] <= len(logged["decisions"])
 
 
 def test_a_bot_database_loads_as_a_backtest_result_does(managed):
@@ -531,6 +522,52 @@ def test_replay_command_compares_and_exports(tmp_path, capsys):
     assert (userdir / "replay-ExampleStrategy.sqlite").is_file()
 
 
+class RecordingQueue(deque):
+    """Freqtrade's strategy message queue, writing down each message the RPC manager takes
+    from it (to Telegram, webhooks and FreqUI) to the file named by ``POSMGMT_TEST_MESSAGES``."""
+
+    def popleft(self) -> str:
+        message = super().popleft()
+        with open(os.environ["POSMGMT_TEST_MESSAGES"], "a", encoding="utf-8") as taken:
+            taken.write(message + "\n")
+        return message
+
+
+class ManagedNotifying(ManagedCandleClose):
+    """The managed strategy, its messages recorded as Freqtrade's RPC manager takes them."""
+
+    def ft_bot_start(self, **kwargs) -> None:
+        super().ft_bot_start(**kwargs)
+        self.dp._msg_queue = RecordingQueue(self.dp._msg_queue)
+
+
+def test_notifications_reach_freqtrades_rpc_queue_once_per_decision(tmp_path, monkeypatch):
+    """A dry-run: each refusal or cut, stop moved to breakeven or a lock, take-profit and add
+    reaches the RPC queue once; the messages match the decisions log one for one."""
+    taken = tmp_path / "messages.txt"
+    taken.touch()
+    monkeypatch.setenv("POSMGMT_TEST_MESSAGES", str(taken))
+    replayed = replay(tmp_path, ManagedNotifying, START, END)
+    messages = [line for line in taken.read_text().splitlines() if line.startswith("[posmgmt]")]
+
+    assert len(messages) == len(set(messages))
+    logged = load_database_result(replayed.settings.db_url, replayed.settings.config)
+    ((_, document),) = logged.decisions.items()
+    told = [d for d in document["decisions"] if d["capability"] != "time_exits"]  # off by default
+    about_entries = [m for m in messages if "entry refused" in m or "stake " in m]
+    assert told and len(about_entries) == len(told)
+    for kind in ("stop moved to", "take-profit placed"):
+        assert any(kind in message for message in messages), kind
+    tags = Counter(
+        order["ft_order_tag"]
+        for trade in replayed.trades
+        for order in trade["orders"]
+        if (order["ft_order_tag"] or "").startswith("pm_") and order["ft_order_side"] != "stoploss"
+    )
+    placed = Counter(m.split(", ")[-1].split(" [")[0] for m in messages if " placed " in m)
+    assert set(placed) <= set(tags)
+
+
 class ManagedShortStartup(ManagedCandleClose):
     """Freqtrade keeps ``ohlcv_candle_limit + startup_candle_count`` candles per pair: with a
     startup of 30 the bot's candle frames stop growing after 30 candles, not 200."""
@@ -538,13 +575,6 @@ class ManagedShortStartup(ManagedCandleClose):
     startup_candle_count = 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mixins: trail_on='candle_close' keeps the last candle read as a position in the "
-    "candle frame; once Freqtrade's frame is full it drops a candle for each new one, the position "
-    "never advances and the best rate freezes (here at the high of the candle before the entry, "
-    "read at the first poll inside the entry candle)",
-)
 def test_candle_close_trailing_reads_new_candles_once_the_frame_is_full(tmp_path):
     """The best closed-candle rate kept for each trade is the highest high of the candles closed
     before its last poll, however long the bot has run."""
@@ -569,7 +599,8 @@ def test_candle_close_trailing_reads_new_candles_once_the_frame_is_full(tmp_path
 def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
     """``analyze --db-url`` on the replay's database: its closed trades, each with the MFE/MAE
     the recorder wrote live beside the candle-measured one, in the report's usual chapters (all
-    but the lab's attribution; the decisions as not recorded), in text, JSON and HTML."""
+    but the lab's attribution; the decisions read from the bot's decisions log), in text, JSON
+    and HTML."""
     userdir = Path(managed.settings.config["user_data_dir"])
     exported, page = tmp_path / "report.json", tmp_path / "report.html"
     status = report.main(
@@ -616,6 +647,8 @@ def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
         "Excursions, and the stops and targets they suggest",
     ]
     assert [text.index(title) for title in chapters] == sorted(text.index(t) for t in chapters)
+    (effects,) = document["position_management"].values()
+    assert effects["decisions_recorded"] and effects["decisions"]
     for shown in (text, page.read_text()):
-        assert "No decisions recorded" in shown
+        assert "No decisions recorded" not in shown
         assert "Price excursions measured on the candles and recorded live" in shown

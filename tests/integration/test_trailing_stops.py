@@ -564,3 +564,18 @@ def test_stop_on_exchange_follows_the_policy(tmp_path):
         finally:
             bot.cleanup()
             Trade.session.remove()
+
+
+def test_a_config_trailing_stop_key_does_not_switch_the_compiled_policy_off(caplog):
+    """Freqtrade applies config.json's ``trailing_stop`` after the strategy is built: a
+    leftover ``"trailing_stop": false`` would silently drop the policy compiled to Freqtrade's
+    trailing stop. The policy wins, and the ignored key is named in one line."""
+    run = {"pairs": BTC_ETH, "timerange": "20250101-20250201"}
+    expected = run_backtest(BuiltinA, config=PARITY, **run)
+    with caplog.at_level("WARNING"):
+        managed = run_backtest(PolicyA, config={**PARITY, "trailing_stop": False}, **run)
+
+    assert [facts(t) for t in managed.trades] == [facts(t) for t in expected.trades]
+    assert any(t.exit_reason == "trailing_stop_loss" for t in managed.trades)
+    (warning,) = [r.getMessage() for r in caplog.records if "TrailingStopMixin: config" in r.msg]
+    assert "trailing_stop=False ignored" in warning and "posmgmt.trailing_stop: null" in warning

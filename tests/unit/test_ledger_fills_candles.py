@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from freqtrade_posmgmt.closed_candles import best_closed_rate, candle_index, last_closed_index
+from freqtrade_posmgmt.closed_candles import (
+    best_closed_rate,
+    candle_index,
+    last_closed_index,
+    unread_closed_range,
+)
 from freqtrade_posmgmt.fills import Fill, exit_profits, holdings
 from freqtrade_posmgmt.ledger import EquityLedger, EquityPoint
 from freqtrade_posmgmt.profit import profit_abs
@@ -118,3 +123,29 @@ def test_the_best_closed_rate_extends_what_is_known():
     assert best_closed_rate(highs, 3, 3, is_short=False, known=4.0) == 5.0
     assert best_closed_rate(highs, 3, 2, is_short=True, known=None) is None
     assert best_closed_rate(highs, 1, 3, is_short=True, known=2.5) == 2.0
+
+
+def test_unread_candles_are_found_by_time_in_a_full_frame():
+    """A live bot's frame keeps its length: each new candle pushes the oldest out. The candles
+    not read yet follow from the time of the last one read, not from its index."""
+    hour = 3600
+    frame = [hour * i for i in range(10, 15)]  # five candles, the last closed at 15h
+    first, last = unread_closed_range(frame, hour, 15 * hour + 60, since_s=11 * hour + 30)
+    assert (frame[first], frame[last]) == (11 * hour, 14 * hour)
+    read = frame[last]
+    full = [hour * i for i in range(12, 17)]  # two candles later, still five long
+    first, last = unread_closed_range(full, hour, 17 * hour + 60, 11 * hour + 30, read)
+    assert [full[i] for i in range(first, last + 1)] == [15 * hour, 16 * hour]
+    # Nothing new within the same candle.
+    first, last = unread_closed_range(full, hour, 17 * hour + 900, 11 * hour + 30, 16 * hour)
+    assert first > last
+
+
+def test_no_candle_is_read_before_the_entry_candle_closes():
+    """At a poll inside the entry candle the frame ends at the candle before it: that candle
+    is no part of the trade."""
+    hour = 3600
+    frame = [hour * i for i in range(10, 15)]  # closed up to 15h; the entry candle opens at 15h
+    assert unread_closed_range(frame, hour, 15 * hour + 600, since_s=15 * hour + 300) is None
+    first, last = unread_closed_range(frame + [15 * hour], hour, 16 * hour + 5, 15 * hour + 300)
+    assert first == last == 5

@@ -126,8 +126,16 @@ def test_a_mistyped_section_fails_at_load_naming_the_known_sections():
         load(LevelFromClass, {"levels": {"level": 0.2}})
     assert str(error.value) == (
         "posmgmt.levels: unknown section; known sections: correlation, dynamic_risk, level, "
-        "mfe_mae, partial_exits, time_exits, trailing_stop"
+        "mfe_mae, notifications, partial_exits, time_exits, trailing_stop"
     )
+
+
+def test_the_notifications_section_is_known_and_checked_at_load():
+    assert load(LevelFromClass, {"notifications": {"time_exits": True}}).level == LevelPolicy(0.3)
+    with pytest.raises(PolicyConfigError) as error:
+        load(LevelFromClass, {"notifications": {"trailing": True}})
+    assert str(error.value).startswith("posmgmt.notifications.trailing=True: unknown capability")
+    assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize(
