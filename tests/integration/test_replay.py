@@ -264,14 +264,6 @@ def test_restart_leaves_no_trace(managed, managed_killed):
     not os.environ.get("POSMGMT_FULL_REPLAY"),
     reason="ten pairs over four weeks, twice: about 16 minutes; set POSMGMT_FULL_REPLAY=1",
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this test: trade 17 (XRP/USDT, 2025-02-19 14:00) ends with its stop at "
-    "2.6522 in the restarted bot and at 2.6153 (breakeven after the first take-profit) in the "
-    "bot never killed; orders, fills and exits are the same. Cause: the candle-close trailing's "
-    "frozen best rate once the frame is full (see the frame_is_full test): the restarted bot's "
-    "frame was still growing",
-)
 def test_restart_leaves_no_trace_ten_pairs_four_weeks(tmp_path):
     """The restart test at the size the issue asks: ten pairs, four weeks, three kills."""
     end = datetime(2025, 3, 1, tzinfo=UTC)
