@@ -20,8 +20,8 @@ from freqtrade_posmgmt import PositionManagementMixin
 from freqtrade_posmgmt.lab import data as lab_data
 from freqtrade_posmgmt.lab.runner import run_metrics, run_trades
 from freqtrade_posmgmt.lab.verify import variant_config
-from tests.support.backtest_harness import USER_DATA
-from tests.support.lab_oracle import backtesting_for, random_variant
+from tests.support.backtest_harness import USER_DATA, backtesting_for
+from tests.support.lab_oracle import random_variant
 
 GOAL = 1_000
 # A lab run's size (thousands of variants): one cold pass, each distinct time policy's per-candle

@@ -7,10 +7,12 @@ Freqtrade's own resolver through a one-line subclass written there. Nothing is w
 repo and Freqtrade's engine is not mocked.
 """
 
+import contextlib
 import copy
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,7 +130,8 @@ def load_strategy(strategy: type, directory: Path, overrides: dict | None = None
     return StrategyResolver.load_strategy(config)
 
 
-def run_backtest(
+@contextlib.contextmanager
+def backtesting_for(
     strategy: type,
     *,
     pairs: list[str] | None = None,
@@ -137,15 +140,10 @@ def run_backtest(
     trading_mode: str = "spot",
     leverage: float | None = None,
     config: dict[str, Any] | None = None,
-) -> BacktestResult:
+) -> Iterator[Backtesting]:
     """
-    Backtest ``strategy`` (a class importable by its module path) on the shipped data.
-    :param pairs: spot pairs (``BTC/USDT``); in futures mode they become ``BTC/USDT:USDT``
-    :param timerange: Freqtrade timerange, e.g. ``"20250101-20250301"``; default the whole span
-    :param timeframe_detail: e.g. ``"5m"`` (shipped for BTC/USDT and ETH/USDT)
-    :param trading_mode: ``"spot"`` or ``"futures"`` (isolated margin, derived futures candles)
-    :param leverage: fixed leverage for every trade (futures)
-    :param config: further overrides merged into the repo's config.json
+    Freqtrade's ``Backtesting`` for ``strategy`` on the shipped data, in a temporary user_data.
+    The arguments are :func:`run_backtest`'s.
     """
     base = json.loads((USER_DATA / "config.json").read_text())
     pairs = pairs or base["exchange"]["pair_whitelist"]
@@ -190,25 +188,54 @@ def run_backtest(
         use_static_markets(markets)
         backtesting = Backtesting(ft_config)
         try:
-            data, bt_timerange = backtesting.load_bt_data()
-            strategy_obj = backtesting.strategylist[0]
-            min_date, max_date = backtesting.backtest_one_strategy(strategy_obj, data, bt_timerange)
-            name = strategy_obj.get_strategy_name()
-            stats = generate_backtest_stats(
-                data, backtesting.all_bt_content, min_date=min_date, max_date=max_date
-            )
-            trades = sorted(
-                LocalTrade.bt_trades + LocalTrade.bt_trades_open, key=lambda t: t.open_date
-            )
-            return BacktestResult(
-                trades=trades,
-                results=backtesting.all_bt_content[name]["results"],
-                stats=stats["strategy"][name],
-                config=ft_config,
-            )
+            yield backtesting
         finally:
             backtesting.exchange.close()
             Backtesting.cleanup()
+
+
+def run_backtest(
+    strategy: type,
+    *,
+    pairs: list[str] | None = None,
+    timerange: str | None = None,
+    timeframe_detail: str | None = None,
+    trading_mode: str = "spot",
+    leverage: float | None = None,
+    config: dict[str, Any] | None = None,
+) -> BacktestResult:
+    """
+    Backtest ``strategy`` (a class importable by its module path) on the shipped data.
+    :param pairs: spot pairs (``BTC/USDT``); in futures mode they become ``BTC/USDT:USDT``
+    :param timerange: Freqtrade timerange, e.g. ``"20250101-20250301"``; default the whole span
+    :param timeframe_detail: e.g. ``"5m"`` (shipped for BTC/USDT and ETH/USDT)
+    :param trading_mode: ``"spot"`` or ``"futures"`` (isolated margin, derived futures candles)
+    :param leverage: fixed leverage for every trade (futures)
+    :param config: further overrides merged into the repo's config.json
+    """
+    with backtesting_for(
+        strategy,
+        pairs=pairs,
+        timerange=timerange,
+        timeframe_detail=timeframe_detail,
+        trading_mode=trading_mode,
+        leverage=leverage,
+        config=config,
+    ) as backtesting:
+        data, bt_timerange = backtesting.load_bt_data()
+        strategy_obj = backtesting.strategylist[0]
+        min_date, max_date = backtesting.backtest_one_strategy(strategy_obj, data, bt_timerange)
+        name = strategy_obj.get_strategy_name()
+        stats = generate_backtest_stats(
+            data, backtesting.all_bt_content, min_date=min_date, max_date=max_date
+        )
+        trades = sorted(LocalTrade.bt_trades + LocalTrade.bt_trades_open, key=lambda t: t.open_date)
+        return BacktestResult(
+            trades=trades,
+            results=backtesting.all_bt_content[name]["results"],
+            stats=stats["strategy"][name],
+            config=backtesting.config,
+        )
 
 
 def data_span(pair: str, timeframe: str = "1h") -> tuple[Any, Any]:

@@ -3,86 +3,13 @@ The exit lab against Freqtrade's backtester: lab data built on the harness's tem
 random variants, and Freqtrade's trades for them (compared by ``lab.verify.differences``).
 """
 
-import contextlib
-import json
 import random
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from freqtrade.configuration import Configuration
-from freqtrade.enums import RunMode
-from freqtrade.optimize.backtesting import Backtesting
-
-from freqtrade_posmgmt.cli.offline import use_static_markets
 from freqtrade_posmgmt.lab import data as lab_data
 from freqtrade_posmgmt.lab.variants import OFF_SECTIONS
 from freqtrade_posmgmt.lab.verify import differences, freqtrade_records, variant_config
-from tests.support.backtest_harness import (
-    MARKETS,
-    SPOT_DATA,
-    USER_DATA,
-    deep_merge,
-    derive_futures_data,
-    run_backtest,
-    swap_markets,
-    write_strategy_stub,
-)
-
-
-@contextlib.contextmanager
-def backtesting_for(
-    strategy: type,
-    *,
-    pairs: list[str],
-    timerange: str | None,
-    trading_mode: str = "spot",
-    leverage: float | None = None,
-    config: dict | None = None,
-) -> Iterator[Backtesting]:
-    """Freqtrade's ``Backtesting`` for the run ``run_backtest`` would make with these arguments."""
-    base = json.loads((USER_DATA / "config.json").read_text())
-    markets = dict(MARKETS)
-    overrides: dict[str, Any] = {"trading_mode": trading_mode}
-    if trading_mode == "futures":
-        markets.update(swap_markets(MARKETS))
-        pairs = [p if ":" in p else f"{p}:{p.split('/')[1]}" for p in pairs]
-        overrides["margin_mode"] = "isolated"
-    overrides["exchange"] = {"pair_whitelist": pairs}
-    run_config = deep_merge(deep_merge(base, overrides), config or {})
-    with tempfile.TemporaryDirectory(prefix="posmgmt-lab-") as tmp:
-        userdir = Path(tmp) / "user_data"
-        datadir = userdir / "data" / "binance"
-        datadir.mkdir(parents=True)
-        for candles in SPOT_DATA.glob("*.feather"):
-            (datadir / candles.name).symlink_to(candles)
-        if trading_mode == "futures":
-            derive_futures_data(pairs, [run_config["timeframe"]], datadir)
-        strategies = userdir / "strategies"
-        strategies.mkdir()
-        config_file = userdir / "config.json"
-        config_file.write_text(json.dumps(run_config))
-        args = {
-            "config": [str(config_file)],
-            "user_data_dir": str(userdir),
-            "datadir": str(datadir),
-            "strategy": write_strategy_stub(strategy, strategies, leverage),
-            "strategy_path": str(strategies),
-            "export": "none",
-            "timerange": timerange,
-            "cache": "none",
-        }
-        ft_config = Configuration(
-            {k: v for k, v in args.items() if v is not None}, RunMode.BACKTEST
-        ).get_config()
-        use_static_markets(markets)
-        backtesting = Backtesting(ft_config)
-        try:
-            yield backtesting
-        finally:
-            backtesting.exchange.close()
-            Backtesting.cleanup()
+from tests.support.backtest_harness import backtesting_for, deep_merge, run_backtest
 
 
 def load_lab_data(strategy: type, **run: Any) -> lab_data.LabData:
@@ -173,4 +100,4 @@ def freqtrade_trades(strategy: type, variant: dict, **kwargs: Any) -> list[dict[
     return freqtrade_records(run_backtest(strategy, config=config, **kwargs).trades)
 
 
-__all__ = ["backtesting_for", "differences", "freqtrade_trades", "load_lab_data", "random_variant"]
+__all__ = ["differences", "freqtrade_trades", "load_lab_data", "random_variant"]
