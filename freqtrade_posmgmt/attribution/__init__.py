@@ -14,6 +14,8 @@ Freqtrade, so the report can find an attribution without loading it.
 
 from pathlib import Path
 
+from freqtrade_posmgmt import registry
+
 METRICS = ("trades", "profit_abs", "profit_ratio", "max_drawdown", "calmar")
 """One run's numbers, all Freqtrade's: trades, total profit (stake currency and ratio of the
 starting balance), max drawdown of the account (ratio) and Calmar."""
@@ -31,4 +33,4 @@ def attribution_path(result_file: Path) -> Path:
     """
     result_file = Path(result_file)
     stem = result_file.name.removesuffix(".zip").removesuffix(".json")
-    return result_file.parent / "posmgmt" / f"{stem}.attribution.json"
+    return result_file.parent / registry.DECISIONS_DIRECTORY / f"{stem}.attribution.json"

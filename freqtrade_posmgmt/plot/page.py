@@ -45,7 +45,6 @@ STOP_LABELS = {
     STOP_EXCHANGE: "stop: order on the exchange",
     STOP_AT_EXIT: "stop at the exit (when it moved is not in the database)",
 }
-ORDER_TAG_PREFIX = "pm_"
 
 
 def stop_segments(path: list[StopPoint], end: pd.Timestamp) -> dict[str, tuple[list, list]]:

@@ -13,19 +13,12 @@ from typing import Any
 
 import pandas as pd
 
+from freqtrade_posmgmt import registry
 from freqtrade_posmgmt.report.loading import LoadedResult
 
 # The capabilities in the order PositionManagementMixin stacks them.
-CAPABILITIES = (
-    "time_exits",
-    "correlation",
-    "dynamic_risk",
-    "partial_exits",
-    "trailing_stop",
-    "mfe_mae",
-)
-# Order tags of the partial-exit mixin's orders (pm_tp1, pm_add1, ...).
-ORDER_TAG_PREFIX = "pm_"
+# One row per capability, in the order the stack asks them.
+CAPABILITIES = tuple(capability.value for capability in registry.STACK_ORDER)
 EFFECT_COLUMNS = (
     "on",
     "exits",
@@ -85,13 +78,8 @@ class CapabilityEffects:
 
 def exit_capability(reason: str) -> str | None:
     """The capability an exit reason names, None for the strategy's own exits."""
-    if reason.startswith("time_"):
-        return "time_exits"
-    if reason.startswith(ORDER_TAG_PREFIX):
-        return "partial_exits"
-    if reason == "trailing_stop_loss":
-        return "trailing_stop"
-    return None
+    capability = registry.exit_capability(reason)
+    return None if capability is None else capability.value
 
 
 def reason_key(reason: str) -> str:
@@ -155,7 +143,7 @@ def _effects(
         filled = [o for o in orders if o.get("order_filled_timestamp")]
         profits = exit_profits(trade, filled)
         for index, order in enumerate(filled):
-            if not str(order.get("ft_order_tag") or "").startswith(ORDER_TAG_PREFIX):
+            if not str(order.get("ft_order_tag") or "").startswith(registry.ORDER_TAG_PREFIX):
                 continue
             stake = float(order.get("cost") or 0.0) / (trade["leverage"] or 1.0)
             if order.get("ft_is_entry") and index > 0:

@@ -22,11 +22,11 @@ from freqtrade.data.history import load_pair_history
 from freqtrade.enums import CandleType, RunMode
 from freqtrade.exceptions import FreqtradeException
 
+from freqtrade_posmgmt import registry
 from freqtrade_posmgmt.excursions import PairCandles
 
 # Where the mixins write their decisions beside the results (``mixins._sidecar.DIRECTORY``;
 # not imported, so that the report does not load the mixins).
-SIDECAR_DIRECTORY = "posmgmt"
 
 
 class ReportError(Exception):
@@ -149,7 +149,7 @@ def load_decisions(result_file: Path, strategy: str, run_id: str | None) -> dict
     """
     if not run_id:
         return None
-    path = result_file.parent / SIDECAR_DIRECTORY / f"{strategy}-{run_id}.json"
+    path = result_file.parent / registry.DECISIONS_DIRECTORY / f"{strategy}-{run_id}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
