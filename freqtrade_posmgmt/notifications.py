@@ -2,7 +2,7 @@
 Live notifications of what position management decided, through Freqtrade's own channel
 (``strategy.dp.send_msg``, which reaches Telegram, webhooks and FreqUI in dry-run and live).
 
-Framework-free: messages are formatted from a decision (the mixins' ``Decision``: refusals,
+Framework-free: messages are formatted from a decision (``registry.Decision``: refusals,
 cuts and resizes) or a :class:`Notice` (a stop moved to breakeven or locked, a take-profit or an
 add placed); the ``posmgmt.notifications`` section switches each capability's messages on or
 off (:class:`NotificationSettings`); :class:`Notifier` sends one message per decision, pair and
@@ -160,7 +160,7 @@ def notify(strategy: Any, decision: Any) -> bool:
     its capability is switched on, and it is the first of its kind for its pair and candle.
     Never raises: a notification must not cost a decision.
     :param strategy: the strategy object (``config``, ``dp``)
-    :param decision: a mixins' ``Decision`` or a :class:`Notice`
+    :param decision: a :class:`~freqtrade_posmgmt.registry.Decision` or a :class:`Notice`
     :return: whether a message was sent
     """
     try:

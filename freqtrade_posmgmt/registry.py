@@ -5,6 +5,8 @@ decision they record, and where a backtest's decisions are written. The mixins, 
 file (``mixins/_sidecar.py``) and the report read these instead of spelling them out.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -120,3 +122,18 @@ def decisions_log_path(db_url: str) -> Path | None:
 def decisions_path(export_directory: Path | str, strategy: str, run_id: str) -> Path:
     """Where the decisions of ``strategy``'s backtest run ``run_id`` are written."""
     return Path(export_directory) / DECISIONS_DIRECTORY / f"{strategy}-{run_id}.json"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision of a capability that changed what Freqtrade would have done."""
+
+    capability: str
+    """e.g. ``"dynamic_risk"`` (:class:`~freqtrade_posmgmt.registry.Capability`)"""
+    kind: str
+    """e.g. ``"resize"`` (:class:`~freqtrade_posmgmt.registry.DecisionKind`)"""
+    reason: str
+    stake_not_deployed: float
+    """Stake currency the decision kept out of the market (proposed minus placed)."""
+    pair: str
+    candle: datetime

@@ -15,34 +15,24 @@ import atexit
 import json
 import logging
 from collections import Counter
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC
 
 from freqtrade.enums import RunMode
 from freqtrade.strategy import IStrategy
 
 from freqtrade_posmgmt.notifications import notify
-from freqtrade_posmgmt.registry import MIXIN_NAMES, SUMMARY_PHRASES, decisions_log_path
+from freqtrade_posmgmt.registry import (
+    MIXIN_NAMES,
+    SUMMARY_PHRASES,
+    Decision,
+    decisions_log_path,
+)
 
 logger = logging.getLogger(__name__)
 
 # Strategies whose decisions since their last summary are not summarised yet.
 _UNSUMMARISED: dict[int, IStrategy] = {}
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One decision of a capability that changed what Freqtrade would have done."""
-
-    capability: str
-    """e.g. ``"dynamic_risk"`` (:class:`~freqtrade_posmgmt.registry.Capability`)"""
-    kind: str
-    """e.g. ``"resize"`` (:class:`~freqtrade_posmgmt.registry.DecisionKind`)"""
-    reason: str
-    stake_not_deployed: float
-    """Stake currency the decision kept out of the market (proposed minus placed)."""
-    pair: str
-    candle: datetime
 
 
 def optimising(strategy: IStrategy) -> bool:

@@ -1,6 +1,5 @@
 """Live notifications: settings and their validation, messages, once per decision and candle."""
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -19,20 +18,9 @@ from freqtrade_posmgmt.notifications import (
     notification_settings,
     notify,
 )
+from freqtrade_posmgmt.registry import Decision
 
 CANDLE = datetime(2025, 3, 4, 11, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The mixins' decision, as ``mixins._account.Decision`` has it."""
-
-    capability: str
-    kind: str
-    reason: str
-    stake_not_deployed: float
-    pair: str
-    candle: datetime
 
 
 class Channel:
