@@ -24,11 +24,10 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 from freqtrade_posmgmt import __version__
-from freqtrade_posmgmt.attribution import command as attribution
-from freqtrade_posmgmt.cli import analyze, demo, hyperopt, offline
+from freqtrade_posmgmt.cli import analyze, attribution, demo, hyperopt, offline
+from freqtrade_posmgmt.cli import plot as plot_command
 from freqtrade_posmgmt.cli.errors import CommandError
 from freqtrade_posmgmt.lab import command as lab_command
-from freqtrade_posmgmt.plot import command as plot_command
 from freqtrade_posmgmt.replay import command as replay_command
 
 # name: (parser builder, runner). One more subcommand is one more entry.

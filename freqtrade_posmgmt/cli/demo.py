@@ -60,11 +60,10 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(DEMO_OUTPUT.read_text(encoding="utf-8")[-4000:])
             return status
         print(f"Freqtrade's own backtest output: {DEMO_OUTPUT}")
-    from freqtrade_posmgmt import report
-    from freqtrade_posmgmt.attribution import command as attribution
+    from freqtrade_posmgmt.cli import analyze, attribution
     from freqtrade_posmgmt.mixins import _sidecar
 
     _sidecar.flush()  # the report reads the decisions in this same process
     # The attribution first: the report finds its JSON beside the result and tells it second.
     status = attribution.demo(args.markets, None if args.freqtrade_report else DEMO_OUTPUT)
-    return status or report.main(DEMO_REPORT_ARGS)
+    return status or analyze.main(DEMO_REPORT_ARGS)

@@ -27,7 +27,7 @@ def child_demo(userdir: str) -> None:
     import contextlib
     import io
 
-    from freqtrade_posmgmt.report import main
+    from freqtrade_posmgmt.cli.analyze import main
 
     out = Path(userdir)
     start = time.perf_counter()

@@ -13,8 +13,8 @@ from freqtrade.commands.optimize_commands import setup_optimize_configuration
 from freqtrade.enums import RunMode
 
 from freqtrade_posmgmt.attribution import METRICS, attribution_path
-from freqtrade_posmgmt.attribution.command import freqtrade_args
 from freqtrade_posmgmt.attribution.runs import AttributionError, backtest_runs, summarise
+from freqtrade_posmgmt.cli.attribution import freqtrade_args
 from freqtrade_posmgmt.cli.offline import use_static_markets
 from tests.support.backtest_harness import (
     MARKETS,

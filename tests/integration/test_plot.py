@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 from example_managed_strategy import ExampleManagedStrategy
 
-from freqtrade_posmgmt.plot import command
+from freqtrade_posmgmt.cli import plot as command
 from freqtrade_posmgmt.plot.page import STOP_LABELS
 from freqtrade_posmgmt.stop_sources import STOP_EXIT_REASONS, stop_source
 from tests.support.backtest_harness import copy_user_data, write_strategy_stub

@@ -5,7 +5,7 @@ import json
 import pytest
 from example_strategy import ExampleStrategy
 
-from freqtrade_posmgmt.report import main
+from freqtrade_posmgmt.cli.analyze import main
 from tests.support.backtest_harness import (
     SPOT_DATA,
     copy_user_data,

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from freqtrade_posmgmt.cli.arguments import add_strategy_run_arguments
+
 PROG = "freqtrade-posmgmt plot"
 DESCRIPTION = (
     "Price charts of what position management did: per pair, candles, entries and exits, the "
@@ -31,21 +33,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """The ``plot`` subcommand's parser (options named as ``freqtrade plot-dataframe``'s)."""
     plot = subparsers.add_parser("plot", help="price charts of what position management did",
                                  description=DESCRIPTION)  # fmt: skip
-    plot.add_argument("-c", "--config", action="append", type=Path, metavar="PATH",
-                      help="Freqtrade config file(s) (default: <userdir>/config.json)")  # fmt: skip
-    plot.add_argument("-s", "--strategy", required=True, help="strategy class name")
+    add_strategy_run_arguments(plot, config_required=False)
     plot.add_argument("--strategy-path", type=Path, metavar="PATH",
                       help="additional strategy lookup path")  # fmt: skip
     plot.add_argument("-p", "--pairs", nargs="+", metavar="PAIR",
                       help="pairs to plot (default: the config's whitelist)")  # fmt: skip
-    plot.add_argument("--timerange", help="Freqtrade timerange, e.g. 20250101-20250301")
-    plot.add_argument("--userdir", "--user-data-dir", dest="user_data_dir", type=Path,
-                      metavar="PATH", help="user data directory (default: user_data)")  # fmt: skip
     plot.add_argument("-d", "--datadir", "--data-dir", dest="datadir", type=Path,
                       metavar="PATH", help="candle data directory (default: the config's)")  # fmt: skip
-    plot.add_argument("--markets", type=Path, metavar="PATH",
-                      help="ccxt markets snapshot (default: markets/binance_spot.json in the "
-                      "user data directory)")  # fmt: skip
     plot.add_argument("--db-url", metavar="URL",
                       help="draw the strategy's trades of a trade database (dry-run, live or "
                       "replay; e.g. sqlite:///tradesv3.dryrun.sqlite) instead of re-running its "

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from freqtrade_posmgmt.attribution import attribution_path
+from freqtrade_posmgmt.cli.arguments import add_strategy_run_arguments
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,10 +27,6 @@ DESCRIPTION = (
     "What each position-management capability contributed: Freqtrade's backtest of the strategy "
     "with every capability on, then with each one off in turn (posmgmt.<section>: null), side "
     "by side; a capability's contribution is all on minus that one off."
-)
-MARKETS_HELP = (
-    "ccxt markets snapshot (JSON, {symbol: market}) that Freqtrade loads instead of asking the "
-    "exchange; default: markets/binance_spot.json in the user data directory"
 )
 RUN_LABELS = {"all_on": "all on", "baseline": "the plain strategy"}
 DEMO_CONFIG = "user_data/config.json"
@@ -43,31 +40,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser(
         "attribution", help="what each capability contributed", description=DESCRIPTION
     )
-    parser.add_argument(
-        "-c",
-        "--config",
-        action="append",
-        required=True,
-        metavar="PATH",
-        help="Freqtrade config file (repeatable, as Freqtrade takes them)",
-    )
-    parser.add_argument(
-        "-s", "--strategy", required=True, metavar="NAME", help="the managed strategy"
-    )
+    add_strategy_run_arguments(parser, strategy_help="the managed strategy")
     parser.add_argument(
         "--baseline",
         metavar="NAME",
         help="the plain strategy, backtested beside it (e.g. the one the mixins were put on)",
     )
-    parser.add_argument("--timerange", help="Freqtrade timerange, e.g. 20250101-20250301")
-    parser.add_argument(
-        "--userdir",
-        "--user-data-dir",
-        dest="user_data_dir",
-        metavar="PATH",
-        help="Freqtrade's user data directory",
-    )
-    parser.add_argument("--markets", type=Path, metavar="PATH", help=MARKETS_HELP)
     parser.add_argument(
         "--export", type=Path, metavar="PATH.json", help="write the attribution as JSON"
     )
