@@ -13,12 +13,10 @@ from freqtrade.data.history import load_pair_history
 from freqtrade.enums import CandleType
 from pandas import DataFrame
 
-NS_PER_SECOND = 1_000_000_000
-
 
 def dates_and_closes(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Candle open times (epoch ns) and closes."""
-    dates = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    """Candle open times (epoch seconds, the mixins' one time unit) and closes."""
+    dates = frame["date"].to_numpy(dtype="datetime64[s]").astype(np.int64)
     return dates, frame["close"].to_numpy(dtype=float)
 
 
@@ -27,7 +25,7 @@ def history_reaching_back(
 ) -> tuple[np.ndarray, np.ndarray]:
     """
     ``pair``'s candles of a backtest with ``config``, reaching ``reach_seconds`` before its
-    timerange starts (open times in ns, closes).
+    timerange starts (open times in epoch seconds, closes).
     """
     return _backtest_history(
         pair,

@@ -14,11 +14,14 @@ from hypothesis import strategies as st
 
 from freqtrade_posmgmt.mixins._base import (
     PARAMETERS,
+    CallbackDispatcher,
     PolicyConfigError,
     PolicyMixin,
     guarded,
     tightest_stop,
 )
+from freqtrade_posmgmt.mixins._dispatch import CALLBACKS, is_mixin
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 
 @dataclass(frozen=True)
@@ -286,53 +289,6 @@ def test_the_users_own_stop_is_reached_where_freqtrade_would_have_asked_it():
     assert off._ft_stop_uses_after_fill is False
 
 
-@dataclass
-class Stopped:
-    """What pm_merge_stops reads of a trade: the stop in force."""
-
-    stop_loss: float
-    is_short: bool = False
-    leverage: float = 1.0
-
-
-def ratio_for(stop: float, rate: float, is_short: bool = False) -> float:
-    return (stop / rate - 1) if is_short else (1 - stop / rate)
-
-
-@pytest.mark.parametrize("is_short", [False, True])
-def test_breakeven_alone_does_not_drop_the_stop_after_a_fill(is_short):
-    strategy = load(WithLevel)
-    # In force 106.5; the breakeven at 100.21 would drop it (mirrored for a short).
-    in_force, breakeven, rate = (93.5, 99.79, 90.0) if is_short else (106.5, 100.21, 110.0)
-    trade = Stopped(in_force, is_short)
-    ours = ratio_for(breakeven, rate, is_short)
-    assert strategy.pm_merge_stops(ours, None, trade, rate, after_fill=True) is None
-    # Outside the after-fill call Freqtrade only ever raises the stop: the answer stands.
-    assert strategy.pm_merge_stops(ours, None, trade, rate, after_fill=False) == ours
-    # A tighter answer after a fill still moves the stop.
-    tighter = ratio_for(108.0 if not is_short else 92.0, rate, is_short)
-    assert strategy.pm_merge_stops(tighter, None, trade, rate, after_fill=True) == tighter
-
-
-@given(
-    in_force=st.floats(50, 150),
-    rate=st.floats(151, 200),
-    ours=st.one_of(st.none(), st.floats(0.0001, 0.9)),
-    theirs=st.one_of(st.none(), st.floats(0.0001, 0.9)),
-    leverage=st.sampled_from([1.0, 3.0]),
-)
-def test_after_a_fill_a_mixins_answer_never_loosens_the_stop(
-    in_force, rate, ours, theirs, leverage
-):
-    strategy = load(WithLevel)
-    trade = Stopped(in_force, leverage=leverage)
-    merged = strategy.pm_merge_stops(ours and -ours, theirs and -theirs, trade, rate, True)
-    if ours is not None and merged is not None:
-        assert rate * (1 - abs(merged) / leverage) >= in_force
-    if ours is None:
-        assert merged == (theirs and -theirs)  # the user's own answer is the user's
-
-
 def test_a_bad_policy_class_attribute_names_the_attribute_in_one_freqtrade_error():
     from freqtrade.exceptions import OperationalException
 
@@ -394,3 +350,45 @@ def test_enabled_must_be_a_boolean(enabled):
         f"posmgmt.level.enabled={enabled!r}: must be true or false (a JSON boolean)"
     )
     assert load(WithLevel, {"level": {"enabled": True}}).level == LevelPolicy(0.1)
+
+
+def capability_mixins() -> list[type]:
+    from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
+
+    return [cls for cls in PositionManagementMixin.__mro__ if is_mixin(cls)]
+
+
+@pytest.mark.parametrize("mixin", capability_mixins(), ids=lambda cls: cls.__name__)
+def test_no_capability_mixin_defines_a_freqtrade_callback(mixin):
+    # Each callback is defined once, by the dispatcher; capabilities answer through hooks.
+    defined = set(vars(mixin)) & {*CALLBACKS, "advise_indicators", "ft_advise_signals",
+                                  "informative_pairs"}  # fmt: skip
+    if mixin is CallbackDispatcher:
+        assert set(CALLBACKS) - {"leverage"} <= defined
+    elif mixin is PolicyMixin:
+        assert defined == {"ft_advise_signals"}  # the refresh before each backtest's signals
+    else:
+        assert defined == set()
+
+
+def test_the_declared_order_not_the_class_bases_orders_the_capabilities():
+    from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
+    from freqtrade_posmgmt.mixins.time_exits import TimeExitMixin
+    from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
+    from freqtrade_posmgmt.registry import STACK_ORDER
+
+    class Reversed(TrailingStopMixin, TimeExitMixin, Plain):
+        trailing_stop_policy = TrailingStopPolicy(atr_multiplier=2.0)
+
+    class Declared(TimeExitMixin, TrailingStopMixin, Plain):
+        trailing_stop_policy = TrailingStopPolicy(atr_multiplier=2.0)
+
+    class Everything(PositionManagementMixin, Plain):
+        trailing_stop_policy = TrailingStopPolicy(atr_multiplier=2.0)
+
+    def order(cls):
+        return [hooks.capability for hooks in load(cls)._pm_hooks]
+
+    assert order(Reversed) == order(Declared) == ["time_exits", "trailing_stop"]
+    everything = order(Everything)
+    assert everything == [c for c in STACK_ORDER if c in everything]
