@@ -348,6 +348,13 @@ class CallbackDispatcher(IStrategy):
         """The user's own ``name`` (IStrategy's default without one), isolated."""
         return ask_user(self, getattr(super(), name), name, kwargs)
 
+    def _pm_ask_user_with(self, name: str, request: Any, kwargs: dict) -> Any:
+        """The user's own ``name``, asked with the request's fields (Freqtrade's arguments)."""
+        arguments = {
+            field.name: getattr(request, field.name) for field in dataclasses.fields(request)
+        }
+        return self._pm_ask_user(name, arguments | kwargs)
+
     def _pm_ask(self, hook: Callable, *args: Any) -> Any:
         """A capability's hook, isolated: a failure logs once and is "no opinion" (None)."""
         try:
@@ -384,18 +391,7 @@ class CallbackDispatcher(IStrategy):
         if self._pm_asks_user("custom_stoploss") and (
             not after_fill or self._pm_user_stop_after_fill
         ):
-            theirs = self._pm_ask_user(
-                "custom_stoploss",
-                {
-                    "pair": pair,
-                    "trade": trade,
-                    "current_time": current_time,
-                    "current_rate": current_rate,
-                    "current_profit": current_profit,
-                    "after_fill": after_fill,
-                    **kwargs,
-                },
-            )
+            theirs = self._pm_ask_user_with("custom_stoploss", request, kwargs)
         return merged_stop(
             (None if answer is None else answer.ratio for answer in answers),
             theirs,
@@ -420,17 +416,7 @@ class CallbackDispatcher(IStrategy):
         )
         if reason is not None:
             return reason
-        return self._pm_ask_user(
-            "custom_exit",
-            {
-                "pair": pair,
-                "trade": trade,
-                "current_time": current_time,
-                "current_rate": current_rate,
-                "current_profit": current_profit,
-                **kwargs,
-            },
-        )
+        return self._pm_ask_user_with("custom_exit", request, kwargs)
 
     def confirm_trade_entry(
         self,
@@ -450,20 +436,7 @@ class CallbackDispatcher(IStrategy):
         asked = self._pm_asked["confirm_trade_entry"]
         if every_consent(self._pm_ask(h.entry_refusal, request) for h in asked) is not None:
             return False
-        confirmed = self._pm_ask_user(
-            "confirm_trade_entry",
-            {
-                "pair": pair,
-                "order_type": order_type,
-                "amount": amount,
-                "rate": rate,
-                "time_in_force": time_in_force,
-                "current_time": current_time,
-                "entry_tag": entry_tag,
-                "side": side,
-                **kwargs,
-            },
-        )
+        confirmed = self._pm_ask_user_with("confirm_trade_entry", request, kwargs)
         if not confirmed:
             return confirmed
         # The final order, once every other consent is given (correlation's re-check).
@@ -527,10 +500,7 @@ class CallbackDispatcher(IStrategy):
         result = next((answer for answer in answers if answer is not None), None)
         # The user's own position adjustment runs only if the user switched it on.
         if result is None and self._pm_asks_user("adjust_trade_position"):
-            result = self._pm_ask_user(
-                "adjust_trade_position",
-                {f.name: getattr(request, f.name) for f in dataclasses.fields(request)} | kwargs,
-            )
+            result = self._pm_ask_user_with("adjust_trade_position", request, kwargs)
         return self._pm_settle_add(trade, result, current_time, min_stake, max_stake)
 
     def _pm_settle_add(

@@ -14,10 +14,17 @@ from freqtrade.enums import CandleType
 from pandas import DataFrame
 
 
+def open_times(frame: DataFrame) -> np.ndarray:
+    """
+    Candle open times in epoch seconds, the mixins' one time unit. Freqtrade loads dates in ms,
+    a raw file may hold ns: the unit is converted, not the integers.
+    """
+    return frame["date"].to_numpy(dtype="datetime64[s]").astype(np.int64)
+
+
 def dates_and_closes(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Candle open times (epoch seconds, the mixins' one time unit) and closes."""
-    dates = frame["date"].to_numpy(dtype="datetime64[s]").astype(np.int64)
-    return dates, frame["close"].to_numpy(dtype=float)
+    """Candle open times (epoch seconds) and closes."""
+    return open_times(frame), frame["close"].to_numpy(dtype=float)
 
 
 def history_reaching_back(

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from freqtrade.strategy import IStrategy
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StopRequest:
     """A ``custom_stoploss`` call."""
 
@@ -33,7 +33,7 @@ class StopRequest:
     after_fill: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StopAnswer:
     """A stop a capability asks for: ``ratio`` as ``custom_stoploss`` returns it."""
 
@@ -44,7 +44,7 @@ class StopAnswer:
     """The rule (``stop_sources``) a stop exit at this stop is tagged with; None: untagged."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExitRequest:
     """A ``custom_exit`` call."""
 
@@ -55,7 +55,7 @@ class ExitRequest:
     current_profit: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryRequest:
     """A ``confirm_trade_entry`` call: the final order."""
 
@@ -69,7 +69,7 @@ class EntryRequest:
     side: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StakeRequest:
     """A positive stake to settle: an entry's (``custom_stake_amount``) or an add's."""
 
@@ -83,7 +83,7 @@ class StakeRequest:
     scale_in: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AdjustRequest:
     """An ``adjust_trade_position`` call."""
 

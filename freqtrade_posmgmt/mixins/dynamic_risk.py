@@ -37,7 +37,7 @@ from freqtrade_posmgmt.mixins._account import (
 )
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin
 from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
-from freqtrade_posmgmt.mixins._history import history_reaching_back
+from freqtrade_posmgmt.mixins._history import history_reaching_back, open_times
 from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, StakeRequest, StopAnswer, StopRequest
 from freqtrade_posmgmt.profit import stop_rate_for_ratio, stoploss_ratio
 from freqtrade_posmgmt.registry import Capability, DecisionKind
@@ -62,9 +62,10 @@ class DynamicRiskMixin(PolicyMixin):
     3x), the deepest tier's factor and the first recovery threshold.
 
     Scale-ins that ``adjust_trade_position`` returns (PartialExitMixin's, the strategy's own)
-    are scaled by the same factor, wherever this mixin sits in the bases: the base class settles
-    stakes after the whole chain, sizing first and caps (CorrelationMixin's) last. Stops are tightened in
-    ``custom_stoploss`` (merged, the tightest wins) only when the policy can tighten. Every resize
+    are scaled by the same factor, wherever this mixin sits in the bases: the dispatcher settles
+    each stake with every sizer first and every cap (CorrelationMixin's) last. Stops are
+    tightened in ``custom_stoploss`` (merged, the tightest wins) only when the policy can
+    tighten. Every resize
     is logged once per pair and candle and appended to ``self.pm_decisions``.
     """
 
@@ -161,7 +162,7 @@ class DynamicRiskHooks(CapabilityHooks):
         live = strategy.dp is not None and strategy.dp.runmode in (RunMode.DRY_RUN, RunMode.LIVE)
         if not live and strategy.config.get("timerange") and "datadir" in strategy.config:
             return history_reaching_back(strategy.config, pair, strategy.timeframe, reach)
-        opens = dataframe["date"].dt.as_unit("s").astype("int64").to_numpy()
+        opens = open_times(dataframe)
         if live and len(opens) and opens[-1] - opens[0] < reach - SECONDS_PER_DAY:
             self.warn_short_window(pair, len(opens), window)
         return opens, dataframe["close"].to_numpy(float)

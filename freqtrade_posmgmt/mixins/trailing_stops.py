@@ -28,6 +28,7 @@ from freqtrade_posmgmt.closed_candles import (
 )
 from freqtrade_posmgmt.indicators import atr
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin
+from freqtrade_posmgmt.mixins._history import open_times
 from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, StopAnswer, StopRequest
 from freqtrade_posmgmt.profit import stoploss_ratio
 from freqtrade_posmgmt.registry import Capability
@@ -180,11 +181,10 @@ class TrailingStopHooks(CapabilityHooks):
         return needed
 
     def analyze(self, dataframe: DataFrame, pair: str) -> None:
-        # Plain lists searched with bisect: far cheaper per call than any dataframe access.
-        # Freqtrade loads dates in ms, a raw file may hold ns: convert the unit, not the int.
         if self.atr_period is None and not self.policy.trails_on_candle_close:
             return
-        opens = dataframe["date"].dt.as_unit("s").astype("int64").tolist()
+        # Plain lists searched with bisect: far cheaper per call than any dataframe access.
+        opens = open_times(dataframe).tolist()
         if self.atr_period is not None:
             values = atr(dataframe["high"], dataframe["low"], dataframe["close"], self.atr_period)
             dataframe[ATR_COLUMN] = values
