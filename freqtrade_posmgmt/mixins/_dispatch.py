@@ -248,20 +248,6 @@ class CallbackDispatcher(IStrategy):
         if names_stops:
             self._pm_active_callbacks.update(("order_filled", "confirm_trade_exit"))
 
-    def pm_use_callbacks(self, mixin: type) -> None:
-        """
-        Mark the callbacks ``mixin`` overrides as needed: for a capability written as a chain of
-        ``super()`` calls rather than on hooks (its class must then sit before the dispatcher).
-        """
-        self._pm_active_callbacks.update(name for name in CALLBACKS if name in vars(mixin))
-
-    def pm_watch_exits(self) -> None:
-        """
-        Count the capability's exits the strategy's own ``confirm_trade_exit`` refuses (see
-        :meth:`confirm_trade_exit`); for a capability whose exits Freqtrade confirms.
-        """
-        self._pm_active_callbacks.add("confirm_trade_exit")
-
     def pm_exit_capability(self, trade: Trade, exit_reason: str) -> str | None:
         """
         The capability whose exit ``exit_reason`` is, None for the strategy's own: a stop exit is
@@ -286,13 +272,8 @@ class CallbackDispatcher(IStrategy):
         mro = type(self).__mro__
         first = next(index for index, cls in enumerate(mro) if is_mixin(cls))
         for name in sorted(self._pm_active_callbacks):
-            skipped = [
-                f"{cls.__name__}.{name}"
-                for cls in mro[first:]
-                if is_mixin(cls) and name in vars(cls) and cls.__module__ != __name__
-            ]
             mixins = {cls.pm_section: cls.__name__ for cls in self.pm_capabilities()}
-            skipped += [
+            skipped = [
                 f"{mixins.get(h.capability, type(h).__name__)}.{name}"
                 for h in self._pm_asked.get(name, ())
             ]

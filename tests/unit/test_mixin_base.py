@@ -4,6 +4,7 @@ import logging
 import math
 from dataclasses import dataclass
 from inspect import getfullargspec
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -21,6 +22,7 @@ from freqtrade_posmgmt.mixins._base import (
     tightest_stop,
 )
 from freqtrade_posmgmt.mixins._dispatch import CALLBACKS, is_mixin
+from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, StopAnswer
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 
@@ -33,7 +35,18 @@ class LevelPolicy:
             raise ValueError(f"level={self.level}: must be > 0")
 
 
+class LevelHooks(CapabilityHooks):
+    capability = "level"
+
+    def stop(self, request):
+        return StopAnswer(-self.policy.level)
+
+    def exit_reason(self, request):
+        return "level"
+
+
 class LevelMixin(PolicyMixin):
+    pm_section = "level"
     level_policy = PARAMETERS
     pm_level = DecimalParameter(0.05, 0.5, default=0.1, decimals=2, space="pm_level")
 
@@ -44,23 +57,7 @@ class LevelMixin(PolicyMixin):
         )
         if self.level is not None:
             self.pm_enable("use_custom_stoploss")
-            self.pm_use_callbacks(LevelMixin)
-
-    def custom_stoploss(self, pair, trade, current_time, current_rate, current_profit,
-                        after_fill, **kwargs):  # fmt: skip
-        other = super().custom_stoploss(
-            pair, trade, current_time, current_rate, current_profit, after_fill, **kwargs
-        )
-        return tightest_stop(-self.level.level if self.level else None, other)
-
-    def custom_exit(self, pair, trade, current_time, current_rate, current_profit, **kwargs):
-        return (
-            "level"
-            if self.level
-            else super().custom_exit(
-                pair, trade, current_time, current_rate, current_profit, **kwargs
-            )
-        )
+            self.pm_add_hooks(LevelHooks(self, self.level))
 
 
 class Plain(IStrategy):
@@ -160,10 +157,15 @@ def test_switched_off_capability_leaves_user_features_and_bypasses_callbacks():
     assert off.custom_exit.function is IStrategy.custom_exit
     assert off.custom_stoploss.function is IStrategy.custom_stoploss
     on = load(WithLevel)
-    assert on.custom_exit.function is LevelMixin.custom_exit
+    assert on.custom_exit.function is CallbackDispatcher.custom_exit
     own = load(OwnStoploss)
     assert own.use_custom_stoploss is True
     assert own.custom_exit.__qualname__ == "OwnStoploss.custom_exit"
+
+
+class RecordingHooks(CapabilityHooks):
+    def exit_reason(self, request):
+        RecordingMixin.seen.append(request.trade)
 
 
 class RecordingMixin(PolicyMixin):
@@ -171,10 +173,7 @@ class RecordingMixin(PolicyMixin):
 
     def pm_refresh(self) -> None:
         super().pm_refresh()
-        self.pm_use_callbacks(RecordingMixin)
-
-    def custom_exit(self, pair, trade, **kwargs):
-        RecordingMixin.seen.append(trade)
+        self.pm_add_hooks(RecordingHooks(self, None))
 
 
 class MixinOnly(RecordingMixin, Plain):
@@ -190,7 +189,9 @@ def test_freqtrade_hands_mixins_the_trade_itself_and_user_code_a_copy():
     trade = {"pair": "BTC/USDT"}
     for strategy_class in (MixinOnly, UserOverride):
         strategy = load(strategy_class)
-        strategy_safe_wrapper(strategy.custom_exit)(pair="BTC/USDT", trade=trade)
+        strategy_safe_wrapper(strategy.custom_exit)(
+            pair="BTC/USDT", trade=trade, current_time=None, current_rate=1.0, current_profit=0.0
+        )
     assert RecordingMixin.seen[0] is trade
     assert RecordingMixin.seen[1] == trade and RecordingMixin.seen[1] is not trade
 
@@ -277,7 +278,8 @@ class LevelOverUnusedUserStop(LevelMixin, UserStop):
 
 
 def test_the_users_own_stop_is_reached_where_freqtrade_would_have_asked_it():
-    args = ("BTC/USDT", None, None, 100.0, 0.0)
+    no_stop_yet = SimpleNamespace(stop_loss=None, is_short=False, leverage=1.0)
+    args = ("BTC/USDT", no_stop_yet, None, 100.0, 0.0)
     assert load(LevelOverUserStop).custom_stoploss(*args, False) == -0.05
     # No after_fill in its signature: Freqtrade never asked it after a fill.
     assert load(LevelOverUserStop).custom_stoploss(*args, True) == -0.3
