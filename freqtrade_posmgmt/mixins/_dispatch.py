@@ -246,7 +246,7 @@ class CallbackDispatcher(IStrategy):
         names_stops = any(hook.names_stops for hook in self._pm_asked["custom_stoploss"])
         self._pm_stop_sources = StopSources(self) if names_stops else None
         if names_stops:
-            self._pm_active_callbacks.update(("order_filled", "confirm_trade_exit"))
+            self._pm_active_callbacks.add("order_filled")  # to tag a filled stop's exit
 
     def pm_exit_capability(self, trade: Trade, exit_reason: str) -> str | None:
         """
@@ -271,8 +271,8 @@ class CallbackDispatcher(IStrategy):
         """
         mro = type(self).__mro__
         first = next(index for index, cls in enumerate(mro) if is_mixin(cls))
+        mixins = {cls.pm_section: cls.__name__ for cls in self.pm_capabilities()}
         for name in sorted(self._pm_active_callbacks):
-            mixins = {cls.pm_section: cls.__name__ for cls in self.pm_capabilities()}
             skipped = [
                 f"{mixins.get(h.capability, type(h).__name__)}.{name}"
                 for h in self._pm_asked.get(name, ())
