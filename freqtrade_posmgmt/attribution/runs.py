@@ -52,10 +52,10 @@ def capabilities_on(strategy: IStrategy) -> list[str]:
     (read as the decisions file reads them, ``mixins._sidecar.document``).
     :return: empty for a strategy without position management
     """
-    resolved = strategy.__dict__.get("_pm_resolved", {})
-    if not resolved:
+    if not hasattr(strategy, "pm_resolved_policies"):
         return []
-    sections = [cls.pm_section for cls in strategy._pm_capabilities()]
+    resolved = strategy.pm_resolved_policies()
+    sections = [cls.pm_section for cls in strategy.pm_capabilities()]
     return [s for s in sections if s in resolved and resolved[s].policy is not None]
 
 

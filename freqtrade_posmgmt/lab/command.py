@@ -305,7 +305,7 @@ def _strategy_values(strategy: Any) -> dict[str, Any]:
     """The strategy's own exit attributes (before any mixin compiled a trail into them)."""
     from freqtrade_posmgmt.lab.refusals import STRATEGY_FIELDS
 
-    own = getattr(strategy, "_pm_user_features", {})
+    own = getattr(strategy, "pm_user_features", {})
     values = {name: own.get(name, getattr(strategy, name)) for name in STRATEGY_FIELDS}
     values["minimal_roi"] = {str(k): v for k, v in values["minimal_roi"].items()}
     return values

@@ -65,7 +65,7 @@ def check_strategy(strategy: Any, config: dict) -> None:
     if users:
         raise LabRefusal(f"the strategy's own {users[0]}() (the lab cannot run user callbacks)")
     # The user's own switches: a mixin may have switched position adjustment on for itself.
-    own = getattr(strategy, "_pm_user_features", {})
+    own = getattr(strategy, "pm_user_features", {})
     for attribute in ("position_adjustment_enable", "use_custom_roi"):
         if own.get(attribute, getattr(strategy, attribute, False)):
             raise LabRefusal(f"{attribute}=True")

@@ -95,7 +95,7 @@ def persist(strategy: IStrategy, decision: Decision) -> None:
     path = decisions_log_path(str(strategy.config.get("db_url", "")))
     if path is None:
         return
-    resolved = strategy.__dict__.get("_pm_resolved", {})
+    resolved = getattr(strategy, "pm_resolved_policies", dict)()
     line = {
         "strategy": strategy.get_strategy_name(),
         "capabilities": {

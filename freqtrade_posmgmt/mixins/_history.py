@@ -13,13 +13,18 @@ from freqtrade.data.history import load_pair_history
 from freqtrade.enums import CandleType
 from pandas import DataFrame
 
-NS_PER_SECOND = 1_000_000_000
+
+def open_times(frame: DataFrame) -> np.ndarray:
+    """
+    Candle open times in epoch seconds, the mixins' one time unit. Freqtrade loads dates in ms,
+    a raw file may hold ns: the unit is converted, not the integers.
+    """
+    return frame["date"].to_numpy(dtype="datetime64[s]").astype(np.int64)
 
 
 def dates_and_closes(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Candle open times (epoch ns) and closes."""
-    dates = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return dates, frame["close"].to_numpy(dtype=float)
+    """Candle open times (epoch seconds) and closes."""
+    return open_times(frame), frame["close"].to_numpy(dtype=float)
 
 
 def history_reaching_back(
@@ -27,7 +32,7 @@ def history_reaching_back(
 ) -> tuple[np.ndarray, np.ndarray]:
     """
     ``pair``'s candles of a backtest with ``config``, reaching ``reach_seconds`` before its
-    timerange starts (open times in ns, closes).
+    timerange starts (open times in epoch seconds, closes).
     """
     return _backtest_history(
         pair,

@@ -52,7 +52,7 @@ def register(strategy: IStrategy) -> None:
 
 def document(strategy: IStrategy) -> dict[str, Any]:
     """The sidecar's content: which capabilities were on, and every decision recorded."""
-    resolved = strategy.__dict__.get("_pm_resolved", {})
+    resolved = strategy.pm_resolved_policies()
     return {
         "version": DECISIONS_VERSION,
         "strategy": strategy.get_strategy_name(),

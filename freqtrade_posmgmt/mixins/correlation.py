@@ -18,7 +18,7 @@ import numpy as np
 from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
-from freqtrade.strategy import DecimalParameter, IntParameter
+from freqtrade.strategy import DecimalParameter, IntParameter, IStrategy
 from pandas import DataFrame
 
 from freqtrade_posmgmt.correlation_engine import (
@@ -30,18 +30,14 @@ from freqtrade_posmgmt.correlation_engine import (
 from freqtrade_posmgmt.mixins._account import decision_candle, realised_equity, starting_balance
 from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
 from freqtrade_posmgmt.mixins._decisions import Decision, record_decision
-from freqtrade_posmgmt.mixins._history import (
-    NS_PER_SECOND,
-    dates_and_closes,
-    history_reaching_back,
-)
+from freqtrade_posmgmt.mixins._history import dates_and_closes, history_reaching_back
+from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, EntryRequest, StakeRequest
 from freqtrade_posmgmt.registry import Capability, DecisionKind
 from freqtrade_posmgmt.validation import where
 
 logger = logging.getLogger(__name__)
 
 CAPABILITY = Capability.CORRELATION
-_NS = NS_PER_SECOND
 
 
 class CorrelationMixin(PolicyMixin):
@@ -77,24 +73,22 @@ class CorrelationMixin(PolicyMixin):
         self.pm_correlation = self.pm_policy(
             "correlation", self.correlation_policy, self._pm_correlation_from_parameters
         )
-        self.pm_correlation_details: dict[tuple[str, datetime], dict] = {}
-        self._pm_corr_candles: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
-        self._pm_corr_frames: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._pm_corr_leverage: dict[str, float] = {}
-        self._pm_corr_last: tuple[tuple, EntryLimit] | None = None
         if self.pm_correlation is None:
             return
-        self._pm_corr_engine = CorrelationEngine(self.pm_correlation)
-        self._pm_corr_step = timeframe_to_seconds(self.pm_timeframe()) * _NS
+        step = timeframe_to_seconds(self.pm_timeframe())
         try:
-            self._pm_corr_window = self.pm_correlation.window_candles(self._pm_corr_step // _NS)
+            window = self.pm_correlation.window_candles(step)
         except ValueError as e:
             name = where(self.pm_correlation) or "posmgmt.correlation"
             raise PolicyConfigError(f"{name}: {e}") from e
         self._pm_warn_cap_below_stake()
-        self.pm_use_callbacks(CorrelationMixin)
-        # Capped after the whole stake chain and every sizing step, wherever this mixin sits.
-        self.pm_cap_stakes("_pm_corr_cap")
+        self.pm_add_hooks(CorrelationHooks(self, self.pm_correlation, step, window))
+
+    @property
+    def pm_correlation_details(self) -> dict[tuple[str, datetime], dict]:
+        """The numbers behind each refusal and cut, by (pair, candle); empty while off."""
+        hooks = self.pm_hooks(CAPABILITY)
+        return {} if hooks is None else hooks.details
 
     def _pm_correlation_from_parameters(self) -> CorrelationConfig:
         return CorrelationConfig(
@@ -134,76 +128,74 @@ class CorrelationMixin(PolicyMixin):
                 how,
             )
 
+
+class CorrelationHooks(CapabilityHooks):
+    """
+    Correlation's answers (each stake capped, the final order re-checked) and its state: the
+    candles the correlations are computed on (open times in epoch seconds), the last limit, and
+    the numbers behind each decision.
+    """
+
+    capability = CAPABILITY
+    policy: CorrelationConfig
+
+    def __init__(
+        self, strategy: IStrategy, policy: CorrelationConfig, step: int, window: int
+    ) -> None:
+        super().__init__(strategy, policy)
+        self.engine = CorrelationEngine(policy)
+        self.step = step
+        self.window = window
+        self.details: dict[tuple[str, datetime], dict] = {}
+        self.candles: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+        self.frames: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # pair -> the leverage of its last stake: confirm_trade_entry is not told it.
+        self.leverage: dict[str, float] = {}
+        self.last: tuple[tuple, EntryLimit] | None = None
+
+    def __getstate__(self) -> dict:
+        # Hyperopt pickles the strategy to each worker: leave the candles behind.
+        return {**self.__dict__, "candles": None, "frames": {}}
+
     def informative_pairs(self) -> list[tuple[str, str]]:
-        pairs = super().informative_pairs()
-        if self.pm_correlation is not None and self.dp is not None:
-            pairs += [(p, self.timeframe) for p in self._pm_corr_universe()]
-        return pairs
+        if self.strategy.dp is None:
+            return []
+        return [(p, self.strategy.timeframe) for p in self.universe()]
 
-    def ft_advise_signals(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        dataframe = super().ft_advise_signals(dataframe, metadata)
-        if self.pm_correlation is not None and not self._pm_corr_live():
-            # Each backtest and hyperopt epoch passes every pair here before its first candle.
-            if self._pm_corr_candles is not None:
-                self._pm_corr_candles = None
-                self._pm_corr_frames = {}
-                self.pm_correlation_details = {}
-            self._pm_corr_frames[metadata["pair"]] = dates_and_closes(dataframe)
-        return dataframe
+    def on_signals(self, dataframe: DataFrame, pair: str) -> None:
+        if self.live():
+            return
+        # Each backtest and hyperopt epoch passes every pair here before its first candle.
+        if self.candles is not None:
+            self.candles = None
+            self.frames = {}
+            self.details = {}
+        self.frames[pair] = dates_and_closes(dataframe)
 
-    # -- callbacks -----------------------------------------------------------------------
-
-    def _pm_corr_cap(
-        self,
-        pair: str,
-        side: str,
-        current_time: datetime,
-        stake: float,
-        min_stake: float | None,
-        max_stake: float,
-        leverage: float,
-        scale_in: bool,
-    ) -> float:
-        """The cap step (registered with ``pm_cap_stakes``): initial entries and adds."""
-        if not scale_in:
-            self._pm_corr_leverage[pair] = leverage  # confirm_trade_entry is not told it
-        return self._pm_corr_cut(pair, side == "short", current_time, stake, leverage, min_stake)
-
-    def confirm_trade_entry(
-        self,
-        pair: str,
-        order_type: str,
-        amount: float,
-        rate: float,
-        time_in_force: str,
-        current_time: datetime,
-        entry_tag: str | None,
-        side: str,
-        **kwargs,
-    ) -> bool:
-        confirmed = super().confirm_trade_entry(
-            pair=pair,
-            order_type=order_type,
-            amount=amount,
-            rate=rate,
-            time_in_force=time_in_force,
-            current_time=current_time,
-            entry_tag=entry_tag,
-            side=side,
-            **kwargs,
+    def cap_stake(self, request: StakeRequest) -> float | None:
+        if not request.scale_in:
+            self.leverage[request.pair] = request.leverage
+        return self.cut(
+            request.pair,
+            request.side == "short",
+            request.current_time,
+            request.stake,
+            request.leverage,
+            request.min_stake,
         )
-        if not confirmed or self.pm_correlation is None:
-            return confirmed
+
+    def order_refusal(self, request: EntryRequest) -> str | None:
         # Re-check the final order: entries confirmed earlier on this candle count now.
-        leverage = self._pm_corr_leverage.get(pair, 1.0)
-        stake = amount * rate / leverage
-        return (
-            self._pm_corr_cut(pair, side == "short", current_time, stake, leverage, 0.0, True) > 0
+        leverage = self.leverage.get(request.pair, 1.0)
+        stake = request.amount * request.rate / leverage
+        kept = self.cut(
+            request.pair, request.side == "short", request.current_time, stake, leverage, 0.0, True
         )
+        return None if kept > 0 else "correlated exposure over its cap"
 
     # -- the decision --------------------------------------------------------------------
 
-    def _pm_corr_cut(
+    def cut(
         self,
         pair: str,
         is_short: bool,
@@ -218,11 +210,10 @@ class CorrelationMixin(PolicyMixin):
         With ``final`` (``confirm_trade_entry``, the order's final amount and rate) what breaks
         the cap is refused rather than cut. Any error refuses: the cap fails closed.
         """
+        strategy = self.strategy
         try:
-            candle = decision_candle(self.timeframe, current_time)
-            limit, equity = self._pm_corr_limit(
-                pair, is_short, candle, current_time, stake * leverage
-            )
+            candle = decision_candle(strategy.timeframe, current_time)
+            limit, equity = self.limit(pair, is_short, candle, current_time, stake * leverage)
             if not limit.is_cut:
                 return stake
             cut = abs(limit.adjusted_size) / leverage
@@ -230,11 +221,11 @@ class CorrelationMixin(PolicyMixin):
                 kind, kept = DecisionKind.REFUSED, 0.0
             else:
                 kind, kept = DecisionKind.CUT, cut
-            names = {symbol_key(p): p for p in self._pm_corr_universe()}
+            names = {symbol_key(p): p for p in self.universe()}
             group = tuple(names.get(s, s) for s in limit.group)
             reason = (
                 f"group {', '.join(group)} net exposure {limit.net:.2f} of cap "
-                f"{limit.cap:.2f} ({self.pm_correlation.max_correlated_exposure} x equity "
+                f"{limit.cap:.2f} ({self.policy.max_correlated_exposure} x equity "
                 f"{equity:.2f}) leaves {limit.room:.2f} of notional"
             )
             details = {
@@ -246,27 +237,26 @@ class CorrelationMixin(PolicyMixin):
                 "requested": stake * leverage,
                 "correlations": dict(limit.correlations),
             }
-            record_decision(self, Decision(CAPABILITY, kind, reason, stake - kept, pair, candle))
-            if self._pm_corr_live():
+            record_decision(
+                strategy, Decision(CAPABILITY, kind, reason, stake - kept, pair, candle)
+            )
+            if self.live():
                 # As the decision log: a bot running for months keeps the current candle's only.
-                self.pm_correlation_details = {
-                    key: kept_details
-                    for key, kept_details in self.pm_correlation_details.items()
-                    if key[1] >= candle
-                }
-            self.pm_correlation_details.setdefault((pair, candle), details)
+                self.details = {key: kept_details for key, kept_details in self.details.items()
+                                if key[1] >= candle}  # fmt: skip
+            self.details.setdefault((pair, candle), details)
             return kept
         except Exception as e:  # noqa: BLE001 - the cap fails closed, with one line saying why
             reason = f"correlation check failed: {e!r}"
             logger.error("%s entry at %s refused: %s", pair, current_time, reason)
             record_decision(
-                self,
+                strategy,
                 Decision(CAPABILITY, DecisionKind.REFUSED, reason, stake, pair, current_time),
                 log=False,  # logged above, as an error
             )
             return 0.0
 
-    def _pm_corr_limit(
+    def limit(
         self, pair: str, is_short: bool, candle: datetime, current_time: datetime, notional: float
     ) -> tuple[EntryLimit, float]:
         positions: dict[str, float] = {}
@@ -276,71 +266,64 @@ class CorrelationMixin(PolicyMixin):
                 -exposure if trade.is_short else exposure
             )
         size = -notional if is_short else notional
-        engine = self._pm_corr_engine
+        engine = self.engine
         if not any(p != pair and v for p, v in positions.items()):
             # Nothing else held: no group can form, no candle needs reading.
             return engine.entry_limit(pair, size, positions, {}), math.nan
-        equity = realised_equity(self, current_time)
+        equity = realised_equity(self.strategy, current_time)
         # confirm_trade_entry asks again right after custom_stake_amount: same group, same net.
         key = (pair, candle, is_short, tuple(positions.items()), equity)
-        if self._pm_corr_last is not None and self._pm_corr_last[0] == key:
-            return self._pm_corr_last[1].resized(size), equity
-        candles = self._pm_corr_read_candles()
+        if self.last is not None and self.last[0] == key:
+            return self.last[1].resized(size), equity
+        candles = self.read_candles()
         universe = list(candles)
         symbols = [p for p in dict.fromkeys([pair, *positions]) if p in candles]
-        end = int(candle.timestamp()) * _NS
-        returns = engine.window_returns(
-            candles, symbols, universe, end, self._pm_corr_step, self._pm_corr_window
-        )
+        end = int(candle.timestamp())
+        returns = engine.window_returns(candles, symbols, universe, end, self.step, self.window)
         limit = engine.entry_limit(pair, size, positions, returns, scale=equity)
-        self._pm_corr_last = key, limit
+        self.last = key, limit
         return limit, equity
 
     # -- candles -------------------------------------------------------------------------
 
-    def _pm_corr_live(self) -> bool:
-        return self.dp is not None and self.dp.runmode in (RunMode.DRY_RUN, RunMode.LIVE)
+    def live(self) -> bool:
+        dp = self.strategy.dp
+        return dp is not None and dp.runmode in (RunMode.DRY_RUN, RunMode.LIVE)
 
-    def _pm_corr_universe(self) -> list[str]:
-        return list(dict.fromkeys([*self.dp.current_whitelist(), *self.correlation_extra_pairs]))
+    def universe(self) -> list[str]:
+        strategy = self.strategy
+        return list(
+            dict.fromkeys([*strategy.dp.current_whitelist(), *strategy.correlation_extra_pairs])
+        )
 
-    def _pm_corr_read_candles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def read_candles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """
-        Every universe pair's candle open times (ns) and closes. Backtests read their whole
-        history once (the engine cuts it before each decision candle); live reads the
-        DataProvider's candles afresh.
+        Every universe pair's candle open times and closes. Backtests read their whole history
+        once (the engine cuts it before each decision candle); live reads the DataProvider's
+        candles afresh.
         """
-        if self._pm_corr_candles is not None:
-            return self._pm_corr_candles
-        if self._pm_corr_live():
+        if self.candles is not None:
+            return self.candles
+        strategy = self.strategy
+        if self.live():
             live = {}
-            for pair in self._pm_corr_universe():
-                arrays = dates_and_closes(self.dp.get_pair_dataframe(pair, self.timeframe))
+            for pair in self.universe():
+                arrays = dates_and_closes(strategy.dp.get_pair_dataframe(pair, strategy.timeframe))
                 if len(arrays[0]):
                     live[pair] = arrays
             return live
-        timerange = self.config.get("timerange")
+        timerange = strategy.config.get("timerange")
+        reach = self.step * max(self.window + 1, strategy.config.get("startup_candle_count", 0))
         candles = {}
-        for pair in self._pm_corr_universe():
+        for pair in self.universe():
             # The analysed frame has the whole history unless a timerange cut its start.
-            captured = None if timerange else self._pm_corr_frames.get(pair)
+            captured = None if timerange else self.frames.get(pair)
             if captured is None:
-                captured = history_reaching_back(
-                    self.config,
-                    pair,
-                    self.timeframe,
-                    self._pm_corr_step
-                    // _NS
-                    * max(self._pm_corr_window + 1, self.config.get("startup_candle_count", 0)),
-                )
+                captured = history_reaching_back(strategy.config, pair, strategy.timeframe, reach)
             if len(captured[0]):
                 candles[pair] = captured
-        self._pm_corr_candles = candles
+        self.candles = candles
         return candles
-
-    def __getstate__(self) -> dict:
-        # Hyperopt pickles the strategy to each worker: leave the candles behind.
-        return {**super().__getstate__(), "_pm_corr_candles": None, "_pm_corr_frames": {}}
 
 
 def _notional(trade: Trade) -> float:

@@ -20,9 +20,11 @@ from datetime import datetime
 
 from freqtrade.enums import RunMode
 from freqtrade.persistence import Order, Trade
+from freqtrade.strategy import IStrategy
 
 from freqtrade_posmgmt.mfe_mae_tracker import MFEMAETracker, MFEMetrics
-from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin
+from freqtrade_posmgmt.mixins._hooks import CapabilityHooks
 from freqtrade_posmgmt.registry import Capability
 
 KEYS = ("pm_mfe", "pm_mae", "pm_mfe_time", "pm_mae_time")
@@ -46,38 +48,35 @@ class MFEMAEMixin(PolicyMixin):
         tracker = self.pm_policy("mfe_mae", self.mfe_mae_tracker, MFEMAETracker)
         # A copy, so that no two strategy instances share the recorded extremes.
         self.pm_mfe_mae_tracker = None if tracker is None else dataclasses.replace(tracker)
-        self._pm_mfe_mae_trades: set[int] = set()
-        # Another mixin may need bot_loop_start in backtesting: recording must still not run
-        # there (Freqtrade's backtest custom data is a list searched on every read).
-        self._pm_mfe_mae_live = tracker is not None and self.config.get("runmode") in (
-            RunMode.LIVE,
-            RunMode.DRY_RUN,
-        )
-        if self._pm_mfe_mae_live:
-            self.pm_use_callbacks(MFEMAEMixin)
+        # Dry-run and live only: Freqtrade's backtest custom data is a list searched on every read.
+        if tracker is not None and self.config.get("runmode") in (RunMode.LIVE, RunMode.DRY_RUN):
+            self.pm_add_hooks(MFEMAEHooks(self, self.pm_mfe_mae_tracker))
 
-    def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
-        if self._pm_mfe_mae_live:
-            self._pm_record_excursions(current_time)
-        super().bot_loop_start(current_time=current_time, **kwargs)
 
-    @guarded(None)
-    def _pm_record_excursions(self, current_time: datetime) -> None:
-        tracker = self.pm_mfe_mae_tracker
-        if tracker is None:
-            return
+class MFEMAEHooks(CapabilityHooks):
+    """Records each open trade's extremes once per bot loop and at its final exit fill."""
+
+    capability = Capability.MFE_MAE
+    policy: MFEMAETracker
+
+    def __init__(self, strategy: IStrategy, tracker: MFEMAETracker) -> None:
+        super().__init__(strategy, tracker)
+        self.trades: set[int] = set()
+        """The ids of the open trades recorded at the last loop."""
+
+    def on_loop_start(self, current_time: datetime) -> None:
+        tracker = self.policy
         open_ids = set()
         for trade in Trade.get_trades_proxy(is_open=True):
-            if self._pm_record_trade(tracker, trade, current_time):
+            if self.record_trade(trade, current_time):
                 open_ids.add(trade.id)
-        for closed in self._pm_mfe_mae_trades - open_ids:
+        for closed in self.trades - open_ids:
             tracker.clear(closed)
-        self._pm_mfe_mae_trades = open_ids
+        self.trades = open_ids
 
-    def _pm_record_trade(
-        self, tracker: MFEMAETracker, trade: Trade, current_time: datetime
-    ) -> bool:
+    def record_trade(self, trade: Trade, current_time: datetime) -> bool:
         """Record ``trade``'s extremes so far; False if it has no filled entry yet."""
+        tracker = self.policy
         entries = trade.select_filled_orders(trade.entry_side)
         if not entries or trade.max_rate is None or trade.min_rate is None:
             return False
@@ -106,27 +105,16 @@ class MFEMAEMixin(PolicyMixin):
             trade.set_custom_data("pm_mae_time", updated.mae_time.isoformat())
         return True
 
-    def order_filled(
-        self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs
-    ) -> None:
-        if self._pm_mfe_mae_live:
-            self._pm_record_final_exit(trade, current_time)
-        super().order_filled(
-            pair=pair, trade=trade, order=order, current_time=current_time, **kwargs
-        )
-
-    @guarded(None)
-    def _pm_record_final_exit(self, trade: Trade, current_time: datetime) -> None:
+    def on_fill(self, trade: Trade, order: Order, current_time: datetime) -> None:
         """
         The poll a trade closes at (a stop filled at the candle's low) comes after the last
         ``bot_loop_start``: record the extremes it saw once the final exit filled.
         """
-        tracker = self.pm_mfe_mae_tracker
-        if tracker is None or trade.is_open:
+        if trade.is_open:
             return
-        self._pm_record_trade(tracker, trade, current_time)
-        tracker.clear(trade.id)
-        self._pm_mfe_mae_trades.discard(trade.id)
+        self.record_trade(trade, current_time)
+        self.policy.clear(trade.id)
+        self.trades.discard(trade.id)
 
 
 def _saved_metrics(trade: Trade) -> MFEMetrics | None:

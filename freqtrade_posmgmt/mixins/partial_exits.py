@@ -16,12 +16,18 @@ from datetime import datetime
 from freqtrade.constants import DEFAULT_AMOUNT_RESERVE_PERCENT
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Order, Trade
-from freqtrade.strategy import DecimalParameter, IntParameter
+from freqtrade.strategy import DecimalParameter, IntParameter, IStrategy
 
 from freqtrade_posmgmt.fills import holdings
 from freqtrade_posmgmt.mixins._account import decision_candle, trade_fills
-from freqtrade_posmgmt.mixins._base import PARAMETERS, guarded
-from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin
+from freqtrade_posmgmt.mixins._hooks import (
+    Adjustment,
+    AdjustRequest,
+    CapabilityHooks,
+    StopAnswer,
+    StopRequest,
+)
 from freqtrade_posmgmt.notifications import ADD, TAKE_PROFIT, Notice, is_live, notify
 from freqtrade_posmgmt.partial_manager import (
     CANDLES_SINCE_LAST_FILL,
@@ -65,7 +71,7 @@ def position_state(trade: Trade, policy: PartialExitPolicy) -> PositionState:
     )
 
 
-class PartialExitMixin(StopSourceMixin):
+class PartialExitMixin(PolicyMixin):
     """
     Take profit in steps and add to positions, one order per ``adjust_trade_position`` call.
 
@@ -103,28 +109,21 @@ class PartialExitMixin(StopSourceMixin):
 
     def pm_refresh(self) -> None:
         super().pm_refresh()
-        self.pm_partial_exit_policy = self.pm_policy(
+        policy = self.pm_partial_exit_policy = self.pm_policy(
             "partial_exits", self.partial_exit_policy, self._pm_partial_from_parameters
         )
-        self._pm_partial_states: dict[int, tuple[tuple, PositionState]] = {}
-        self._pm_partial_live = is_live(self.config)
-        if self.pm_partial_exit_policy is None:
+        if policy is None:
             return
-        self._pm_amount_reserve = self.config.get(
-            "amount_reserve_percent", DEFAULT_AMOUNT_RESERVE_PERCENT
-        )
         self.pm_enable("position_adjustment_enable", True)
-        cap = self.pm_partial_exit_policy.max_scale_ins
-        if self._pm_user_features["position_adjustment_enable"]:
+        cap = policy.max_scale_ins
+        if self.pm_user_features["position_adjustment_enable"]:
             # The user's own scale-ins keep their own cap beside ours (-1: unlimited).
-            users = self._pm_user_features["max_entry_position_adjustment"]
+            users = self.pm_user_features["max_entry_position_adjustment"]
             cap = -1 if users < 0 else users + cap
         self.pm_enable("max_entry_position_adjustment", cap)
-        if self.pm_partial_exit_policy.breakeven_after_first_exit:
+        if policy.breakeven_after_first_exit:
             self.pm_enable("use_custom_stoploss", True)
-            self.pm_use_callbacks(StopSourceMixin)
-            self.pm_watch_exits()
-        self.pm_use_callbacks(PartialExitMixin)
+        self.pm_add_hooks(PartialExitHooks(self, policy))
 
     def _pm_partial_from_parameters(self) -> PartialExitPolicy:
         return PartialExitPolicy.from_shape(
@@ -139,96 +138,50 @@ class PartialExitMixin(StopSourceMixin):
             scale_in_size=self.pm_partial_scale_in_size.value,
         )
 
-    def adjust_trade_position(
-        self,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        min_stake: float | None,
-        max_stake: float,
-        current_entry_rate: float,
-        current_exit_rate: float,
-        current_entry_profit: float,
-        current_exit_profit: float,
-        **kwargs,
-    ) -> float | tuple[float | None, str | None] | None:
-        adjustment = self._pm_partial_adjustment(
-            trade,
-            current_time,
-            min_stake,
-            max_stake,
-            current_entry_rate,
-            current_exit_rate,
-            current_entry_profit,
-            current_exit_profit,
-        )
-        if adjustment is not None:
-            return adjustment
-        return super().adjust_trade_position(
-            trade=trade,
-            current_time=current_time,
-            current_rate=current_rate,
-            current_profit=current_profit,
-            min_stake=min_stake,
-            max_stake=max_stake,
-            current_entry_rate=current_entry_rate,
-            current_exit_rate=current_exit_rate,
-            current_entry_profit=current_entry_profit,
-            current_exit_profit=current_exit_profit,
-            **kwargs,
-        )
 
-    def custom_stoploss(
-        self,
-        pair: str,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        after_fill: bool,
-        **kwargs,
-    ) -> float | None:
-        return self.pm_merge_stops(
-            self._pm_breakeven_stop(trade, current_rate),
-            super().custom_stoploss(
-                pair=pair,
-                trade=trade,
-                current_time=current_time,
-                current_rate=current_rate,
-                current_profit=current_profit,
-                after_fill=after_fill,
-                **kwargs,
-            ),
-            trade,
-            current_rate,
-            after_fill,
-        )
+class PartialExitHooks(CapabilityHooks):
+    """
+    Partial exits' answers (a take-profit or an add; the breakeven stop after the first
+    take-profit) and their state: each open trade's position, read from its orders.
+    """
 
-    @guarded(None)
-    def _pm_partial_adjustment(
-        self,
-        trade: Trade,
-        current_time: datetime,
-        min_stake: float | None,
-        max_stake: float,
-        entry_rate: float,
-        exit_rate: float,
-        entry_profit: float,
-        exit_profit: float,
-    ) -> tuple[float, str] | None:
-        policy = self.pm_partial_exit_policy
+    capability = Capability.PARTIAL_EXITS
+    policy: PartialExitPolicy
+
+    def __init__(self, strategy: IStrategy, policy: PartialExitPolicy) -> None:
+        super().__init__(strategy, policy)
+        # Its breakeven's stop exits are tagged pm_stop=breakeven_after_tp.
+        self.names_stops = policy.breakeven_after_first_exit
+        # trade id -> (what the position was read from, the position).
+        self.states: dict[int, tuple[tuple, PositionState]] = {}
+        self.live = is_live(strategy.config)
+        self.amount_reserve = strategy.config.get(
+            "amount_reserve_percent", DEFAULT_AMOUNT_RESERVE_PERCENT
+        )
+        self.step = timeframe_to_seconds(strategy.pm_timeframe())
+
+    def callbacks(self) -> set[str]:
+        # custom_stoploss even without the breakeven: answering it has Freqtrade adjust the stop
+        # after each fill (``_ft_stop_uses_after_fill``), which the backtests pinned.
+        needed = {"adjust_trade_position", "order_filled", "custom_stoploss"}
+        if self.policy.breakeven_after_first_exit:
+            # Freqtrade confirms a stop exit at our breakeven: one the strategy refuses counts.
+            needed.add("confirm_trade_exit")
+        return needed
+
+    def adjustment(self, request: AdjustRequest) -> Adjustment | None:
+        policy, trade = self.policy, request.trade
         # Live, a new order would cancel the open one; backtests fill at once.
-        if policy is None or trade.has_open_orders:
+        if trade.has_open_orders:
             return None
-        state = self._pm_state(trade)
+        state = self.state(trade)
         exits = policy.check_partial_exits(
             state,
-            exit_rate,
-            current_profit=exit_profit,
-            min_stake=min_stake,
-            stoploss=self.stoploss,
-            amount_reserve_percent=self._pm_amount_reserve,
+            request.current_exit_rate,
+            current_profit=request.current_exit_profit,
+            min_stake=request.min_stake,
+            stoploss=self.strategy.stoploss,
+            amount_reserve_percent=self.amount_reserve,
         )
         if exits:  # at most one: the targets due are merged into one order
             exit_ = exits[0]
@@ -236,46 +189,42 @@ class PartialExitMixin(StopSourceMixin):
                 stake = -trade.stake_amount
             else:
                 stake = -trade.stake_amount * exit_.amount / trade.amount
-            self._pm_notify_order(TAKE_PROFIT, trade, current_time, exit_.tag, exit_rate, -stake)
+            self.notify_order(TAKE_PROFIT, request, exit_.tag, request.current_exit_rate, -stake)
             return stake, exit_.tag
         market_data = {}
         if policy.scale_in_min_candles:
-            elapsed = (current_time - trade.date_last_filled_utc).total_seconds()
-            market_data[CANDLES_SINCE_LAST_FILL] = elapsed / timeframe_to_seconds(self.timeframe)
+            elapsed = (request.current_time - trade.date_last_filled_utc).total_seconds()
+            market_data[CANDLES_SINCE_LAST_FILL] = elapsed / self.step
         add = policy.check_scale_in_opportunity(
             state,
-            entry_rate,
+            request.current_entry_rate,
             market_data,
-            current_profit=entry_profit,
-            min_stake=min_stake,
-            max_stake=max_stake,
+            current_profit=request.current_entry_profit,
+            min_stake=request.min_stake,
+            max_stake=request.max_stake,
         )
         if add is None:
             return None
-        self._pm_notify_order(ADD, trade, current_time, add.tag, entry_rate, add.stake)
+        self.notify_order(ADD, request, add.tag, request.current_entry_rate, add.stake)
         return add.stake, add.tag
 
-    def _pm_notify_order(
-        self, kind: str, trade: Trade, current_time: datetime, tag: str, rate: float, stake: float
+    def notify_order(
+        self, kind: str, request: AdjustRequest, tag: str, rate: float, stake: float
     ) -> None:
         """Tell a live user of a take-profit or an add returned to Freqtrade (see notifications)."""
-        if not self._pm_partial_live:
+        if not self.live:
             return
-        candle = decision_candle(self.timeframe, current_time)
+        trade = request.trade
+        candle = decision_candle(self.strategy.timeframe, request.current_time)
         notice = Notice(Capability.PARTIAL_EXITS, kind, trade.pair, candle, tag, rate, stake)
-        notify(self, notice)
+        notify(self.strategy, notice)
 
-    def order_filled(
-        self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs
-    ) -> None:
+    def on_fill(self, trade: Trade, order: Order, current_time: datetime) -> None:
         if not trade.is_open:
             # The final exit filled: a bot running for months keeps its open trades' only.
-            self._pm_partial_states.pop(trade.id, None)
-        super().order_filled(
-            pair=pair, trade=trade, order=order, current_time=current_time, **kwargs
-        )
+            self.states.pop(trade.id, None)
 
-    def _pm_state(self, trade: Trade) -> PositionState:
+    def state(self, trade: Trade) -> PositionState:
         """
         The trade's position read from its orders, cached while nothing about it changes:
         Freqtrade asks on every candle, and hands over a fresh copy of the trade each time.
@@ -288,23 +237,20 @@ class PartialExitMixin(StopSourceMixin):
             trade.open_rate,
             trade.funding_fees,
         )
-        cached = self._pm_partial_states.get(trade.id)
+        cached = self.states.get(trade.id)
         if cached is None or cached[0] != key:
-            cached = key, position_state(trade, self.pm_partial_exit_policy)
-            self._pm_partial_states[trade.id] = cached
+            cached = key, position_state(trade, self.policy)
+            self.states[trade.id] = cached
         return cached[1]
 
-    @guarded(None)
-    def _pm_breakeven_stop(self, trade: Trade, current_rate: float) -> float | None:
-        policy = self.pm_partial_exit_policy
-        if policy is None or not policy.breakeven_after_first_exit:
+    def stop(self, request: StopRequest) -> StopAnswer | None:
+        if not self.policy.breakeven_after_first_exit:
             return None
-        price = policy.breakeven_stop_price(self._pm_state(trade))
+        trade = request.trade
+        price = self.policy.breakeven_stop_price(self.state(trade))
         if price is None:
             return None
         ratio = stoploss_ratio(
-            price, current_rate, is_short=trade.is_short, leverage=trade.leverage
+            price, request.current_rate, is_short=trade.is_short, leverage=trade.leverage
         )
-        if ratio is not None:
-            self.pm_record_stop(trade, price, STOP_BREAKEVEN_AFTER_TP)
-        return ratio
+        return None if ratio is None else StopAnswer(ratio, price, STOP_BREAKEVEN_AFTER_TP)

@@ -23,15 +23,17 @@ class PositionManagementMixin(
     Each capability is configured and switched off on its own (``time_exit_policy``,
     ``correlation_policy``, ``dynamic_risk_policy``, ``partial_exit_policy``,
     ``trailing_stop_policy``, ``mfe_mae_tracker``; ``None`` = off; or ``posmgmt`` in
-    config.json). Merge rules where two act on one callback, the base strategy's own included:
+    config.json). The capabilities are asked in the registry's declared order
+    (``registry.STACK_ORDER``, the order of these bases), whatever the order of the mixins in a
+    strategy's bases. Merge rules where two act on one callback, the base strategy's own included:
 
     - the tightest stop wins (``custom_stoploss``: trailing, breakeven after a partial exit,
       dynamic risk's tightening, the base's own);
     - the first exit reason wins (time exits are asked first, the base's own last);
     - stakes: the base's ``custom_stake_amount`` (or an add ``adjust_trade_position`` returns,
       partial exits' or the base's own) is sized by dynamic risk's factor, then cut to every
-      cap (correlation); this order is the base class's, whatever the order of the mixins, and
-      ``min_stake`` never lifts a stake over a cap (what a cap leaves below it is refused);
+      cap (correlation); ``min_stake`` never lifts a stake over a cap (what a cap leaves
+      below it is refused);
     - an entry needs every capability's consent (time windows, correlation's re-check of the
       final order) and the base's ``confirm_trade_entry``.
 

@@ -15,14 +15,13 @@ in config.json.
 """
 
 import logging
-from datetime import datetime
 
-from freqtrade.persistence import Trade
-from freqtrade.strategy import IntParameter
+from freqtrade.strategy import IntParameter, IStrategy
 
 from freqtrade_posmgmt.mixins._account import decision_candle
-from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin, guarded
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyConfigError, PolicyMixin
 from freqtrade_posmgmt.mixins._decisions import Decision, decision_log_level, record_decision
+from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, EntryRequest, ExitRequest
 from freqtrade_posmgmt.registry import Capability, DecisionKind
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 
@@ -53,7 +52,6 @@ class TimeExitMixin(PolicyMixin):
         self.pm_time_exit_policy = self.pm_policy(
             "time_exits", self.time_exit_policy, self._pm_time_from_parameters
         )
-        self._pm_time_logged_refusals: dict[str, str] = {}
         if self.pm_time_exit_policy is None:
             return
         if not self.use_exit_signal:
@@ -62,84 +60,49 @@ class TimeExitMixin(PolicyMixin):
                 "custom_exit then (leave exit columns empty to have no signal exits)"
             )
         self.pm_enable("use_exit_signal", True)
-        self.pm_use_callbacks(TimeExitMixin)
-        self.pm_watch_exits()
+        self.pm_add_hooks(TimeExitHooks(self, self.pm_time_exit_policy))
 
     def _pm_time_from_parameters(self) -> TimeExitPolicy:
         return TimeExitPolicy(max_holding_hours=self.pm_time_max_holding_hours.value)
 
-    def custom_exit(
-        self,
-        pair: str,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        **kwargs,
-    ) -> str | bool | None:
-        reason = self._pm_time_exit_reason(trade, current_time)
-        if reason is not None:
-            return reason
-        return super().custom_exit(
-            pair=pair,
-            trade=trade,
-            current_time=current_time,
-            current_rate=current_rate,
-            current_profit=current_profit,
-            **kwargs,
-        )
 
-    def confirm_trade_entry(
-        self,
-        pair: str,
-        order_type: str,
-        amount: float,
-        rate: float,
-        time_in_force: str,
-        current_time: datetime,
-        entry_tag: str | None,
-        side: str,
-        **kwargs,
-    ) -> bool:
-        refusal = self._pm_time_entry_refusal(current_time)
-        if refusal is not None:
-            # A refusal's text is the same for its whole closed period: log it once per pair.
-            if self._pm_time_logged_refusals.get(pair) != refusal:
-                self._pm_time_logged_refusals[pair] = refusal
-                logger.log(
-                    decision_log_level(self),
-                    "%s %s entry at %s refused: %s",
-                    pair,
-                    side,
-                    current_time,
-                    refusal,
-                )
-            candle = decision_candle(self.timeframe, current_time)
-            decision = Decision(
-                CAPABILITY, DecisionKind.REFUSED, refusal, amount * rate, pair, candle
-            )
-            record_decision(self, decision, log=False)
-            return False
-        return super().confirm_trade_entry(
-            pair=pair,
-            order_type=order_type,
-            amount=amount,
-            rate=rate,
-            time_in_force=time_in_force,
-            current_time=current_time,
-            entry_tag=entry_tag,
-            side=side,
-            **kwargs,
-        )
+class TimeExitHooks(CapabilityHooks):
+    """Time exits' answers: an exit reason, an entry refusal; the refusals logged per pair."""
 
-    @guarded(None)
-    def _pm_time_exit_reason(self, trade: Trade, current_time: datetime) -> str | None:
-        policy = self.pm_time_exit_policy
-        if policy is None:
+    capability = CAPABILITY
+    policy: TimeExitPolicy
+
+    def __init__(self, strategy: IStrategy, policy: TimeExitPolicy) -> None:
+        super().__init__(strategy, policy)
+        # pair -> the refusal last logged: its text is the same for its whole closed period.
+        self.logged_refusals: dict[str, str] = {}
+
+    def callbacks(self) -> set[str]:
+        # Freqtrade confirms time exits: one the strategy refuses is counted.
+        return super().callbacks() | {"confirm_trade_exit"}
+
+    def exit_reason(self, request: ExitRequest) -> str | None:
+        return self.policy.check_time_exit_conditions(
+            request.trade.open_date_utc, request.current_time
+        )[1]
+
+    def entry_refusal(self, request: EntryRequest) -> str | None:
+        refusal = self.policy.entry_refusal(request.current_time)
+        if refusal is None:
             return None
-        return policy.check_time_exit_conditions(trade.open_date_utc, current_time)[1]
-
-    @guarded(None)
-    def _pm_time_entry_refusal(self, current_time: datetime) -> str | None:
-        policy = self.pm_time_exit_policy
-        return None if policy is None else policy.entry_refusal(current_time)
+        strategy, pair = self.strategy, request.pair
+        if self.logged_refusals.get(pair) != refusal:
+            self.logged_refusals[pair] = refusal
+            logger.log(
+                decision_log_level(strategy),
+                "%s %s entry at %s refused: %s",
+                pair,
+                request.side,
+                request.current_time,
+                refusal,
+            )
+        candle = decision_candle(strategy.timeframe, request.current_time)
+        stake = request.amount * request.rate
+        decision = Decision(CAPABILITY, DecisionKind.REFUSED, refusal, stake, pair, candle)
+        record_decision(strategy, decision, log=False)
+        return refusal

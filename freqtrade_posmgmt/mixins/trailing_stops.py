@@ -15,11 +15,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import talib
 from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
-from freqtrade.strategy import DecimalParameter
+from freqtrade.strategy import DecimalParameter, IStrategy
 from pandas import DataFrame
 
 from freqtrade_posmgmt.closed_candles import (
@@ -27,8 +26,10 @@ from freqtrade_posmgmt.closed_candles import (
     last_closed_index,
     unread_closed_range,
 )
-from freqtrade_posmgmt.mixins._base import PARAMETERS, guarded
-from freqtrade_posmgmt.mixins._stop_sources import StopSourceMixin
+from freqtrade_posmgmt.indicators import atr
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin
+from freqtrade_posmgmt.mixins._history import open_times
+from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, StopAnswer, StopRequest
 from freqtrade_posmgmt.profit import stoploss_ratio
 from freqtrade_posmgmt.registry import Capability
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 ATR_COLUMN = "pm_atr"
 
 
-class TrailingStopMixin(StopSourceMixin):
+class TrailingStopMixin(PolicyMixin):
     """
     Trail the stop behind the best rate, move it to a fee-aware breakeven and lock profits.
 
@@ -72,36 +73,14 @@ class TrailingStopMixin(StopSourceMixin):
         0.0, 0.10, default=0.0, decimals=2, space="pm_trailing"
     )
 
-    def __init__(self, config: dict) -> None:
-        # Per pair: open times (epoch seconds) and ATRs of the analysed candles.
-        self._pm_atr_candles: dict[str, tuple[list[int], list[float]]] = {}
-        # Per pair: open times, highs, lows and closes of the analysed candles
-        # (trail_on="candle_close").
-        self._pm_closed_candles: dict[
-            str, tuple[list[int], list[float], list[float], list[float]]
-        ] = {}
-        super().__init__(config)
-        self._pm_timeframe_seconds = timeframe_to_seconds(self.pm_timeframe())
-        self._pm_backtesting = self.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
-
     def pm_refresh(self) -> None:
         super().pm_refresh()
         policy = self.pm_policy(
             "trailing_stop", self.trailing_stop_policy, self._pm_trailing_from_parameters
         )
         self.pm_trailing_stop_policy = policy
-        # Indicators are computed before Parameters are loaded from a hyperopt result, and only
-        # once per hyperopt run: with Parameters, an ATR multiplier may turn up later.
-        needs_atr = policy is not None and (
-            policy.uses_atr or self.trailing_stop_policy is PARAMETERS
-        )
-        self._pm_atr_period = policy.atr_period if needs_atr else None
-        self._pm_on_candle_close = policy is not None and policy.trails_on_candle_close
-        # trade id -> (its open date, open time of the last closed candle read, best rate so far).
-        self._pm_best_closed: dict[int, tuple[datetime, int, float]] = {}
         if policy is None:
             return
-        self.pm_watch_exits()
         builtin = {
             "trailing_stop": True,
             "trailing_stop_positive": policy.trailing_distance_pct,
@@ -113,14 +92,17 @@ class TrailingStopMixin(StopSourceMixin):
         users_own = self.trailing_stop and any(
             getattr(self, name) != value for name, value in builtin.items()
         )
-        if policy.is_builtin_expressible() and not users_own:
+        compiled = policy.is_builtin_expressible() and not users_own
+        if compiled:
             for name, value in builtin.items():
                 self.pm_enable(name, value)
             self._pm_trailing_config_yields(builtin)
-            return
-        self.pm_enable("use_custom_stoploss", True)
-        self.pm_use_callbacks(TrailingStopMixin)
-        self.pm_use_callbacks(StopSourceMixin)
+        else:
+            self.pm_enable("use_custom_stoploss", True)
+        # Indicators are computed before Parameters are loaded from a hyperopt result, and only
+        # once per hyperopt run: with Parameters, an ATR multiplier may turn up later.
+        needs_atr = policy.uses_atr or self.trailing_stop_policy is PARAMETERS
+        self.pm_add_hooks(TrailingStopHooks(self, policy, compiled, needs_atr))
 
     def _pm_trailing_config_yields(self, builtin: dict[str, Any]) -> None:
         """
@@ -154,35 +136,68 @@ class TrailingStopMixin(StopSourceMixin):
             breakeven_threshold=self.pm_trailing_breakeven.value or None,
         )
 
-    def advise_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        dataframe = super().advise_indicators(dataframe, metadata)
-        if self._pm_atr_period is not None:
-            atr = talib.ATR(
-                dataframe["high"].to_numpy(dtype=float),
-                dataframe["low"].to_numpy(dtype=float),
-                dataframe["close"].to_numpy(dtype=float),
-                timeperiod=self._pm_atr_period,
-            )
-            dataframe[ATR_COLUMN] = atr
-            # Plain lists searched with bisect: far cheaper per call than any dataframe access.
-            # Freqtrade loads dates in ms, a raw file may hold ns: convert the unit, not the int.
-            opens = dataframe["date"].dt.as_unit("s").astype("int64").tolist()
-            self._pm_atr_candles[metadata["pair"]] = (opens, atr.tolist())
-        if self._pm_on_candle_close:
-            self._pm_closed_candles[metadata["pair"]] = (
-                dataframe["date"].dt.as_unit("s").astype("int64").tolist(),
+
+class TrailingStopHooks(CapabilityHooks):
+    """
+    The trailing stop's answers, and its state: the analysed candles it reads (ATRs, and the
+    closed candles' highs and lows with ``trail_on="candle_close"``) and each trade's best rate
+    so far among the closed candles. Candle times are epoch seconds throughout.
+    """
+
+    capability = Capability.TRAILING_STOP
+    names_stops = True
+    policy: TrailingStopPolicy
+
+    def __init__(
+        self, strategy: IStrategy, policy: TrailingStopPolicy, compiled: bool, needs_atr: bool
+    ) -> None:
+        super().__init__(strategy, policy)
+        self.compiled = compiled
+        """The policy runs as Freqtrade's own trailing stop: no callback of ours."""
+        self.atr_period = policy.atr_period if needs_atr else None
+        self.step = timeframe_to_seconds(strategy.pm_timeframe())
+        self.backtesting = strategy.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
+        # Indicators are computed once per backtest or hyperopt run, before the epochs' refreshes:
+        # the candles read so far stay with the capability.
+        previous = strategy.pm_hooks(self.capability)
+        # Per pair: open times and ATRs of the analysed candles.
+        self.atr_candles: dict[str, tuple[list[int], list[float]]] = (
+            {} if previous is None else previous.atr_candles
+        )
+        # Per pair: open times, highs, lows and closes of the analysed candles (candle_close).
+        self.closed_candles: dict[str, tuple[list[int], list[float], list[float], list[float]]] = (
+            {} if previous is None else previous.closed_candles
+        )
+        # trade id -> (its open date, open time of the last closed candle read, best rate so far).
+        self.best_closed: dict[int, tuple[datetime, int, float]] = {}
+
+    def callbacks(self) -> set[str]:
+        # Freqtrade confirms our stop exits, ours or its own trail compiled from our policy.
+        if self.compiled:
+            return {"confirm_trade_exit"}
+        needed = {"custom_stoploss", "confirm_trade_exit"}
+        if self.policy.trails_on_candle_close and self.backtesting:
+            needed.add("bot_loop_start")
+        return needed
+
+    def analyze(self, dataframe: DataFrame, pair: str) -> None:
+        if self.atr_period is None and not self.policy.trails_on_candle_close:
+            return
+        # Plain lists searched with bisect: far cheaper per call than any dataframe access.
+        opens = open_times(dataframe).tolist()
+        if self.atr_period is not None:
+            values = atr(dataframe["high"], dataframe["low"], dataframe["close"], self.atr_period)
+            dataframe[ATR_COLUMN] = values
+            self.atr_candles[pair] = (opens, values.tolist())
+        if self.policy.trails_on_candle_close:
+            self.closed_candles[pair] = (
+                opens,
                 dataframe["high"].tolist(),
                 dataframe["low"].tolist(),
                 dataframe["close"].tolist(),
             )
-        return dataframe
 
-    def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
-        self._pm_stops_at_candle_close(current_time)
-        super().bot_loop_start(current_time=current_time, **kwargs)
-
-    @guarded(None)
-    def _pm_stops_at_candle_close(self, current_time: datetime) -> None:
+    def on_loop_start(self, current_time: datetime) -> None:
         """
         Backtesting with ``trail_on="candle_close"``: put each open trade's closed-candle stop in
         force at the candle boundary, before the new candle's low is tested against the stop.
@@ -190,51 +205,29 @@ class TrailingStopMixin(StopSourceMixin):
         the stop in force, so the stop a live bot set at the close would otherwise come one
         candle late. Live, ``custom_stoploss`` sets it within a bot loop of the close.
         """
-        if not self._pm_on_candle_close or not self._pm_backtesting:
-            return
         for trade in Trade.get_trades_proxy(is_open=True):
-            closed = self._pm_best_closed_rate(trade.pair, trade, current_time)
+            closed = self.best_closed_rate(trade.pair, trade, current_time)
             if closed is None:
                 continue
             last_close = closed[1]
-            ratio = self._pm_trailing_stop(trade.pair, trade, current_time, last_close)
-            if ratio is not None:
+            answer = self.trailing_stop(trade.pair, trade, current_time, last_close)
+            if answer is not None:
                 # Only ever tightens, as every stop Freqtrade applies.
-                trade.adjust_stop_loss(last_close, ratio)
+                trade.adjust_stop_loss(last_close, answer.ratio)
 
-    def custom_stoploss(
-        self,
-        pair: str,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        after_fill: bool,
-        **kwargs,
-    ) -> float | None:
-        ours = self._pm_trailing_stop(pair, trade, current_time, current_rate)
-        theirs = super().custom_stoploss(
-            pair=pair,
-            trade=trade,
-            current_time=current_time,
-            current_rate=current_rate,
-            current_profit=current_profit,
-            after_fill=after_fill,
-            **kwargs,
+    def stop(self, request: StopRequest) -> StopAnswer | None:
+        return self.trailing_stop(
+            request.pair, request.trade, request.current_time, request.current_rate
         )
-        return self.pm_merge_stops(ours, theirs, trade, current_rate, after_fill)
 
-    @guarded(None)
-    def _pm_trailing_stop(
+    def trailing_stop(
         self, pair: str, trade: Trade, current_time: datetime, current_rate: float
-    ) -> float | None:
-        policy = self.pm_trailing_stop_policy
-        if policy is None:
-            return None
+    ) -> StopAnswer | None:
+        policy = self.policy
         is_short = trade.is_short
         last_close = None
         if policy.trails_on_candle_close:
-            closed = self._pm_best_closed_rate(pair, trade, current_time)
+            closed = self.best_closed_rate(pair, trade, current_time)
             if closed is None:
                 return None  # no candle has closed since entry: nothing moves the stop yet
             best_rate, last_close = closed
@@ -249,7 +242,7 @@ class TrailingStopMixin(StopSourceMixin):
             best_rate=best_rate,
             atr=None
             if policy.atr_multiplier is None
-            else self._pm_closed_candle_atr(pair, current_time),
+            else self.closed_candle_atr(pair, current_time),
             leverage=leverage,
             fee_open=trade.fee_open or 0.0,
             fee_close=trade.fee_close or 0.0,
@@ -268,11 +261,13 @@ class TrailingStopMixin(StopSourceMixin):
         if existing is not None:
             stop = min(stop, existing) if is_short else max(stop, existing)
         ratio = stoploss_ratio(stop, current_rate, is_short=is_short, leverage=leverage)
-        if ratio is not None and stop == found[0]:
-            self.pm_record_stop(trade, stop, source)
-        return ratio
+        if ratio is None:
+            return None
+        if stop == found[0]:
+            return StopAnswer(ratio, stop, source)
+        return StopAnswer(ratio)
 
-    def _pm_best_closed_rate(
+    def best_closed_rate(
         self, pair: str, trade: Trade, current_time: datetime
     ) -> tuple[float, float] | None:
         """
@@ -281,12 +276,12 @@ class TrailingStopMixin(StopSourceMixin):
         of them has closed. The best is kept per trade, so each call reads only the candles
         closed since the last one.
         """
-        opens, highs, lows, closes = self._pm_closed_candles.get(pair, ((), (), (), ()))
+        opens, highs, lows, closes = self.closed_candles.get(pair, ((), (), (), ()))
         if not opens:
             return None
-        step = self._pm_timeframe_seconds
+        step = self.step
         now_s = int(current_time.timestamp())
-        known = self._pm_best_closed.get(trade.id)
+        known = self.best_closed.get(trade.id)
         # Another trade under the same id, or a clock gone back (a new hyperopt epoch).
         if known is not None and (known[0] != trade.open_date or known[1] + step > now_s):
             known = None
@@ -306,14 +301,13 @@ class TrailingStopMixin(StopSourceMixin):
         )
         if best is None:
             return None
-        self._pm_best_closed[trade.id] = (trade.open_date, opens[last_closed], best)
+        self.best_closed[trade.id] = (trade.open_date, opens[last_closed], best)
         return best, closes[last_closed]
 
-    def _pm_closed_candle_atr(self, pair: str, current_time: datetime) -> float | None:
+    def closed_candle_atr(self, pair: str, current_time: datetime) -> float | None:
         """ATR of the last candle closed at ``current_time``: never the still-open one."""
-        opens, atr = self._pm_atr_candles.get(pair, ((), ()))
+        opens, values = self.atr_candles.get(pair, ((), ()))
         if not opens:
             return None
-        step = self._pm_timeframe_seconds
-        index = last_closed_index(opens, step, int(current_time.timestamp()))
-        return atr[index] if index >= 0 else None
+        index = last_closed_index(opens, self.step, int(current_time.timestamp()))
+        return values[index] if index >= 0 else None

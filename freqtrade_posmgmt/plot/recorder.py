@@ -5,7 +5,7 @@ Freqtrade moves a trade's stop only in ``IStrategy.ft_stoploss_adjust`` (the str
 ``custom_stoploss``, its built-in trailing stop), at each candle's stop check and after each
 fill, and tests the candle against the stop it leaves. Wrapping that method on the strategy
 object reads ``trade.stop_loss`` right after: the stop Freqtrade held, exactly. The rule that set it is the mixins' record of the
-tightest stop they asked for (``StopSourceMixin``), when the stop in force is that one.
+tightest stop they asked for (``strategy.pm_stop_source``), when the stop in force is that one.
 """
 
 import logging
@@ -55,7 +55,7 @@ class Recording:
 
 def stop_rule(strategy: Any, trade: LocalTrade) -> str:
     """Which rule set the stop ``trade`` holds now (:data:`STOP_ROLES`)."""
-    recorded = getattr(strategy, "_pm_stop_sources", {}).get(trade.id)
+    recorded = strategy.pm_stop_source(trade) if hasattr(strategy, "pm_stop_source") else None
     if recorded is not None and recorded[0] == trade.open_date:
         placed = price_to_precision(
             recorded[1],
@@ -113,7 +113,7 @@ def run_backtest(config: dict[str, Any]) -> Recording:
         recording.decisions = list(strategy.__dict__.get("pm_decisions", []))
         recording.policies = {
             section: resolution.policy
-            for section, resolution in strategy.__dict__.get("_pm_resolved", {}).items()
+            for section, resolution in getattr(strategy, "pm_resolved_policies", dict)().items()
             if resolution.policy is not None
         }
     finally:

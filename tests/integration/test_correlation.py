@@ -18,6 +18,7 @@ from example_strategy import ExampleStrategy
 from freqtrade_posmgmt import CorrelationMixin, PartialExitMixin
 from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
+from freqtrade_posmgmt.mixins.correlation import CorrelationHooks
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from tests.support.backtest_harness import MARKETS, SPOT_DATA, copy_user_data, run_backtest
 from tests.support.correlation_replay import HOUR, WALLET, check_every_entry_within_cap, rho
@@ -72,10 +73,13 @@ class CappedThenDoubled(Remembered, Doubling, CorrelationMixin, ExampleStrategy)
 
 
 class Broken(Remembered, CorrelationMixin, ExampleStrategy):
+    """Its candles cannot be read (see the test that runs it)."""
+
     correlation_policy = CorrelationConfig(max_correlated_exposure=0.5)
 
-    def _pm_corr_read_candles(self) -> dict:
-        raise RuntimeError("candles unavailable")
+
+def unavailable_candles(hooks: CorrelationHooks) -> dict:
+    raise RuntimeError("candles unavailable")
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +219,8 @@ def test_adds_are_cut_by_the_same_rule():
     assert cut_adds, "no add was ever cut or refused: the cap did not bind on adds"
 
 
-def test_an_error_inside_the_check_refuses_the_entry(caplog):
+def test_an_error_inside_the_check_refuses_the_entry(caplog, monkeypatch):
+    monkeypatch.setattr(CorrelationHooks, "read_candles", unavailable_candles)
     with caplog.at_level(logging.ERROR):
         result = run_backtest(
             Broken, pairs=["BTC/USDT", "ETH/USDT", "SOL/USDT"], timerange="20250101-20250401",

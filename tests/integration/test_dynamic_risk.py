@@ -26,7 +26,7 @@ from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig, stake_for_risk
 from freqtrade_posmgmt.mixins._account import realised_equity_path
 from freqtrade_posmgmt.mixins._base import PolicyConfigError
 from freqtrade_posmgmt.mixins.dynamic_risk import DynamicRiskMixin
-from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
+from freqtrade_posmgmt.mixins.partial_exits import PartialExitHooks, PartialExitMixin
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from tests.support.backtest_harness import (
     MARKETS,
@@ -380,19 +380,20 @@ def test_bad_config_fails_at_load_with_one_clear_line(load):
 # --- stacked with partial exits and scale-ins --------------------------------------------------
 
 
-class AddRecorder(IStrategy):
-    """Sits between the two mixins: records the adds PartialExitMixin asks for."""
+def record_adds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record the adds PartialExitMixin asks for, before dynamic risk sizes them."""
+    asked = PartialExitHooks.adjustment
 
-    adds: ClassVar[dict]
-
-    def adjust_trade_position(self, trade, current_time, **kwargs):
-        decision = super().adjust_trade_position(trade=trade, current_time=current_time, **kwargs)
+    def recording(hooks: PartialExitHooks, request):
+        decision = asked(hooks, request)
         if decision is not None:
-            self.adds[(trade.pair, current_time)] = decision
+            WithPartials.adds[(request.trade.pair, request.current_time)] = decision
         return decision
 
+    monkeypatch.setattr(PartialExitHooks, "adjustment", recording)
 
-class WithPartials(DynamicRiskMixin, AddRecorder, PartialExitMixin, Recording, ExampleStrategy):
+
+class WithPartials(DynamicRiskMixin, PartialExitMixin, Recording, ExampleStrategy):
     dynamic_risk_policy = POLICY
     partial_exit_policy = PartialExitPolicy(
         exit_targets=[0.02],
@@ -422,7 +423,8 @@ def exit_profits(trade: LocalTrade) -> list[tuple[datetime, float]]:
 
 
 @pytest.mark.slow
-def test_stacked_with_partial_exits_adds_are_scaled_and_partials_count_as_realised():
+def test_stacked_with_partial_exits_adds_are_scaled_and_partials_count_as_realised(monkeypatch):
+    record_adds(monkeypatch)
     WithPartials.seen.clear()
     WithPartials.adds.clear()
     result = run_backtest(

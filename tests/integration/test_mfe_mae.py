@@ -9,8 +9,8 @@ from freqtrade.enums import RunMode
 from freqtrade.persistence import Order, Trade, init_db
 
 from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
-from freqtrade_posmgmt.mixins.mfe_mae import MFEMAEMixin
-from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
+from freqtrade_posmgmt.mixins.mfe_mae import MFEMAEHooks, MFEMAEMixin
+from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopHooks, TrailingStopMixin
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 from tests.support.backtest_harness import SPOT_DATA, run_backtest
 from tests.support.strategies import PAIRS, ExampleShort, ScaleInAndOut
@@ -142,9 +142,7 @@ def test_position_replay_agrees_with_freqtrades_accounting_on_adds_and_partial_e
 
 def test_mixin_costs_nothing_in_backtesting(long_run, monkeypatch):
     calls = []
-    monkeypatch.setattr(
-        MFEMAEMixin, "_pm_record_excursions", lambda self, current_time: calls.append(1)
-    )
+    monkeypatch.setattr(MFEMAEHooks, "on_loop_start", lambda self, current_time: calls.append(1))
     run = run_backtest(ExampleWithMFEMAE, pairs=PAIRS, timerange=TIMERANGE)
     assert calls == []
     assert [(t.pair, t.open_date, t.close_profit_abs) for t in run.trades] == [
@@ -153,24 +151,24 @@ def test_mixin_costs_nothing_in_backtesting(long_run, monkeypatch):
 
 
 class TrailedWithMFEMAE(TrailingStopMixin, MFEMAEMixin, ExampleStrategy):
-    trailing_stop_policy = TrailingStopPolicy(activation_threshold=0.05, atr_multiplier=3.0)
+    trailing_stop_policy = TrailingStopPolicy(
+        activation_threshold=0.05, atr_multiplier=3.0, trail_on="candle_close"
+    )
 
 
 def test_recording_stays_off_in_backtesting_when_another_mixin_needs_bot_loop_start(monkeypatch):
-    # The trailing stop runs bot_loop_start every candle in backtesting; recording there cost
-    # the full stack 60% of its backtest time.
+    # The candle-close trailing stop runs bot_loop_start every candle in backtesting; recording
+    # there cost the full stack 60% of its backtest time.
     calls = []
-    monkeypatch.setattr(
-        MFEMAEMixin, "_pm_record_excursions", lambda self, current_time: calls.append(1)
-    )
+    monkeypatch.setattr(MFEMAEHooks, "on_loop_start", lambda self, current_time: calls.append(1))
     loops = []
-    original = TrailingStopMixin.bot_loop_start
+    original = TrailingStopHooks.on_loop_start
 
-    def counted(self, current_time, **kwargs):
+    def counted(self, current_time):
         loops.append(1)
-        original(self, current_time=current_time, **kwargs)
+        original(self, current_time)
 
-    monkeypatch.setattr(TrailingStopMixin, "bot_loop_start", counted)
+    monkeypatch.setattr(TrailingStopHooks, "on_loop_start", counted)
     run_backtest(TrailedWithMFEMAE, pairs=PAIRS, timerange=TIMERANGE)
     assert loops and calls == []
 

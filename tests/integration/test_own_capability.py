@@ -1,7 +1,7 @@
 """
 The "writing your own capability" example of docs/internals.md (tests/support/own_capability.py),
 loaded by Freqtrade's resolver and backtested on the shipped data: a user's mixin on the same
-mechanisms as the package's own (section, policy, Parameter, a callback merged with super()).
+hooks as the package's own (section, policy, Parameter, an entry refusal).
 """
 
 import pytest

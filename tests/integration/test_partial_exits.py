@@ -22,6 +22,7 @@ from freqtrade.resolvers import StrategyResolver
 from freqtrade.strategy import IStrategy
 
 from freqtrade_posmgmt.mixins._base import PolicyConfigError, PolicyMixin
+from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, StopAnswer
 from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
 from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
 from freqtrade_posmgmt.partial_manager import (
@@ -490,6 +491,13 @@ class Off(PartialExitMixin, ExampleStrategy):
     partial_exit_policy = None
 
 
+class LoosePeerHooks(CapabilityHooks):
+    capability = "loose_peer"
+
+    def stop(self, request):
+        return StopAnswer(LoosePeer.peer_stop)
+
+
 class LoosePeer(PolicyMixin):
     """Stands for a trailing mixin stacked with the partial exits: a fixed stop distance."""
 
@@ -498,12 +506,7 @@ class LoosePeer(PolicyMixin):
     def pm_refresh(self) -> None:
         super().pm_refresh()
         self.pm_enable("use_custom_stoploss")
-        self.pm_use_callbacks(LoosePeer)
-
-    def custom_stoploss(
-        self, pair, trade, current_time, current_rate, current_profit, after_fill, **kwargs
-    ):
-        return self.peer_stop
+        self.pm_add_hooks(LoosePeerHooks(self, None))
 
 
 class Stacked(PartialExitMixin, LoosePeer, ExampleStrategy):
@@ -624,7 +627,7 @@ def test_a_failing_decision_returns_no_change_instead_of_raising(caplog, load):
         current_exit_profit=0.0,
     )
     assert out is None
-    assert "_pm_partial_adjustment failed" in caplog.text
+    assert "PartialExitHooks.adjustment failed" in caplog.text
 
 
 class Spaced(PartialExitMixin, ExampleStrategy):

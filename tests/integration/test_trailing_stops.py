@@ -443,17 +443,18 @@ def test_atr_column_is_added_and_read_from_the_last_closed_candle(load):
     assert analysed[ATR_COLUMN].iloc[14:].to_numpy() == pytest.approx(expected.iloc[14:])
     candle = 200
     open_time = frame["date"].iloc[candle].to_pydatetime()
+    hooks = strategy.pm_hooks("trailing_stop")
     for now in (open_time, open_time + timedelta(minutes=5), open_time + timedelta(minutes=59)):
-        assert strategy._pm_closed_candle_atr("BTC/USDT", now) == expected.iloc[candle - 1]
-    assert strategy._pm_closed_candle_atr("BTC/USDT", frame["date"].iloc[0]) is None
-    assert strategy._pm_closed_candle_atr("ETH/USDT", open_time) is None
+        assert hooks.closed_candle_atr("BTC/USDT", now) == expected.iloc[candle - 1]
+    assert hooks.closed_candle_atr("BTC/USDT", frame["date"].iloc[0]) is None
+    assert hooks.closed_candle_atr("ETH/USDT", open_time) is None
     # Live, the still-open candle is not in the dataframe: the last row is the last closed one.
     later = frame["date"].iloc[-1].to_pydatetime() + timedelta(hours=1, minutes=20)
-    assert strategy._pm_closed_candle_atr("BTC/USDT", later) == expected.iloc[-1]
+    assert hooks.closed_candle_atr("BTC/USDT", later) == expected.iloc[-1]
     # A gap in the candles: still the last candle closed before the time.
     gapped = strategy.advise_indicators(frame.drop(index=[150, 199]), {"pair": "BTC/USDT"})
     last_closed = gapped.loc[gapped["date"] == frame["date"].iloc[198], ATR_COLUMN].item()
-    assert strategy._pm_closed_candle_atr("BTC/USDT", open_time) == last_closed
+    assert hooks.closed_candle_atr("BTC/USDT", open_time) == last_closed
 
 
 def open_trade(is_short: bool = False, leverage: float = 1.0) -> LocalTrade:
@@ -502,7 +503,7 @@ def test_a_failing_callback_makes_no_change(load, caplog):
     strategy = load(CustomPathA)
     now = datetime.fromisoformat("2025-01-02T00:00:00+00:00")
     assert strategy.custom_stoploss("BTC/USDT", object(), now, 100.0, 0.0, after_fill=False) is None
-    assert "_pm_trailing_stop failed" in caplog.text
+    assert "TrailingStopHooks.stop failed" in caplog.text
 
 
 def test_stop_on_exchange_follows_the_policy(tmp_path):

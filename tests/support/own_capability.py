@@ -1,5 +1,5 @@
 """
-A capability written by a user, on the mechanisms the package's own mixins use: docs/internals.md
+A capability written by a user, on the hooks the package's own mixins use: docs/internals.md
 shows this file, and tests/integration/test_own_capability.py backtests it.
 """
 
@@ -8,7 +8,8 @@ from datetime import datetime
 
 from freqtrade.strategy import IntParameter
 
-from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin, guarded
+from freqtrade_posmgmt.mixins._base import PARAMETERS, PolicyMixin
+from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, EntryRequest
 from freqtrade_posmgmt.validation import coerce, fail, validated_policy, whole
 
 
@@ -34,6 +35,19 @@ class WeekdayGatePolicy:
         return current_time.weekday() in self.closed_weekdays
 
 
+class WeekdayGateHooks(CapabilityHooks):
+    """What the gate answers: a refusal on a closed weekday. Built while the gate is on."""
+
+    capability = "weekday_gate"
+    policy: WeekdayGatePolicy
+
+    def entry_refusal(self, request: EntryRequest) -> str | None:
+        # An entry needs every consent: ours is missing, so no one after us is asked.
+        if self.policy.refuses(request.current_time):
+            return f"closed on weekday {request.current_time.weekday()}"
+        return None
+
+
 class WeekdayGateMixin(PolicyMixin):
     """
     No entries on closed weekdays. Configure with the class attribute ``weekday_gate_policy``
@@ -51,38 +65,8 @@ class WeekdayGateMixin(PolicyMixin):
         self.pm_weekday_gate = self.pm_policy(
             self.pm_section, self.weekday_gate_policy, self._pm_weekday_from_parameters
         )
-        if self.pm_weekday_gate is not None:
-            self.pm_use_callbacks(WeekdayGateMixin)  # off: Freqtrade never reaches our callback
+        if self.pm_weekday_gate is not None:  # off: no hooks, Freqtrade never asks us
+            self.pm_add_hooks(WeekdayGateHooks(self, self.pm_weekday_gate))
 
     def _pm_weekday_from_parameters(self) -> WeekdayGatePolicy:
         return WeekdayGatePolicy(closed_weekdays=(self.pm_weekday_closed.value,))
-
-    def confirm_trade_entry(
-        self,
-        pair: str,
-        order_type: str,
-        amount: float,
-        rate: float,
-        time_in_force: str,
-        current_time: datetime,
-        entry_tag: str | None,
-        side: str,
-        **kwargs,
-    ) -> bool:
-        if self._pm_weekday_refuses(current_time):
-            return False  # an entry needs every consent: ours is missing, no need to ask on
-        return super().confirm_trade_entry(
-            pair=pair,
-            order_type=order_type,
-            amount=amount,
-            rate=rate,
-            time_in_force=time_in_force,
-            current_time=current_time,
-            entry_tag=entry_tag,
-            side=side,
-            **kwargs,
-        )
-
-    @guarded(False)
-    def _pm_weekday_refuses(self, current_time: datetime) -> bool:
-        return self.pm_weekday_gate is not None and self.pm_weekday_gate.refuses(current_time)

@@ -36,7 +36,7 @@ from freqtrade.wallets import Wallets
 MIXINS = "freqtrade_posmgmt.mixins"
 
 # The callbacks the mixins answer, with the parameters they name (and bind positional calls to,
-# see mixins._base.as_keywords), in Freqtrade's order. ``kwargs`` is Freqtrade's **kwargs.
+# as the dispatcher, mixins._dispatch.CallbackDispatcher, defines them), in Freqtrade's order. ``kwargs`` is Freqtrade's **kwargs.
 CALLBACK_PARAMETERS = {
     "bot_loop_start": ["self", "current_time", "kwargs"],
     "custom_stoploss": [
@@ -112,7 +112,7 @@ def assert_annotated(cls: type, *names: str) -> None:
 
 
 def istrategy_names_skip_the_trade_copy() -> None:
-    # mixins._base.ReadOnlyCallback takes IStrategy's qualified name to spare the copy.
+    # mixins._dispatch.ReadOnlyCallback takes IStrategy's qualified name to spare the copy.
     trade = object()
     seen = []
 
@@ -128,7 +128,7 @@ def istrategy_names_skip_the_trade_copy() -> None:
 
 
 def safe_wrapper_default_on_failure() -> None:
-    # mixins._base.USER_FAILURE_ANSWERS mirrors it; lab.data asks leverage through it.
+    # mixins._dispatch.USER_FAILURE_ANSWERS mirrors it; lab.data asks leverage through it.
     def fails(**kwargs: object) -> float:
         raise RuntimeError("user code")
 
@@ -137,7 +137,7 @@ def safe_wrapper_default_on_failure() -> None:
 
 
 def stop_after_fill_follows_flag() -> None:
-    # mixins._base._pm_route_callbacks sets _ft_stop_uses_after_fill itself; Freqtrade must read
+    # mixins._dispatch._pm_route_callbacks sets _ft_stop_uses_after_fill itself; Freqtrade must read
     # it in ft_stoploss_adjust and skip the after-fill call when it is False.
     assert IStrategy._ft_stop_uses_after_fill is False
     strategy = SimpleNamespace(_ft_stop_uses_after_fill=False)
@@ -230,7 +230,7 @@ def stops_round_towards_the_price() -> None:
 PINS: dict[str, tuple[str, Callable[[], None]]] = {
     **{
         f"IStrategy.{name}": (
-            f"{MIXINS} (_base.as_keywords, every capability mixin)",
+            f"{MIXINS}._dispatch (CallbackDispatcher)",
             has_parameters(IStrategy, name, expected),
         )
         for name, expected in CALLBACK_PARAMETERS.items()
@@ -266,13 +266,13 @@ PINS: dict[str, tuple[str, Callable[[], None]]] = {
         "lab.data",
         has_parameters(IStrategy, "advise_all_indicators", ["self", "data"]),
     ),
-    "IStrategy._ft_stop_uses_after_fill": (f"{MIXINS}._base", stop_after_fill_follows_flag),
+    "IStrategy._ft_stop_uses_after_fill": (f"{MIXINS}._dispatch", stop_after_fill_follows_flag),
     "strategy_safe_wrapper: IStrategy.* qualified names skip the trade copy": (
-        f"{MIXINS}._base (ReadOnlyCallback, SettledStake)",
+        f"{MIXINS}._dispatch (ReadOnlyCallback)",
         istrategy_names_skip_the_trade_copy,
     ),
     "strategy_safe_wrapper: default_retval on failure": (
-        f"{MIXINS}._base (USER_FAILURE_ANSWERS), lab.data",
+        f"{MIXINS}._dispatch (USER_FAILURE_ANSWERS), lab.data",
         safe_wrapper_default_on_failure,
     ),
     "detect_all_parameters, BaseParameter.value": (

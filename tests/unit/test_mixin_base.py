@@ -4,6 +4,7 @@ import logging
 import math
 from dataclasses import dataclass
 from inspect import getfullargspec
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -14,11 +15,15 @@ from hypothesis import strategies as st
 
 from freqtrade_posmgmt.mixins._base import (
     PARAMETERS,
+    CallbackDispatcher,
     PolicyConfigError,
     PolicyMixin,
     guarded,
     tightest_stop,
 )
+from freqtrade_posmgmt.mixins._dispatch import CALLBACKS, is_mixin
+from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, StopAnswer
+from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,18 @@ class LevelPolicy:
             raise ValueError(f"level={self.level}: must be > 0")
 
 
+class LevelHooks(CapabilityHooks):
+    capability = "level"
+
+    def stop(self, request):
+        return StopAnswer(-self.policy.level)
+
+    def exit_reason(self, request):
+        return "level"
+
+
 class LevelMixin(PolicyMixin):
+    pm_section = "level"
     level_policy = PARAMETERS
     pm_level = DecimalParameter(0.05, 0.5, default=0.1, decimals=2, space="pm_level")
 
@@ -41,23 +57,7 @@ class LevelMixin(PolicyMixin):
         )
         if self.level is not None:
             self.pm_enable("use_custom_stoploss")
-            self.pm_use_callbacks(LevelMixin)
-
-    def custom_stoploss(self, pair, trade, current_time, current_rate, current_profit,
-                        after_fill, **kwargs):  # fmt: skip
-        other = super().custom_stoploss(
-            pair, trade, current_time, current_rate, current_profit, after_fill, **kwargs
-        )
-        return tightest_stop(-self.level.level if self.level else None, other)
-
-    def custom_exit(self, pair, trade, current_time, current_rate, current_profit, **kwargs):
-        return (
-            "level"
-            if self.level
-            else super().custom_exit(
-                pair, trade, current_time, current_rate, current_profit, **kwargs
-            )
-        )
+            self.pm_add_hooks(LevelHooks(self, self.level))
 
 
 class Plain(IStrategy):
@@ -157,10 +157,15 @@ def test_switched_off_capability_leaves_user_features_and_bypasses_callbacks():
     assert off.custom_exit.function is IStrategy.custom_exit
     assert off.custom_stoploss.function is IStrategy.custom_stoploss
     on = load(WithLevel)
-    assert on.custom_exit.function is LevelMixin.custom_exit
+    assert on.custom_exit.function is CallbackDispatcher.custom_exit
     own = load(OwnStoploss)
     assert own.use_custom_stoploss is True
     assert own.custom_exit.__qualname__ == "OwnStoploss.custom_exit"
+
+
+class RecordingHooks(CapabilityHooks):
+    def exit_reason(self, request):
+        RecordingMixin.seen.append(request.trade)
 
 
 class RecordingMixin(PolicyMixin):
@@ -168,10 +173,7 @@ class RecordingMixin(PolicyMixin):
 
     def pm_refresh(self) -> None:
         super().pm_refresh()
-        self.pm_use_callbacks(RecordingMixin)
-
-    def custom_exit(self, pair, trade, **kwargs):
-        RecordingMixin.seen.append(trade)
+        self.pm_add_hooks(RecordingHooks(self, None))
 
 
 class MixinOnly(RecordingMixin, Plain):
@@ -187,7 +189,9 @@ def test_freqtrade_hands_mixins_the_trade_itself_and_user_code_a_copy():
     trade = {"pair": "BTC/USDT"}
     for strategy_class in (MixinOnly, UserOverride):
         strategy = load(strategy_class)
-        strategy_safe_wrapper(strategy.custom_exit)(pair="BTC/USDT", trade=trade)
+        strategy_safe_wrapper(strategy.custom_exit)(
+            pair="BTC/USDT", trade=trade, current_time=None, current_rate=1.0, current_profit=0.0
+        )
     assert RecordingMixin.seen[0] is trade
     assert RecordingMixin.seen[1] == trade and RecordingMixin.seen[1] is not trade
 
@@ -274,7 +278,8 @@ class LevelOverUnusedUserStop(LevelMixin, UserStop):
 
 
 def test_the_users_own_stop_is_reached_where_freqtrade_would_have_asked_it():
-    args = ("BTC/USDT", None, None, 100.0, 0.0)
+    no_stop_yet = SimpleNamespace(stop_loss=None, is_short=False, leverage=1.0)
+    args = ("BTC/USDT", no_stop_yet, None, 100.0, 0.0)
     assert load(LevelOverUserStop).custom_stoploss(*args, False) == -0.05
     # No after_fill in its signature: Freqtrade never asked it after a fill.
     assert load(LevelOverUserStop).custom_stoploss(*args, True) == -0.3
@@ -284,53 +289,6 @@ def test_the_users_own_stop_is_reached_where_freqtrade_would_have_asked_it():
     # Switched off, Freqtrade calls the user's own method, with its own signature.
     assert off.custom_stoploss.function is UserStop.custom_stoploss
     assert off._ft_stop_uses_after_fill is False
-
-
-@dataclass
-class Stopped:
-    """What pm_merge_stops reads of a trade: the stop in force."""
-
-    stop_loss: float
-    is_short: bool = False
-    leverage: float = 1.0
-
-
-def ratio_for(stop: float, rate: float, is_short: bool = False) -> float:
-    return (stop / rate - 1) if is_short else (1 - stop / rate)
-
-
-@pytest.mark.parametrize("is_short", [False, True])
-def test_breakeven_alone_does_not_drop_the_stop_after_a_fill(is_short):
-    strategy = load(WithLevel)
-    # In force 106.5; the breakeven at 100.21 would drop it (mirrored for a short).
-    in_force, breakeven, rate = (93.5, 99.79, 90.0) if is_short else (106.5, 100.21, 110.0)
-    trade = Stopped(in_force, is_short)
-    ours = ratio_for(breakeven, rate, is_short)
-    assert strategy.pm_merge_stops(ours, None, trade, rate, after_fill=True) is None
-    # Outside the after-fill call Freqtrade only ever raises the stop: the answer stands.
-    assert strategy.pm_merge_stops(ours, None, trade, rate, after_fill=False) == ours
-    # A tighter answer after a fill still moves the stop.
-    tighter = ratio_for(108.0 if not is_short else 92.0, rate, is_short)
-    assert strategy.pm_merge_stops(tighter, None, trade, rate, after_fill=True) == tighter
-
-
-@given(
-    in_force=st.floats(50, 150),
-    rate=st.floats(151, 200),
-    ours=st.one_of(st.none(), st.floats(0.0001, 0.9)),
-    theirs=st.one_of(st.none(), st.floats(0.0001, 0.9)),
-    leverage=st.sampled_from([1.0, 3.0]),
-)
-def test_after_a_fill_a_mixins_answer_never_loosens_the_stop(
-    in_force, rate, ours, theirs, leverage
-):
-    strategy = load(WithLevel)
-    trade = Stopped(in_force, leverage=leverage)
-    merged = strategy.pm_merge_stops(ours and -ours, theirs and -theirs, trade, rate, True)
-    if ours is not None and merged is not None:
-        assert rate * (1 - abs(merged) / leverage) >= in_force
-    if ours is None:
-        assert merged == (theirs and -theirs)  # the user's own answer is the user's
 
 
 def test_a_bad_policy_class_attribute_names_the_attribute_in_one_freqtrade_error():
@@ -394,3 +352,45 @@ def test_enabled_must_be_a_boolean(enabled):
         f"posmgmt.level.enabled={enabled!r}: must be true or false (a JSON boolean)"
     )
     assert load(WithLevel, {"level": {"enabled": True}}).level == LevelPolicy(0.1)
+
+
+def capability_mixins() -> list[type]:
+    from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
+
+    return [cls for cls in PositionManagementMixin.__mro__ if is_mixin(cls)]
+
+
+@pytest.mark.parametrize("mixin", capability_mixins(), ids=lambda cls: cls.__name__)
+def test_no_capability_mixin_defines_a_freqtrade_callback(mixin):
+    # Each callback is defined once, by the dispatcher; capabilities answer through hooks.
+    defined = set(vars(mixin)) & {*CALLBACKS, "advise_indicators", "ft_advise_signals",
+                                  "informative_pairs"}  # fmt: skip
+    if mixin is CallbackDispatcher:
+        assert set(CALLBACKS) - {"leverage"} <= defined
+    elif mixin is PolicyMixin:
+        assert defined == {"ft_advise_signals"}  # the refresh before each backtest's signals
+    else:
+        assert defined == set()
+
+
+def test_the_declared_order_not_the_class_bases_orders_the_capabilities():
+    from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
+    from freqtrade_posmgmt.mixins.time_exits import TimeExitMixin
+    from freqtrade_posmgmt.mixins.trailing_stops import TrailingStopMixin
+    from freqtrade_posmgmt.registry import STACK_ORDER
+
+    class Reversed(TrailingStopMixin, TimeExitMixin, Plain):
+        trailing_stop_policy = TrailingStopPolicy(atr_multiplier=2.0)
+
+    class Declared(TimeExitMixin, TrailingStopMixin, Plain):
+        trailing_stop_policy = TrailingStopPolicy(atr_multiplier=2.0)
+
+    class Everything(PositionManagementMixin, Plain):
+        trailing_stop_policy = TrailingStopPolicy(atr_multiplier=2.0)
+
+    def order(cls):
+        return [hooks.capability for hooks in load(cls)._pm_hooks]
+
+    assert order(Reversed) == order(Declared) == ["time_exits", "trailing_stop"]
+    everything = order(Everything)
+    assert everything == [c for c in STACK_ORDER if c in everything]

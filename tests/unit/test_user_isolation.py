@@ -11,7 +11,8 @@ from typing import ClassVar
 import pytest
 from example_strategy import ExampleStrategy
 
-from freqtrade_posmgmt.mixins._base import PolicyMixin, guarded, tightest_stop
+from freqtrade_posmgmt.mixins._base import PolicyMixin, guarded
+from freqtrade_posmgmt.mixins._hooks import CapabilityHooks, StopAnswer
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 TRADE = SimpleNamespace(pair="BTC/USDT", is_short=False, leverage=1.0, stop_loss=None, amount=1.0)
@@ -63,44 +64,44 @@ class User(Plain):
         self._answer(None)
 
 
+class DeciderHooks(CapabilityHooks):
+    """An answer in every callback, each through the strategy's (guarded) ``_decide``."""
+
+    capability = "decider"
+
+    def stop(self, request):
+        ratio = self.strategy._decide(-0.02)
+        return None if ratio is None else StopAnswer(ratio)
+
+    def exit_reason(self, request):
+        return self.strategy._decide("our_exit")
+
+    def entry_refusal(self, request):
+        return None if self.strategy._decide(True) else "our refusal"
+
+    def on_loop_start(self, current_time):
+        self.strategy.calls.append(self.strategy._decide("ours"))
+
+    def size_stake(self, request):
+        return self.strategy._decide(request.stake / 2) or request.stake
+
+
 class Decider(PolicyMixin):
     """A capability with an answer in every callback, or a failing decision when ``fails``."""
 
+    pm_section = "decider"
     fails = False
 
     def pm_refresh(self) -> None:
         super().pm_refresh()
         self.pm_enable("use_custom_stoploss")
-        self.pm_use_callbacks(Decider)
-        self.pm_size_stakes("_halve")
+        self.pm_add_hooks(DeciderHooks(self, None))
 
     @guarded(None)
     def _decide(self, value):
         if self.fails:
             raise RuntimeError("our bug")
         return value
-
-    def custom_stoploss(self, pair, trade, current_time, current_rate, current_profit,
-                        after_fill, **kwargs):  # fmt: skip
-        theirs = super().custom_stoploss(
-            pair, trade, current_time, current_rate, current_profit, after_fill, **kwargs
-        )
-        return tightest_stop(self._decide(-0.02), theirs)
-
-    def custom_exit(self, pair, trade, current_time, current_rate, current_profit, **kwargs):
-        return self._decide("our_exit") or super().custom_exit(
-            pair, trade, current_time, current_rate, current_profit, **kwargs
-        )
-
-    def confirm_trade_entry(self, **kwargs):
-        return self._decide(True) is not None and super().confirm_trade_entry(**kwargs)
-
-    def bot_loop_start(self, current_time, **kwargs):
-        self.calls.append(self._decide("ours"))
-        super().bot_loop_start(current_time=current_time, **kwargs)
-
-    def _halve(self, pair, side, current_time, stake, min_stake, max_stake, leverage, scale_in):
-        return self._decide(stake / 2) or stake
 
 
 class Stacked(Decider, User):
