@@ -20,7 +20,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import time_machine
 from freqtrade.exchange import timeframe_to_seconds
+from freqtrade.exchange.exchange import Exchange
+
+# Imported here, not in the bot's process: each life of the bot is a fork of this process and
+# inherits the bot's modules instead of importing them again (seconds per restart).
+from freqtrade.freqtradebot import FreqtradeBot
+
+from freqtrade_posmgmt.cli.offline import use_static_markets
+from freqtrade_posmgmt.replay.feed import RecordedMarket, serve
 
 logger = logging.getLogger(__name__)
 
@@ -164,13 +173,6 @@ def _bot_life(
     progress: int,
 ) -> None:
     """One process's life of the bot: from tick ``first`` until the end or the kill."""
-    import time_machine
-    from freqtrade.exchange.exchange import Exchange
-    from freqtrade.freqtradebot import FreqtradeBot
-
-    from freqtrade_posmgmt.cli.offline import use_static_markets
-    from freqtrade_posmgmt.replay.feed import RecordedMarket, serve
-
     config = settings.config
     # Per-loop INFO lines (Freqtrade's, the plugin's) would be most of the time and output.
     for name in ("", "freqtrade", "freqtrade_posmgmt"):

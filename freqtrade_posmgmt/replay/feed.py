@@ -70,6 +70,11 @@ class PairFeed:
         self.ticks = ticks
         self.dates = pd.DatetimeIndex(frame["date"]).as_unit("ms").asi8
         self.ohlcv = frame[["open", "high", "low", "close", "volume"]].to_numpy(dtype=float)
+        # Every candle as ccxt gives it once closed, built once: a fetch of the exchange's
+        # 1000-candle limit (Freqtrade's every refresh) is then a slice, not 1000 rows rebuilt.
+        self._closed = [
+            [date, *row] for date, row in zip(self.dates.tolist(), self.ohlcv.tolist(), strict=True)
+        ]
         self._paths: dict[int, list[float]] = {}
 
     def _path(self, index: int) -> list[float]:
@@ -96,10 +101,10 @@ class PairFeed:
 
     def candle(self, index: int, now_ms: int) -> list[float]:
         """The candle at ``index`` as ccxt gives it at ``now_ms``: formed so far if running."""
-        date = int(self.dates[index])
-        open_, high, low, close, volume = self.ohlcv[index]
+        closed = self._closed[index]
+        date, open_, _, _, _, volume = closed
         if now_ms - date >= self.timeframe_ms:
-            return [date, open_, high, low, close, volume]
+            return closed.copy()
         _, tick = self.running(now_ms)
         seen = self._path(index)[: tick + 1]
         return [
@@ -120,7 +125,11 @@ class PairFeed:
         else:
             first = int(np.searchsorted(self.dates, since, side="left"))
             last = min(last, first + limit)
-        return [self.candle(index, now_ms) for index in range(first, last)]
+        if first >= last:
+            return []
+        # Copies, so that nothing downstream can change the recorded candles.
+        rows = [row.copy() for row in self._closed[first : last - 1]]
+        return [*rows, self.candle(last - 1, now_ms)]
 
 
 class RecordedMarket:
