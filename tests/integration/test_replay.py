@@ -22,6 +22,7 @@ from example_strategy import ExampleStrategy
 from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_msecs
+from freqtrade.strategy import IStrategy
 
 from freqtrade_posmgmt import report
 from freqtrade_posmgmt.cli import build_parser
@@ -29,6 +30,7 @@ from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
 from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
 from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
+from freqtrade_posmgmt.registry import decisions_log_path
 from freqtrade_posmgmt.replay import comparison
 from freqtrade_posmgmt.replay.backtest import backtest_trades
 from freqtrade_posmgmt.replay.command import lot_steps
@@ -47,7 +49,7 @@ from tests.support.backtest_harness import (
     swap_markets,
     write_strategy_stub,
 )
-from tests.support.strategies import ExampleShort
+from tests.support.strategies import EverythingOff, ExampleShort
 
 # Each replay runs the real bot in child processes: minutes for the module, not for test-fast.
 pytestmark = pytest.mark.slow
@@ -667,3 +669,89 @@ def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
     for shown in (text, page.read_text()):
         assert "No decisions recorded" not in shown
         assert "Price excursions measured on the candles and recorded live" in shown
+
+
+RESTING_PAIR, FOLLOWER = "BTC/USDT", "ETH/USDT"
+# The closed candles whose signals the bot acts on at the next candle's open: BTC/USDT's entry
+# is placed at 02:00 and rests, ETH/USDT's comes two candles later.
+ENTRY_SIGNALS = {
+    RESTING_PAIR: pd.Timestamp("2025-02-03 01:00", tz="UTC"),
+    FOLLOWER: pd.Timestamp("2025-02-03 03:00", tz="UTC"),
+}
+RESTING = {
+    # Orders rest until filled (ten hours), and a custom price may be far from the market.
+    "unfilledtimeout": {"entry": 600, "exit": 600, "unit": "minutes"},
+    "custom_price_max_distance_ratio": 0.5,
+}
+
+
+class SignalsAt(IStrategy):
+    """One long entry signal per pair, on the candle in ``signals``; the pair in ``resting``
+    bids 20% below the market, so its limit order rests unfilled."""
+
+    INTERFACE_VERSION = 3
+    timeframe = "1h"
+    minimal_roi = {"0": 100.0}
+    stoploss = -0.99
+    signals = ENTRY_SIGNALS
+    resting = RESTING_PAIR
+
+    def populate_indicators(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        return dataframe
+
+    def populate_entry_trend(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        dataframe["enter_long"] = (dataframe["date"] == self.signals.get(metadata["pair"])).astype(
+            int
+        )
+        return dataframe
+
+    def populate_exit_trend(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        dataframe["exit_long"] = 0
+        return dataframe
+
+    def custom_entry_price(self, pair: str, trade, current_time, proposed_rate, **kwargs):
+        return proposed_rate * 0.8 if pair == self.resting else proposed_rate
+
+
+class CorrelationOnly(EverythingOff):
+    """BTC/USDT and ETH/USDT, correlated far above 0.5, may hold 30% of the account together:
+    one stake (a fifth of it) fits, two do not."""
+
+    correlation_policy = CorrelationConfig(correlation_threshold=0.5, max_correlated_exposure=0.3)
+
+
+class RestingThenFollower(CorrelationOnly, SignalsAt):
+    pass
+
+
+class FollowerAlone(CorrelationOnly, SignalsAt):
+    signals = {FOLLOWER: ENTRY_SIGNALS[FOLLOWER]}
+
+
+def test_a_resting_limit_entry_counts_toward_its_correlation_group(tmp_path):
+    """A limit entry resting unfilled across candles is exposure: the correlated pair that
+    enters two candles later is cut to what the group's cap leaves, where alone it enters with
+    the whole stake."""
+    start, end = datetime(2025, 2, 3, tzinfo=UTC), datetime(2025, 2, 3, 6, tzinfo=UTC)
+    pairs = [RESTING_PAIR, FOLLOWER]
+    both = replay(
+        tmp_path, RestingThenFollower, start, end, pairs=pairs, ticks=2, config=RESTING, name="b"
+    )
+    alone = replay(
+        tmp_path, FollowerAlone, start, end, pairs=pairs, ticks=2, config=RESTING, name="a"
+    )
+
+    resting, follower = both.trades
+    assert resting["pair"] == RESTING_PAIR and follower["pair"] == FOLLOWER
+    assert resting["is_open"] and not any(order["filled"] for order in resting["orders"])
+    assert resting["open_timestamp"] < follower["open_timestamp"]
+    (unhindered,) = alone.trades
+    assert unhindered["open_timestamp"] == follower["open_timestamp"]
+    cap = CorrelationOnly.correlation_policy.max_correlated_exposure * 10_000  # the wallet
+    assert unhindered["stake_amount"] + resting["stake_amount"] > cap
+    assert follower["stake_amount"] + resting["stake_amount"] <= cap
+    assert follower["stake_amount"] < unhindered["stake_amount"] * 0.6
+    logged = decisions_log_path(both.settings.db_url).read_text().splitlines()
+    assert [(d["capability"], d["kind"], d["pair"]) for d in map(json.loads, logged)] == [
+        ("correlation", "cut", FOLLOWER)
+    ]
