@@ -120,6 +120,10 @@ def decision_memory(path: Path) -> Any:
                         for _, candle in getattr(strategy, "pm_correlation_details", {})
                     ],
                     "partial_states": sorted(getattr(strategy, "_pm_partial_states", {})),
+                    "kept_candles": {
+                        pair: len(bot.dataprovider.ohlcv(pair, bot.strategy.timeframe))
+                        for pair in bot.active_pair_whitelist
+                    },
                     "best_closed": {
                         str(trade_id): best
                         for trade_id, (_, _, best) in getattr(
@@ -611,6 +615,8 @@ def test_candle_close_trailing_reads_new_candles_once_the_frame_is_full(tmp_path
         checked += 1
         assert best[str(trade["trade_id"])] >= read["high"].max(), trade["trade_id"]
     assert checked
+    # As a live bot's: the frame stops growing at Binance's 1000-candle limit plus the startup.
+    assert set(replayed.memory["kept_candles"].values()) == {1000 + 30}
 
 
 def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
