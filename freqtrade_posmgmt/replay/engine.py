@@ -9,6 +9,7 @@ of the process that holds the bot (nothing of it is flushed or cleaned up) and a
 new process on the same database, as a crashed bot is restarted.
 """
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -192,6 +193,10 @@ def _bot_life(
         if settings.journal is not None:
             _journal_fills(bot, settings.journal)
         bot.startup()
+        # What exists now (modules, the strategy, the markets snapshot) lives as long as
+        # the process: keep it out of the garbage collector's full passes, which otherwise walk
+        # it again and again for the bot's whole life (a few per cent of a replay's time).
+        gc.freeze()
         for index in range(first, len(times)):
             if kill is not None and not kill.inside and index == kill.tick:
                 os.kill(os.getpid(), signal.SIGKILL)

@@ -279,7 +279,7 @@ def test_restart_leaves_no_trace(managed, managed_killed):
 
 @pytest.mark.skipif(
     not os.environ.get("POSMGMT_FULL_REPLAY"),
-    reason="ten pairs over four weeks, twice: about 16 minutes; set POSMGMT_FULL_REPLAY=1",
+    reason="ten pairs over four weeks, twice: about 10 minutes; set POSMGMT_FULL_REPLAY=1",
 )
 def test_restart_leaves_no_trace_ten_pairs_four_weeks(tmp_path):
     """The restart test at the size the issue asks: ten pairs, four weeks, three kills."""
