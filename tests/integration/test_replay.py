@@ -720,8 +720,7 @@ class SignalsAt(IStrategy):
 
 
 class CorrelationOnly(EverythingOff):
-    """BTC/USDT and ETH/USDT, correlated far above 0.5, may hold 30% of the account together:
-    one stake (a fifth of it) fits, two do not."""
+    """Correlation gating only: BTC/USDT and ETH/USDT correlate far above 0.5."""
 
     correlation_policy = CorrelationConfig(correlation_threshold=0.5, max_correlated_exposure=0.3)
 
@@ -734,30 +733,45 @@ class FollowerAlone(CorrelationOnly, SignalsAt):
     signals = {FOLLOWER: ENTRY_SIGNALS[FOLLOWER]}
 
 
-def test_a_resting_limit_entry_counts_toward_its_correlation_group(tmp_path):
+@pytest.mark.parametrize(
+    ("cap", "kind"),
+    [
+        (0.3, "cut"),  # one stake (a fifth of the account) fits beside the resting one in part
+        (0.2, "refused"),  # the resting stake takes the whole cap
+    ],
+)
+def test_a_resting_limit_entry_counts_toward_its_correlation_group(tmp_path, cap, kind):
     """A limit entry resting unfilled across candles is exposure: the correlated pair that
-    enters two candles later is cut to what the group's cap leaves, where alone it enters with
-    the whole stake."""
+    enters two candles later is cut to what the group's cap leaves, or refused when it leaves
+    nothing, where alone it enters with the whole stake."""
     start, end = datetime(2025, 2, 3, tzinfo=UTC), datetime(2025, 2, 3, 6, tzinfo=UTC)
     pairs = [RESTING_PAIR, FOLLOWER]
+    config = {**RESTING, "posmgmt": {"correlation": {"max_correlated_exposure": cap}}}
     both = replay(
-        tmp_path, RestingThenFollower, start, end, pairs=pairs, ticks=2, config=RESTING, name="b"
+        tmp_path, RestingThenFollower, start, end, pairs=pairs, ticks=2, config=config, name="b"
     )
     alone = replay(
-        tmp_path, FollowerAlone, start, end, pairs=pairs, ticks=2, config=RESTING, name="a"
+        tmp_path, FollowerAlone, start, end, pairs=pairs, ticks=2, config=config, name="a"
     )
 
-    resting, follower = both.trades
-    assert resting["pair"] == RESTING_PAIR and follower["pair"] == FOLLOWER
+    resting, *followers = both.trades
+    assert resting["pair"] == RESTING_PAIR
     assert resting["is_open"] and not any(order["filled"] for order in resting["orders"])
-    assert resting["open_timestamp"] < follower["open_timestamp"]
     (unhindered,) = alone.trades
-    assert unhindered["open_timestamp"] == follower["open_timestamp"]
-    cap = CorrelationOnly.correlation_policy.max_correlated_exposure * 10_000  # the wallet
-    assert unhindered["stake_amount"] + resting["stake_amount"] > cap
-    assert follower["stake_amount"] + resting["stake_amount"] <= cap
-    assert follower["stake_amount"] < unhindered["stake_amount"] * 0.6
+    assert not decisions_log_path(alone.settings.db_url).exists()  # alone, nothing to gate
+    limit = cap * 10_000  # of the wallet
+    assert unhindered["pair"] == FOLLOWER and unhindered["stake_amount"] <= limit
+    assert unhindered["stake_amount"] + resting["stake_amount"] > limit
+    if kind == "cut":
+        (follower,) = followers
+        assert follower["pair"] == FOLLOWER
+        assert resting["open_timestamp"] < follower["open_timestamp"]
+        assert follower["open_timestamp"] == unhindered["open_timestamp"]
+        assert follower["stake_amount"] + resting["stake_amount"] <= limit
+        assert follower["stake_amount"] < unhindered["stake_amount"] * 0.6
+    else:
+        assert followers == []
     logged = decisions_log_path(both.settings.db_url).read_text().splitlines()
     assert [(d["capability"], d["kind"], d["pair"]) for d in map(json.loads, logged)] == [
-        ("correlation", "cut", FOLLOWER)
+        ("correlation", kind, FOLLOWER)
     ]
