@@ -24,8 +24,7 @@ from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_msecs
 from freqtrade.strategy import IStrategy
 
-from freqtrade_posmgmt import report
-from freqtrade_posmgmt.cli import build_parser
+from freqtrade_posmgmt.cli import analyze, build_parser
 from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
 from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
@@ -626,7 +625,7 @@ def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
     and HTML."""
     userdir = Path(managed.settings.config["user_data_dir"])
     exported, page = tmp_path / "report.json", tmp_path / "report.html"
-    status = report.main(
+    status = analyze.main(
         [
             "--db-url", managed.settings.db_url, "-c", str(userdir / "config.json"),
             "--userdir", str(userdir), "--json", str(exported), "--html", str(page),
