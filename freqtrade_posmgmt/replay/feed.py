@@ -70,6 +70,13 @@ class PairFeed:
         self.ticks = ticks
         self.dates = pd.DatetimeIndex(frame["date"]).as_unit("ms").asi8
         self.ohlcv = frame[["open", "high", "low", "close", "volume"]].to_numpy(dtype=float)
+        # Every candle as ccxt gives it once closed (int time, float prices), made once: a fetch
+        # of the exchange's 1000-candle limit (Freqtrade's every refresh) is then one slice's
+        # tolist(), not 1000 rows built in Python. Held in an array, not as Python lists, which
+        # the garbage collector would walk through at every collection for the bot's life.
+        self._closed = np.empty((len(self.dates), 6), dtype=object)
+        self._closed[:, 0] = self.dates.tolist()
+        self._closed[:, 1:] = self.ohlcv.tolist()
         self._paths: dict[int, list[float]] = {}
 
     def _path(self, index: int) -> list[float]:
@@ -96,10 +103,10 @@ class PairFeed:
 
     def candle(self, index: int, now_ms: int) -> list[float]:
         """The candle at ``index`` as ccxt gives it at ``now_ms``: formed so far if running."""
-        date = int(self.dates[index])
-        open_, high, low, close, volume = self.ohlcv[index]
+        closed = self._closed[index].tolist()
+        date, open_, _, _, _, volume = closed
         if now_ms - date >= self.timeframe_ms:
-            return [date, open_, high, low, close, volume]
+            return closed
         _, tick = self.running(now_ms)
         seen = self._path(index)[: tick + 1]
         return [
@@ -120,7 +127,9 @@ class PairFeed:
         else:
             first = int(np.searchsorted(self.dates, since, side="left"))
             last = min(last, first + limit)
-        return [self.candle(index, now_ms) for index in range(first, last)]
+        if first >= last:
+            return []
+        return [*self._closed[first : last - 1].tolist(), self.candle(last - 1, now_ms)]
 
 
 class RecordedMarket:

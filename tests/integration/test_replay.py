@@ -16,18 +16,20 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import talib.abstract as ta
 from example_managed_strategy import ExampleManagedStrategy
 from example_strategy import ExampleStrategy
 from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_msecs
+from freqtrade.strategy import IStrategy
 
-from freqtrade_posmgmt import report
-from freqtrade_posmgmt.cli import build_parser
+from freqtrade_posmgmt.cli import analyze, build_parser
 from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
 from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
 from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
+from freqtrade_posmgmt.registry import decisions_log_path
 from freqtrade_posmgmt.replay import comparison
 from freqtrade_posmgmt.replay.backtest import backtest_trades
 from freqtrade_posmgmt.replay.command import lot_steps
@@ -46,7 +48,7 @@ from tests.support.backtest_harness import (
     swap_markets,
     write_strategy_stub,
 )
-from tests.support.strategies import ExampleShort
+from tests.support.strategies import EverythingOff, ExampleShort
 
 # Each replay runs the real bot in child processes: minutes for the module, not for test-fast.
 pytestmark = pytest.mark.slow
@@ -64,7 +66,10 @@ class ManagedCandleClose(ExampleManagedStrategy):
 
 class BoundaryExits(PositionManagementMixin, ExampleStrategy):
     """Exits decided only at candle boundaries (exit signals, time exits): no stop or ROI can
-    fire inside a candle. Correlation gating and dynamic risk size the entries."""
+    fire inside a candle. Correlation gating and dynamic risk size the entries. Only the two
+    averages it trades on are computed (the example computes one for each value its
+    hyperoptable ranges allow, 56 of them, on every candle): the replay spends its time on the
+    bot, not on indicators nobody reads."""
 
     minimal_roi = {"0": 100.0}
     stoploss = -0.99
@@ -73,6 +78,13 @@ class BoundaryExits(PositionManagementMixin, ExampleStrategy):
     trailing_stop_policy = None
     correlation_policy = CorrelationConfig(correlation_threshold=0.5, max_correlated_exposure=0.4)
     dynamic_risk_policy = DynamicRiskConfig()
+
+    def populate_indicators(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        for period in (self.ema_fast.value, self.ema_slow.value):
+            dataframe[f"ema_{period}"] = ta.EMA(dataframe, timeperiod=period)
+        dataframe["adx"] = ta.ADX(dataframe)
+        dataframe["rsi"] = ta.RSI(dataframe)
+        return dataframe
 
 
 @dataclass
@@ -107,6 +119,10 @@ def decision_memory(path: Path) -> Any:
                         for _, candle in getattr(strategy, "pm_correlation_details", {})
                     ],
                     "partial_states": sorted(getattr(strategy, "_pm_partial_states", {})),
+                    "kept_candles": {
+                        pair: len(bot.dataprovider.ohlcv(pair, bot.strategy.timeframe))
+                        for pair in bot.active_pair_whitelist
+                    },
                     "best_closed": {
                         str(trade_id): best
                         for trade_id, (_, _, best) in getattr(
@@ -262,7 +278,7 @@ def test_restart_leaves_no_trace(managed, managed_killed):
 
 @pytest.mark.skipif(
     not os.environ.get("POSMGMT_FULL_REPLAY"),
-    reason="ten pairs over four weeks, twice: about 16 minutes; set POSMGMT_FULL_REPLAY=1",
+    reason="ten pairs over four weeks, twice: about 10 minutes; set POSMGMT_FULL_REPLAY=1",
 )
 def test_restart_leaves_no_trace_ten_pairs_four_weeks(tmp_path):
     """The restart test at the size the issue asks: ten pairs, four weeks, three kills."""
@@ -286,17 +302,29 @@ def test_restart_leaves_no_trace_ten_pairs_four_weeks(tmp_path):
         assert set(told) == {o["order_id"] for t in run.trades for o in t["orders"] if o["filled"]}
 
 
+# Eight weeks in which the boundary-exit strategy's losses on these pairs take the account more
+# than 5% below its peak: dynamic risk's first drawdown tier sizes entries from mid-December,
+# and sizing recovers a tier in January (found by backtesting every eight-week window of the
+# shipped data from 2024-11 on in steps of two weeks).
+STAKE_START = datetime(2025, 11, 28, tzinfo=UTC)
+STAKE_END = datetime(2026, 1, 23, tzinfo=UTC)
+
+
 def test_stake_side_live_equals_backtest(tmp_path):
     """With exits decided at candle boundaries, the live bot enters on the same candles with
-    the same stakes (within one lot step) as the backtest: correlation gating and dynamic risk
-    size entries alike in both paths."""
-    end = datetime(2025, 2, 8, tzinfo=UTC)
-    replayed = replay(tmp_path, BoundaryExits, START, end, ticks=1)
+    the same stakes (within one lot step) as the backtest over eight weeks in which dynamic
+    risk's drawdown tier changes: correlation gating and dynamic risk size entries alike in
+    both paths."""
+    replayed = replay(tmp_path, BoundaryExits, STAKE_START, STAKE_END, ticks=1)
     result = compare_with_backtest(replayed)
 
     comparison.show(result)
+    logged = load_database_result(replayed.settings.db_url, replayed.settings.config)
+    ((_, document),) = logged.decisions.items()
+    reasons = [d["reason"] for d in document["decisions"] if d["capability"] == "dynamic_risk"]
+    assert any(reason.startswith("drawdown_tier_1") for reason in reasons), reasons
     assert not result.unexplained
-    assert result.identical >= 3
+    assert result.identical >= 20
     allowed = {comparison.Cause.SIGNAL_BEFORE_START, comparison.Cause.OPEN_AT_END}
     assert {row.cause for row in result.rows if not row.identical} <= allowed
 
@@ -586,6 +614,8 @@ def test_candle_close_trailing_reads_new_candles_once_the_frame_is_full(tmp_path
         checked += 1
         assert best[str(trade["trade_id"])] >= read["high"].max(), trade["trade_id"]
     assert checked
+    # As a live bot's: the frame stops growing at Binance's 1000-candle limit plus the startup.
+    assert set(replayed.memory["kept_candles"].values()) == {1000 + 30}
 
 
 def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
@@ -595,7 +625,7 @@ def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
     and HTML."""
     userdir = Path(managed.settings.config["user_data_dir"])
     exported, page = tmp_path / "report.json", tmp_path / "report.html"
-    status = report.main(
+    status = analyze.main(
         [
             "--db-url", managed.settings.db_url, "-c", str(userdir / "config.json"),
             "--userdir", str(userdir), "--json", str(exported), "--html", str(page),
@@ -644,3 +674,103 @@ def test_analyze_reads_a_bot_database(managed, tmp_path, capsys):
     for shown in (text, page.read_text()):
         assert "No decisions recorded" not in shown
         assert "Price excursions measured on the candles and recorded live" in shown
+
+
+RESTING_PAIR, FOLLOWER = "BTC/USDT", "ETH/USDT"
+# The closed candles whose signals the bot acts on at the next candle's open: BTC/USDT's entry
+# is placed at 02:00 and rests, ETH/USDT's comes two candles later.
+ENTRY_SIGNALS = {
+    RESTING_PAIR: pd.Timestamp("2025-02-03 01:00", tz="UTC"),
+    FOLLOWER: pd.Timestamp("2025-02-03 03:00", tz="UTC"),
+}
+RESTING = {
+    # Orders rest until filled (ten hours), and a custom price may be far from the market.
+    "unfilledtimeout": {"entry": 600, "exit": 600, "unit": "minutes"},
+    "custom_price_max_distance_ratio": 0.5,
+}
+
+
+class SignalsAt(IStrategy):
+    """One long entry signal per pair, on the candle in ``signals``; the pair in ``resting``
+    bids 20% below the market, so its limit order rests unfilled."""
+
+    INTERFACE_VERSION = 3
+    timeframe = "1h"
+    minimal_roi = {"0": 100.0}
+    stoploss = -0.99
+    signals = ENTRY_SIGNALS
+    resting = RESTING_PAIR
+
+    def populate_indicators(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        return dataframe
+
+    def populate_entry_trend(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        dataframe["enter_long"] = (dataframe["date"] == self.signals.get(metadata["pair"])).astype(
+            int
+        )
+        return dataframe
+
+    def populate_exit_trend(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        dataframe["exit_long"] = 0
+        return dataframe
+
+    def custom_entry_price(self, pair: str, trade, current_time, proposed_rate, **kwargs):
+        return proposed_rate * 0.8 if pair == self.resting else proposed_rate
+
+
+class CorrelationOnly(EverythingOff):
+    """Correlation gating only: BTC/USDT and ETH/USDT correlate far above 0.5."""
+
+    correlation_policy = CorrelationConfig(correlation_threshold=0.5, max_correlated_exposure=0.3)
+
+
+class RestingThenFollower(CorrelationOnly, SignalsAt):
+    pass
+
+
+class FollowerAlone(CorrelationOnly, SignalsAt):
+    signals = {FOLLOWER: ENTRY_SIGNALS[FOLLOWER]}
+
+
+@pytest.mark.parametrize(
+    ("cap", "kind"),
+    [
+        (0.3, "cut"),  # one stake (a fifth of the account) fits beside the resting one in part
+        (0.2, "refused"),  # the resting stake takes the whole cap
+    ],
+)
+def test_a_resting_limit_entry_counts_toward_its_correlation_group(tmp_path, cap, kind):
+    """A limit entry resting unfilled across candles is exposure: the correlated pair that
+    enters two candles later is cut to what the group's cap leaves, or refused when it leaves
+    nothing, where alone it enters with the whole stake."""
+    start, end = datetime(2025, 2, 3, tzinfo=UTC), datetime(2025, 2, 3, 6, tzinfo=UTC)
+    pairs = [RESTING_PAIR, FOLLOWER]
+    config = {**RESTING, "posmgmt": {"correlation": {"max_correlated_exposure": cap}}}
+    both = replay(
+        tmp_path, RestingThenFollower, start, end, pairs=pairs, ticks=2, config=config, name="b"
+    )
+    alone = replay(
+        tmp_path, FollowerAlone, start, end, pairs=pairs, ticks=2, config=config, name="a"
+    )
+
+    resting, *followers = both.trades
+    assert resting["pair"] == RESTING_PAIR
+    assert resting["is_open"] and not any(order["filled"] for order in resting["orders"])
+    (unhindered,) = alone.trades
+    assert not decisions_log_path(alone.settings.db_url).exists()  # alone, nothing to gate
+    limit = cap * 10_000  # of the wallet
+    assert unhindered["pair"] == FOLLOWER and unhindered["stake_amount"] <= limit
+    assert unhindered["stake_amount"] + resting["stake_amount"] > limit
+    if kind == "cut":
+        (follower,) = followers
+        assert follower["pair"] == FOLLOWER
+        assert resting["open_timestamp"] < follower["open_timestamp"]
+        assert follower["open_timestamp"] == unhindered["open_timestamp"]
+        assert follower["stake_amount"] + resting["stake_amount"] <= limit
+        assert follower["stake_amount"] < unhindered["stake_amount"] * 0.6
+    else:
+        assert followers == []
+    logged = decisions_log_path(both.settings.db_url).read_text().splitlines()
+    assert [(d["capability"], d["kind"], d["pair"]) for d in map(json.loads, logged)] == [
+        ("correlation", kind, FOLLOWER)
+    ]

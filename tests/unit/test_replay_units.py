@@ -1,11 +1,12 @@
 """The replay's pure parts: the tick path through a candle, and the comparison's causes."""
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from freqtrade_posmgmt.replay.comparison import Cause, compare
-from freqtrade_posmgmt.replay.feed import tick_path
+from freqtrade_posmgmt.replay.feed import PairFeed, tick_path
 
 HOUR = 3_600_000
 START = 1_738_368_000_000  # 2025-02-01 00:00 UTC
@@ -146,3 +147,64 @@ def test_a_backtest_entry_missed_while_the_bot_restarted():
     assert row.cause is Cause.REFUSED_AFTER_RESTART
     (row,) = compared([], [trade()]).rows
     assert row.unexplained
+
+
+def feed_of(candles: int, ticks: int = 4, gap_after: int | None = None) -> PairFeed:
+    """Hourly candles from START, prices rising by 1 a candle; ``gap_after``: one candle missing
+    after that index."""
+    dates = [START + HOUR * (i + (1 if gap_after is not None and i > gap_after else 0))
+             for i in range(candles)]  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(dates, unit="ms", utc=True),
+            "open": [100.0 + i for i in range(candles)],
+            "high": [103.0 + i for i in range(candles)],
+            "low": [99.5 + i for i in range(candles)],
+            "close": [101.0 + i for i in range(candles)],
+            "volume": [10.0 * (i + 1) for i in range(candles)],
+        }
+    )
+    return PairFeed(frame, "1h", ticks)
+
+
+def recorded(feed: PairFeed, index: int) -> list:
+    return [START + HOUR * index, *feed.ohlcv[index].tolist()]
+
+
+def test_fetch_ohlcv_answers_the_latest_candles_up_to_the_running_one_as_ccxt_rows():
+    feed = feed_of(20)
+    now = START + 10 * HOUR + HOUR // 4  # the second of four polls of candle 10
+    rows = feed.ohlcv_since(now, None, 5)
+
+    assert [row[0] for row in rows] == [START + HOUR * i for i in range(6, 11)]
+    assert rows[:-1] == [recorded(feed, i) for i in range(6, 10)]
+    assert all(type(row[0]) is int for row in rows)
+    assert all(type(value) is float for row in rows[:-1] for value in row[1:])
+    # The running candle as formed so far: open, then the nearer extreme (the low).
+    assert rows[-1] == [START + 10 * HOUR, 110.0, 110.0, 109.5, 109.5, 10.0 * 11 * 2 / 4]
+
+
+def test_fetch_ohlcv_pages_from_since_and_stops_at_now_or_the_limit():
+    feed = feed_of(20)
+    now = START + 12 * HOUR
+    assert [row[0] for row in feed.ohlcv_since(now, START + 3 * HOUR, 4)] == [
+        START + HOUR * i for i in range(3, 7)
+    ]
+    # At a candle's first poll it has only its open.
+    tail = feed.ohlcv_since(now, START + 10 * HOUR, 100)
+    assert tail[:-1] == [recorded(feed, 10), recorded(feed, 11)]
+    assert tail[-1] == [START + 12 * HOUR, 112.0, 112.0, 112.0, 112.0, 10.0 * 13 / 4]
+    assert feed.ohlcv_since(START - HOUR, None, 10) == []
+
+
+def test_fetch_ohlcv_after_a_gap_serves_the_last_candle_closed():
+    feed = feed_of(5, gap_after=2)  # candles 0, 1, 2, then 4, 5 (hours)
+    now = START + 3 * HOUR + HOUR // 2  # inside the missing hour
+    assert feed.ohlcv_since(now, None, 10) == [recorded(feed, i) for i in range(3)]
+
+
+def test_fetch_ohlcv_answers_are_copies():
+    feed = feed_of(5)
+    now = START + 4 * HOUR
+    feed.ohlcv_since(now, None, 10)[0][1] = -1.0
+    assert feed.ohlcv_since(now, None, 10)[0] == recorded(feed, 0)
