@@ -91,6 +91,7 @@ def decision_memory(path: Path) -> Any:
 
     def write(bot: Any) -> None:
         strategy = bot.strategy
+        hooks = getattr(strategy, "pm_hooks", lambda capability: None)
         path.write_text(
             json.dumps(
                 {
@@ -106,11 +107,11 @@ def decision_memory(path: Path) -> Any:
                         candle.isoformat()
                         for _, candle in getattr(strategy, "pm_correlation_details", {})
                     ],
-                    "partial_states": sorted(getattr(strategy, "_pm_partial_states", {})),
+                    "partial_states": sorted(getattr(hooks("partial_exits"), "states", {})),
                     "best_closed": {
                         str(trade_id): best
                         for trade_id, (_, _, best) in getattr(
-                            strategy, "_pm_best_closed", {}
+                            hooks("trailing_stop"), "best_closed", {}
                         ).items()
                     },
                 }
