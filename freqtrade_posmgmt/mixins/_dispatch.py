@@ -365,7 +365,7 @@ class CallbackDispatcher(IStrategy):
         answers = [self._pm_ask(h.stop, request) for h in self._pm_asked["custom_stoploss"]]
         for answer in answers:
             if answer is not None and answer.source is not None and self._pm_stop_sources:
-                self._pm_stop_sources.record(trade, answer.stop, answer.source)
+                self._pm_ask(self._pm_stop_sources.record, trade, answer.stop, answer.source)
         # IStrategy's default returns self.stoploss, which would act as a trailing stop here: only
         # a user's own stop is asked, and only where Freqtrade would have asked it without us.
         theirs = None

@@ -103,6 +103,7 @@ def decision_memory(path: Path) -> Any:
 
     def write(bot: Any) -> None:
         strategy = bot.strategy
+        hooks = getattr(strategy, "pm_hooks", lambda capability: None)
         path.write_text(
             json.dumps(
                 {
@@ -118,7 +119,7 @@ def decision_memory(path: Path) -> Any:
                         candle.isoformat()
                         for _, candle in getattr(strategy, "pm_correlation_details", {})
                     ],
-                    "partial_states": sorted(getattr(strategy, "_pm_partial_states", {})),
+                    "partial_states": sorted(getattr(hooks("partial_exits"), "states", {})),
                     "kept_candles": {
                         pair: len(bot.dataprovider.ohlcv(pair, bot.strategy.timeframe))
                         for pair in bot.active_pair_whitelist
@@ -126,7 +127,7 @@ def decision_memory(path: Path) -> Any:
                     "best_closed": {
                         str(trade_id): best
                         for trade_id, (_, _, best) in getattr(
-                            strategy, "_pm_best_closed", {}
+                            hooks("trailing_stop"), "best_closed", {}
                         ).items()
                     },
                 }

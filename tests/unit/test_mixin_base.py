@@ -2,6 +2,7 @@
 
 import logging
 import math
+import pickle
 from dataclasses import dataclass
 from inspect import getfullargspec
 from types import SimpleNamespace
@@ -394,3 +395,12 @@ def test_the_declared_order_not_the_class_bases_orders_the_capabilities():
     assert order(Reversed) == order(Declared) == ["time_exits", "trailing_stop"]
     everything = order(Everything)
     assert everything == [c for c in STACK_ORDER if c in everything]
+
+
+def test_hooks_travel_with_the_strategy_to_hyperopts_workers():
+    # Hyperopt pickles the strategy to each worker (-j 2): its hooks come along, bound to it.
+    restored = pickle.loads(pickle.dumps(load(WithLevel)))
+    (hooks,) = restored._pm_hooks
+    assert hooks.strategy is restored
+    assert restored._pm_asked["custom_stoploss"] == (hooks,)
+    assert restored.custom_stoploss("BTC/USDT", None, None, 100.0, 0.0, False) == -0.1
