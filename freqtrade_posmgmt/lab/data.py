@@ -51,6 +51,10 @@ class LabData:
     min_amount: np.ndarray
     max_cost: np.ndarray
     max_amount: np.ndarray
+    min_cost: np.ndarray
+    """The market's minimum cost, 0 for none (``adjust_trade_position``'s min_stake)."""
+    amount_reserve: float
+    """1 + the config's ``amount_reserve_percent``."""
     can_short: bool
     fee: float
     start_balance: float
@@ -194,6 +198,8 @@ def load(backtesting: Backtesting) -> LabData:
         min_amount=np.array([m["limits"]["amount"]["min"] or 0.0 for m in markets]),
         max_cost=np.array([m["limits"]["cost"]["max"] or np.inf for m in markets]),
         max_amount=np.array([m["limits"]["amount"]["max"] or np.inf for m in markets]),
+        min_cost=np.array([m["limits"]["cost"]["min"] or 0.0 for m in markets]),
+        amount_reserve=reserve,
         can_short=backtesting._can_short,
         fee=float(backtesting.fee),
         start_balance=wallet,

@@ -15,9 +15,11 @@ wallet as ``Wallets`` computes them. The package's trailing policy is
 """
 
 import math
+from decimal import ROUND_DOWN as _ROUND_DOWN
+from decimal import Decimal as _Decimal
 
 import numpy as np
-from numba import njit
+from numba import njit, objmode
 
 # Exit reasons, in the order of :data:`EXIT_REASONS`.
 (
@@ -30,7 +32,8 @@ from numba import njit
     TIME_WEEKEND,
     TIME_END_OF_DAY,
     TIME_SESSION_CLOSED,
-) = range(9)
+    PARTIAL_EXIT_ALL,
+) = range(10)
 EXIT_REASONS = (
     "exit_signal",
     "stop_loss",
@@ -41,6 +44,8 @@ EXIT_REASONS = (
     "time_weekend",
     "time_end_of_day",
     "time_session_closed",
+    # The ladder's own order closed the trade: its tag (lab.runner names the levels).
+    "partial_exit",
 )
 
 # Columns of a variant's parameter row (see lab.variants.parameter_row).
@@ -79,8 +84,24 @@ EXIT_REASONS = (
     T_REASON,
     T_PROFIT_ABS,
     T_PROFIT_RATIO,
+    T_LEVELS,
+    T_REST_BELOW_MIN,
     N_TRADE_COLUMNS,
-) = range(13)
+) = range(15)
+
+# Columns of the order table: every entry and partial exit (a trade's last exit is its row).
+(
+    O_PAIR,
+    O_OPEN_INDEX,
+    O_INDEX,
+    O_IS_EXIT,
+    O_AMOUNT,
+    O_RATE,
+    N_ORDER_COLUMNS,
+) = range(7)
+
+# The exit ladder's rows (target, size), NaN-padded.
+MAX_TARGETS = 8
 
 # Columns of a variant's metrics row.
 (
@@ -345,6 +366,118 @@ def _raise_stop(stop: float, new_loss: float, short: bool, price_digits: int) ->
     return stop, False
 
 
+@njit(cache=True)
+def exit_min_stake_factor(stoploss: float, reserve: float) -> float:
+    """``partial_manager.exit_min_stake_factor``, with ``reserve`` = 1 + amount_reserve_percent."""
+    ratio = reserve / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
+    return max(max(min(ratio, 1.5), 1.0) / reserve, 1.0)
+
+
+@njit(cache=True)
+def adjust_min_stake(min_cost: float, min_amount: float, rate: float, reserve: float) -> float:
+    """
+    ``Exchange.get_min_pair_stake_amount(pair, rate, -0.1)``, the ``min_stake`` the backtester
+    hands ``adjust_trade_position`` (leverage 1); 0 for none.
+    """
+    stoploss_reserve = max(min(reserve / (1 - 0.1), 1.5), 1.0)
+    return max(min_cost * stoploss_reserve, min_amount * rate * reserve)
+
+
+@njit(cache=True)
+def partial_exit_due(
+    ladder: np.ndarray,
+    taken: int,
+    held: float,
+    peak: float,
+    profit: float,
+    rate: float,
+    min_stake: float,
+    min_factor: float,
+) -> tuple[float, int, bool]:
+    """
+    ``PartialExitPolicy.check_partial_exits``: (amount to sell, the levels it fires as a bit
+    mask, whether the rest was below the minimum stake); amount 0 when nothing is due.
+    """
+    if math.isnan(ladder[0, 0]) or profit < ladder[0, 0] or held <= 0:
+        return 0.0, 0, False
+    due = 0
+    for k in range(ladder.shape[0]):
+        if math.isnan(ladder[k, 0]):
+            break
+        if not (taken >> k) & 1 and profit >= ladder[k, 0]:
+            due |= 1 << k
+    if due == 0:
+        return 0.0, 0, False
+    fired = 0.0
+    wanted = 0.0
+    for k in range(ladder.shape[0]):
+        if math.isnan(ladder[k, 0]):
+            break
+        if ((taken | due) >> k) & 1:
+            fired += ladder[k, 1]
+        if (due >> k) & 1:
+            wanted += ladder[k, 1]
+    amount = held if fired >= 1 - 1e-9 else min(wanted * peak, held)
+    rest = held - amount
+    below = min_stake > 0 and 0 < rest * rate < min_stake * min_factor
+    if below:
+        amount = held
+    return amount, due, below
+
+
+def ft_exit_amount_exact(stake_amount: float, stake: float, held: float, digits: int) -> float:
+    """
+    The backtester's ``amount_to_contract_precision(abs(FtPrecise(stake) * FtPrecise(held) /
+    FtPrecise(stake_amount)))`` in Python, with the ``Precise`` of ccxt (Freqtrade's exchange
+    library) that ``FtPrecise`` is: for amounts the kernel's floats cannot place on a side of a
+    lot.
+    """
+    from ccxt.base.precise import Precise
+
+    value = Precise(repr(stake)) * Precise(repr(held)) / Precise(repr(stake_amount))
+    value = abs(float(str(value)))
+    scale = _Decimal(10) ** -digits
+    return float((_Decimal(repr(value)) / scale).to_integral_value(_ROUND_DOWN) * scale)
+
+
+@njit(cache=True)
+def ft_exit_amount(
+    open_rate: float, held: float, leverage: float, amount: float, digits: int
+) -> float:
+    """
+    The amount the backtester sells for the mixin's partial exit of ``amount``: the mixin
+    answers the stake ``-trade.stake_amount * amount / trade.amount``, which the backtester
+    turns back into an amount and truncates to the lot.
+    """
+    scale = _pow10(digits)
+    # trade.stake_amount: float(Precise(open_rate) * Precise(held)) / leverage; with the rate
+    # on its tick and the amount on its lot that decimal product is exact in integers.
+    stake_amount = _decimal_product(open_rate, held, digits) / leverage
+    stake = -stake_amount * amount / held
+    lots = abs(stake) * held / stake_amount * scale
+    nearest = math.floor(lots + 0.5)
+    if abs(lots - nearest) > 1e-6 * max(1.0, nearest):
+        return math.floor(lots) / scale
+    # On (or next to) a lot: only the decimal arithmetic says on which side.
+    with objmode(exact="float64"):
+        exact = ft_exit_amount_exact(stake_amount, stake, held, digits)
+    return exact
+
+
+@njit(cache=True)
+def _decimal_product(rate: float, amount: float, amount_digits: int) -> float:
+    """``float(Precise(rate) * Precise(amount))`` for an amount on its lot."""
+    lots = math.floor(amount * _pow10(amount_digits) + 0.5)
+    for rate_digits in range(12):
+        ticks = math.floor(rate * _pow10(rate_digits) + 0.5)
+        if ticks / _pow10(rate_digits) == rate:
+            whole = ticks * lots
+            if whole < 2.0**53 and rate_digits + amount_digits <= 22:
+                return whole / _pow10(rate_digits + amount_digits)
+            break
+    return rate * amount
+
+
 # One loop on purpose: split into calls taking the arrays, it ran three times slower.
 @njit(cache=True)
 def backtest(  # noqa: C901
@@ -367,6 +500,8 @@ def backtest(  # noqa: C901
     min_amount: np.ndarray,
     max_cost: np.ndarray,
     max_amount: np.ndarray,
+    min_cost: np.ndarray,
+    amount_reserve: float,
     can_short: bool,
     fee: float,
     start_balance: float,
@@ -382,7 +517,10 @@ def backtest(  # noqa: C901
     day_end_due: np.ndarray,
     session_closed: np.ndarray,
     entry_refused: np.ndarray,
+    ladder: np.ndarray,
     trades: np.ndarray,
+    orders: np.ndarray,
+    counts: np.ndarray,
 ) -> int:
     """
     One variant over every pair and candle; fills ``trades`` (rows of ``T_*`` columns) in the
@@ -401,6 +539,11 @@ def backtest(  # noqa: C901
         microseconds, inf for never); ``day_end_due`` likewise for the end of day
     :param session_closed: per candle, the session is closed (``no_overnight`` exits then)
     :param entry_refused: per candle, ``TimeExitPolicy.entry_refusal`` refuses an entry
+    :param min_cost: per pair, the market's minimum cost (0 for none)
+    :param amount_reserve: 1 + the config's ``amount_reserve_percent``
+    :param ladder: the partial-exit ladder, rows (target, size), NaN-padded
+    :param orders: filled with the entries and partial exits (rows of ``O_*`` columns);
+        ``counts[0]`` is set to how many
     """
     n_pairs, n_times = opens.shape
     in_trade = np.zeros(n_pairs, dtype=np.bool_)
@@ -432,6 +575,15 @@ def backtest(  # noqa: C901
     hold_us = params[P_MAX_HOLDING_US]
     last = n_times - 1
     visit = np.empty(n_pairs, dtype=np.int64)
+    # The partial-exit ladder (PartialExitMixin): levels fired (bit mask), the largest amount
+    # held, the profit its exits realised, the entry's value (close_profit's divisor).
+    has_ladder = not math.isnan(ladder[0, 0])
+    taken = np.zeros(n_pairs, dtype=np.int64)
+    peak = np.zeros(n_pairs)
+    realized = np.zeros(n_pairs)
+    entry_value = np.zeros(n_pairs)
+    min_factor = exit_min_stake_factor(stoploss, amount_reserve)
+    n_orders = 0
 
     for t in range(n_times):
         if n_open == 0 and not _any_entry(enter_long, enter_short, can_short, t, n_pairs):
@@ -510,9 +662,11 @@ def backtest(  # noqa: C901
                     and not entry_refused[t]
                 ):
                     tied = 0.0
+                    banked = 0.0
                     for k in range(n_open):
                         tied += stake[open_order[k]]
-                    free = start_balance + total_profit - tied
+                        banked += realized[open_order[k]]
+                    free = start_balance + total_profit + banked - tied
                     available = min((tied + free) * tradable_ratio - tied, free)
                     if stake_amount < 0:
                         wanted = (
@@ -559,6 +713,104 @@ def backtest(  # noqa: C901
                             best_closed[p] = -np.inf if direction > 0 else np.inf
                             open_order[n_open] = p
                             n_open += 1
+                            taken[p] = 0
+                            peak[p] = units
+                            realized[p] = 0.0
+                            entry_value[p] = _open_value(units, rate, fee, is_short)
+                            n_orders = _order(orders, n_orders, p, t, t, False, units, rate)
+                # 3. PartialExitMixin.adjust_trade_position at the open (before the exits).
+                if in_trade[p] and has_ladder:
+                    sold, levels, below = _partial_exit(
+                        p,
+                        t,
+                        ladder,
+                        opens,
+                        fee,
+                        short,
+                        open_rate,
+                        amount,
+                        lev,
+                        taken,
+                        peak,
+                        amount_digits,
+                        price_digits,
+                        min_cost,
+                        min_amount,
+                        amount_reserve,
+                        min_factor,
+                    )
+                    if sold > 0 and sold >= amount[p]:
+                        close_rate = price_round(opens[p, t], price_digits[p])
+                        total_profit += _record(
+                            trades,
+                            n_trades,
+                            p,
+                            t,
+                            PARTIAL_EXIT_ALL,
+                            close_rate,
+                            fee,
+                            short,
+                            open_index,
+                            open_rate,
+                            amount,
+                            stake,
+                            lev,
+                            realized,
+                            entry_value,
+                        )
+                        trades[n_trades, T_LEVELS] = levels
+                        trades[n_trades, T_REST_BELOW_MIN] = below
+                        n_trades += 1
+                        in_trade[p] = False
+                        n_open = _remove(open_order, n_open, p)
+                    elif sold > 0:
+                        n_orders = _order(
+                            orders,
+                            n_orders,
+                            p,
+                            open_index[p],
+                            t,
+                            True,
+                            sold,
+                            price_round(opens[p, t], price_digits[p]),
+                        )
+                        trailing[p] = _stop_after_fill(
+                            p,
+                            t,
+                            params,
+                            locks,
+                            opens[p, t],
+                            short,
+                            open_rate,
+                            amount,
+                            lev,
+                            fee,
+                            best,
+                            best_closed,
+                            closes,
+                            atr,
+                            open_index,
+                            stop,
+                            stop_pct,
+                            trailing,
+                            price_digits,
+                        )
+                        realized[p] += _sell(
+                            p,
+                            sold,
+                            opens[p, t],
+                            fee,
+                            short,
+                            open_rate,
+                            amount,
+                            stake,
+                            lev,
+                            amount_digits,
+                            price_digits,
+                            stop,
+                            stop_pct,
+                            trailing,
+                        )
                 # 4. Exit checks (on the entry candle too).
                 if in_trade[p]:
                     # IStrategy.should_exit, written out: a call with this many arrays costs
@@ -711,6 +963,8 @@ def backtest(  # noqa: C901
                                 amount,
                                 stake,
                                 lev,
+                                realized,
+                                entry_value,
                             )
                             n_trades += 1
                             in_trade[p] = False
@@ -740,8 +994,11 @@ def backtest(  # noqa: C901
             amount,
             stake,
             lev,
+            realized,
+            entry_value,
         )
         n_trades += 1
+    counts[0] = n_orders
     return n_trades
 
 
@@ -780,19 +1037,15 @@ def _record(
     amount: np.ndarray,
     stake: np.ndarray,
     lev: np.ndarray,
+    realized: np.ndarray,
+    entry_value: np.ndarray,
 ) -> float:
-    """Write a closed trade as ``Trade.close`` computes it; return its absolute profit."""
+    """
+    Write a closed trade as ``Trade.close`` computes it (the profits of its partial exits
+    added, its ratio on the entry's value); return its absolute profit.
+    """
     units = amount[p]
-    open_value = units * open_rate[p]
-    close_value = units * close_rate
-    if short[p]:
-        open_value = open_value - open_value * fee
-        close_value = close_value + close_value * fee
-        profit_abs = round8(open_value - close_value)
-    else:
-        open_value = open_value + open_value * fee
-        close_value = close_value - close_value * fee
-        profit_abs = round8(close_value - open_value)
+    profit_abs = realized[p] + _exit_profit(units, close_rate, fee, short[p], open_rate[p])
     trades[n, T_PAIR] = p
     trades[n, T_OPEN_INDEX] = open_index[p]
     trades[n, T_CLOSE_INDEX] = t
@@ -804,8 +1057,237 @@ def _record(
     trades[n, T_LEVERAGE] = lev[p]
     trades[n, T_REASON] = reason
     trades[n, T_PROFIT_ABS] = profit_abs
-    trades[n, T_PROFIT_RATIO] = (profit_abs / open_value) * lev[p]
+    trades[n, T_PROFIT_RATIO] = (profit_abs / entry_value[p]) * lev[p]
+    trades[n, T_LEVELS] = 0
+    trades[n, T_REST_BELOW_MIN] = 0
     return profit_abs
+
+
+@njit(cache=True)
+def _open_value(units: float, rate: float, fee: float, short: bool) -> float:
+    """``Trade._calc_open_trade_value``: the value paid (received short) with the fee."""
+    value = units * rate
+    return value - value * fee if short else value + value * fee
+
+
+@njit(cache=True)
+def _exit_profit(
+    units: float, close_rate: float, fee: float, short: bool, open_rate: float
+) -> float:
+    """``Trade.calculate_profit(close_rate, units, open_rate).profit_abs`` of one exit order."""
+    open_value = _open_value(units, open_rate, fee, short)
+    close_value = units * close_rate
+    if short:
+        return round8(open_value - (close_value + close_value * fee))
+    return round8((close_value - close_value * fee) - open_value)
+
+
+@njit(cache=True)
+def _order(
+    orders: np.ndarray,
+    n: int,
+    p: int,
+    open_index: int,
+    t: int,
+    is_exit: bool,
+    units: float,
+    rate: float,
+) -> int:
+    """Note a filled entry or partial exit; return the new count."""
+    orders[n, O_PAIR] = p
+    orders[n, O_OPEN_INDEX] = open_index
+    orders[n, O_INDEX] = t
+    orders[n, O_IS_EXIT] = is_exit
+    orders[n, O_AMOUNT] = units
+    orders[n, O_RATE] = rate
+    return n + 1
+
+
+@njit(cache=True)
+def _partial_exit(
+    p: int,
+    t: int,
+    ladder: np.ndarray,
+    opens: np.ndarray,
+    fee: float,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    lev: np.ndarray,
+    taken: np.ndarray,
+    peak: np.ndarray,
+    amount_digits: np.ndarray,
+    price_digits: np.ndarray,
+    min_cost: np.ndarray,
+    min_amount: np.ndarray,
+    reserve: float,
+    min_factor: float,
+) -> tuple[float, int, bool]:
+    """
+    ``Backtesting._check_adjust_trade_for_candle`` asking ``PartialExitMixin`` at the open:
+    (the amount the exit order sells, 0 for none; the levels it fires; rest below min stake).
+    Marks the levels fired when an order is placed.
+    """
+    rate = opens[p, t]
+    held = amount[p]
+    profit = ft_profit_ratio(rate, open_rate[p], held, fee, lev[p], short[p])
+    min_stake = adjust_min_stake(min_cost[p], min_amount[p], rate, reserve)
+    wanted, levels, below = partial_exit_due(
+        ladder, taken[p], held, peak[p], profit, rate, min_stake, min_factor
+    )
+    if wanted <= 0:
+        return 0.0, 0, False
+    if wanted >= held:
+        sold = held  # the stake -trade.stake_amount turns back into the whole amount
+    else:
+        sold = ft_exit_amount(open_rate[p], held, lev[p], wanted, amount_digits[p])
+    if sold == 0.0:
+        return 0.0, 0, False
+    remaining = (held - sold) * rate
+    if min_stake > 0 and remaining != 0 and remaining < min_stake:
+        return 0.0, 0, False  # the backtester refuses to leave less than min_stake
+    taken[p] |= levels
+    return sold, levels, below
+
+
+@njit(cache=True)
+def _sell(
+    p: int,
+    sold: float,
+    rate: float,
+    fee: float,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+    amount_digits: np.ndarray,
+    price_digits: np.ndarray,
+    stop: np.ndarray,
+    stop_pct: np.ndarray,
+    trailing: np.ndarray,
+) -> float:
+    """
+    A partial exit filled: ``Trade.recalc_trade_from_orders`` (the rest, its stake, the open
+    rate on its tick, the stop re-based on it); return the exit's realised profit.
+    """
+    close_rate = price_round(rate, price_digits[p])
+    profit = _exit_profit(sold, close_rate, fee, short[p], open_rate[p])
+    scale = _pow10(amount_digits[p])
+    lots = math.floor(amount[p] * scale + 0.5) - math.floor(sold * scale + 0.5)
+    amount[p] = lots / scale
+    open_rate[p] = price_round(open_rate[p], price_digits[p])
+    stake[p] = amount[p] * open_rate[p] / lev[p]
+    side = -1.0 if short[p] else 1.0
+    new_loss = open_rate[p] * (1 - side * abs(stop_pct[p] / lev[p]))
+    stop[p], moved = _raise_stop(stop[p], new_loss, short[p], price_digits[p])
+    if moved:
+        trailing[p] = True
+    return profit
+
+
+@njit(cache=True)
+def _stop_after_fill(
+    p: int,
+    t: int,
+    params: np.ndarray,
+    locks: np.ndarray,
+    rate: float,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    lev: np.ndarray,
+    fee: float,
+    best: np.ndarray,
+    best_closed: np.ndarray,
+    closes: np.ndarray,
+    atr: np.ndarray,
+    open_index: np.ndarray,
+    stop: np.ndarray,
+    stop_pct: np.ndarray,
+    trailing: np.ndarray,
+    price_digits: np.ndarray,
+) -> bool:
+    """
+    ``Backtesting._call_adjust_stop`` after a partial exit filled at ``rate``: Freqtrade calls
+    ``ft_stoploss_adjust(after_fill=True)`` only when a mixin answers ``custom_stoploss`` (here
+    the package's trail), which may then set the stop either way (the mixins never loosen it),
+    without marking it trailing; the built-in trail follows from ``rate``. Returns the trailing
+    flag.
+    """
+    if not params[P_PM_TRAIL] > 0:
+        return trailing[p]
+    is_short = short[p]
+    side = -1.0 if is_short else 1.0
+    leverage = lev[p]
+    if not side * (rate - stop[p]) > 0:
+        return trailing[p]  # ft_stoploss_adjust: the stop is not on the right side of the rate
+    if params[P_TRAIL_ON_CLOSE] > 0:
+        found = np.nan
+        if t - 1 >= open_index[p]:
+            found = _closed_candle_stop(
+                params,
+                locks,
+                is_short,
+                open_rate[p],
+                best_closed[p],
+                atr[p, t],
+                leverage,
+                fee,
+                amount[p],
+                closes[p, t - 1],
+                stop[p],
+            )
+    else:
+        best_rate = min(best[p], rate) if is_short else max(best[p], rate)
+        found = pm_trailing_stop(
+            params, locks, is_short, open_rate[p], best_rate, atr[p, t], leverage, fee, amount[p]
+        )
+        if not math.isnan(found):
+            found = min(found, stop[p]) if is_short else max(found, stop[p])
+    if not math.isnan(found):
+        ratio = pm_stoploss_ratio(found, rate, is_short, leverage)
+        if not math.isnan(ratio) and ratio != 0:
+            placed = rate * (1 - side * abs(ratio / leverage))
+            if not side * (stop[p] - placed) > 0:  # pm_merge_stops: never loosens after a fill
+                stop[p] = (
+                    price_round_down(placed, price_digits[p])
+                    if is_short
+                    else price_round_up(placed, price_digits[p])
+                )
+                stop_pct[p] = -abs(ratio)
+    if params[P_TRAILING_STOP] > 0:
+        profit = ft_profit_ratio(rate, open_rate[p], amount[p], fee, leverage, is_short)
+        if _builtin_trail(params, profit, rate, p, short, lev, stop, stop_pct, price_digits):
+            return True
+    return trailing[p]
+
+
+@njit(cache=True)
+def _builtin_trail(
+    params: np.ndarray,
+    profit: float,
+    rate: float,
+    p: int,
+    short: np.ndarray,
+    lev: np.ndarray,
+    stop: np.ndarray,
+    stop_pct: np.ndarray,
+    price_digits: np.ndarray,
+) -> bool:
+    """``ft_stoploss_adjust``'s built-in trail from ``rate``: whether it raised the stop."""
+    offset = params[P_TRAILING_OFFSET]
+    if params[P_TRAILING_ONLY_OFFSET] > 0 and profit < offset:
+        return False
+    value = params[P_STOPLOSS]
+    if not math.isnan(params[P_TRAILING_POSITIVE]) and profit > offset:
+        value = params[P_TRAILING_POSITIVE]
+    side = -1.0 if short[p] else 1.0
+    new_loss = rate * (1 - side * abs(value / lev[p]))
+    stop[p], moved = _raise_stop(stop[p], new_loss, short[p], price_digits[p])
+    if moved:
+        stop_pct[p] = -abs(value)
+    return moved
 
 
 @njit(cache=True)

@@ -85,6 +85,14 @@ def check_policies(policies: dict[str, Any]) -> None:
     Refuse position-management capabilities the kernel does not model.
     :param policies: section name -> resolved policy (None when off)
     """
-    for section in ("partial_exits", "correlation", "dynamic_risk"):
+    for section in ("correlation", "dynamic_risk"):
         if policies.get(section) is not None:
             raise LabRefusal(f"posmgmt.{section} (not modelled by the lab yet)")
+    partial = policies.get("partial_exits")
+    if partial is not None:
+        if partial.scales_in:
+            raise LabRefusal("posmgmt.partial_exits scale-ins (not modelled by the lab yet)")
+        if partial.breakeven_after_first_exit:
+            raise LabRefusal(
+                "posmgmt.partial_exits.breakeven_after_first_exit (not modelled by the lab yet)"
+            )

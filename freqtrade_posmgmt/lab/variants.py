@@ -17,11 +17,21 @@ import numpy as np
 
 from freqtrade_posmgmt.lab import kernel
 from freqtrade_posmgmt.lab.refusals import STRATEGY_FIELDS, LabRefusal, check_policies
+from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
-POLICY_CLASSES = {"trailing_stop": TrailingStopPolicy, "time_exits": TimeExitPolicy}
-OFF_SECTIONS = ("partial_exits", "correlation", "dynamic_risk")
+POLICY_CLASSES = {
+    "trailing_stop": TrailingStopPolicy,
+    "time_exits": TimeExitPolicy,
+    "partial_exits": PartialExitPolicy,
+}
+OFF_SECTIONS = ("correlation", "dynamic_risk")
+# What a space drawing a section the config leaves off starts from: every field, since
+# config.json's section is laid over the mixin's Parameters (whose default ladder scales in).
+SECTION_STARTS = {
+    "partial_exits": {"exit_targets": [0.04], "exit_sizes": [0.5], "max_scale_ins": 0}
+}
 MAX_ROI_STEPS = 16
 MAX_LOCKS = 8
 
@@ -102,7 +112,8 @@ def sample(space: dict[str, Any], base: dict[str, Any], count: int, seed: int) -
             if drawn.pop("enabled", True) is False:
                 variant["posmgmt"][section] = None
                 continue
-            merged = dict(current or policy_dict(POLICY_CLASSES[section]()))
+            start = policy_dict(POLICY_CLASSES[section](**SECTION_STARTS.get(section, {})))
+            merged = dict(current or start)
             merged.update(drawn)
             variant["posmgmt"][section] = merged
         try:
@@ -164,6 +175,17 @@ def _tables(minimal_roi: dict, policy: TrailingStopPolicy | None) -> tuple:
         for k, lock in enumerate(policy.profit_locks):
             locks[k] = lock
     return roi, locks
+
+
+def ladder_table(policy: PartialExitPolicy | None) -> np.ndarray:
+    """The partial-exit ladder as the kernel's NaN-padded rows (target, size)."""
+    ladder = np.full((kernel.MAX_TARGETS, 2), np.nan)
+    if policy is not None:
+        if len(policy.exit_targets) > kernel.MAX_TARGETS:
+            raise LabRefusal(f"more than {kernel.MAX_TARGETS} partial exit_targets")
+        for k, row in enumerate(zip(policy.exit_targets, policy.exit_sizes, strict=True)):
+            ladder[k] = row
+    return ladder
 
 
 def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,8 +7,9 @@ import random
 from typing import Any
 
 from freqtrade_posmgmt.lab import data as lab_data
-from freqtrade_posmgmt.lab.variants import OFF_SECTIONS
+from freqtrade_posmgmt.lab.variants import OFF_SECTIONS, policy_dict
 from freqtrade_posmgmt.lab.verify import differences, freqtrade_records, variant_config
+from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from tests.support.backtest_harness import backtesting_for, deep_merge, run_backtest
 
 
@@ -88,10 +89,34 @@ def random_variant(rng: random.Random) -> dict[str, Any]:
         time_exits = rng.choice(TIME_EXITS)
         if rng.random() < 0.5:
             time_exits = {**time_exits, "max_holding_hours": rng.choice([3, 6, 12.5, 24, 48])}
-    posmgmt: dict[str, Any] = {"trailing_stop": trailing, "time_exits": time_exits}
+    posmgmt: dict[str, Any] = {
+        "trailing_stop": trailing,
+        "time_exits": time_exits,
+        "partial_exits": random_ladder(rng) if rng.random() < 0.5 else None,
+    }
     posmgmt.update({name: None for name in OFF_SECTIONS})
     posmgmt["mfe_mae"] = None
     return {"strategy": strategy, "posmgmt": posmgmt}
+
+
+def random_ladder(rng: random.Random) -> dict[str, Any]:
+    """
+    A take-profit ladder of one to three targets; its sizes sell a part of the peak or all of
+    it (the last target's order then closes the trade under its tag).
+    """
+    levels = rng.randint(1, 3)
+    target = rng.uniform(0.004, 0.03)
+    targets = []
+    for _ in range(levels):
+        targets.append(round(target, 4))
+        target *= rng.uniform(1.3, 2.5)
+    shares = [rng.choice([1, 2, 3]) for _ in range(levels)]
+    whole = rng.random() < 0.4
+    total = sum(shares) if whole else sum(shares) / rng.choice([0.25, 0.5, 0.8])
+    # Every field written: config.json's section is laid over the mixin's Parameters, whose
+    # default ladder scales in.
+    ladder = PartialExitPolicy(exit_targets=targets, exit_sizes=[s / total for s in shares])
+    return policy_dict(ladder)
 
 
 def freqtrade_trades(strategy: type, variant: dict, **kwargs: Any) -> list[dict[str, Any]]:

@@ -14,10 +14,16 @@ from freqtrade.exchange.exchange_utils import (
     amount_to_precision,
     price_to_precision,
 )
+from freqtrade.util import FtPrecise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from freqtrade_posmgmt.lab import kernel
+from freqtrade_posmgmt.partial_manager import (
+    PartialExitPolicy,
+    PositionState,
+    exit_min_stake_factor,
+)
 from freqtrade_posmgmt.profit import profit_ratio, stoploss_ratio
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
@@ -121,3 +127,87 @@ def test_trailing_stop_is_the_policys(
         assert math.isnan(ours)
     else:
         assert ours == found[0]
+
+
+ladders = st.lists(
+    st.tuples(st.integers(1, 40), st.sampled_from([0.1, 0.25, 1 / 3, 0.5, 0.7, 1.0])),
+    min_size=1,
+    max_size=4,
+    unique_by=lambda level: level[0],
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    ladders,
+    st.integers(0, 15),
+    st.floats(0.001, 0.5),
+    st.floats(-0.05, 0.5),
+    st.sampled_from([0.0, 5.0, 20.0]),
+    st.sampled_from([-0.99, -0.3, -0.05]),
+)
+def test_partial_exit_decision_is_the_policys(levels, fired, held_share, profit, min_stake, sl):
+    levels.sort()
+    targets = [n / 100 for n, _ in levels]
+    sizes = [size for _, size in levels]
+    total = sum(sizes)
+    if total > 1:
+        sizes = [size / total for size in sizes]
+    policy = PartialExitPolicy(exit_targets=targets, exit_sizes=sizes)
+    taken = {k + 1 for k in range(len(levels)) if (fired >> k) & 1}
+    peak = 3.7
+    held = peak * held_share
+    position = PositionState(
+        entry_price=100.0,
+        side="long",
+        original_size=peak,
+        current_size=held,
+        partial_exits_taken=frozenset(taken),
+    )
+    rate = 104.0
+    theirs = policy.check_partial_exits(
+        position,
+        rate,
+        current_profit=profit,
+        min_stake=min_stake,
+        stoploss=sl,
+        amount_reserve_percent=0.05,
+    )
+    ladder = np.full((kernel.MAX_TARGETS, 2), np.nan)
+    ladder[: len(targets)] = list(zip(targets, sizes, strict=True))
+    mask = sum(1 << (n - 1) for n in taken)
+    factor = kernel.exit_min_stake_factor(sl, 1.05)
+    assert factor == exit_min_stake_factor(sl, 0.05)
+    amount, due, below = kernel.partial_exit_due(
+        ladder, mask, held, peak, profit, rate, min_stake, factor
+    )
+    if not theirs:
+        assert amount == 0.0
+        return
+    assert amount == theirs[0].amount
+    assert due == sum(1 << (n - 1) for n in theirs[0].levels)
+    assert below == theirs[0].rest_below_min_stake
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(1, 10**7),
+    st.integers(0, 4),
+    st.integers(2, 10**6),
+    st.integers(0, 6),
+    st.sampled_from([0.1, 0.25, 0.3, 0.5, 0.75, 0.05 * 7]),
+    st.sampled_from([1.0, 3.0]),
+)
+def test_partial_exit_amount_is_the_backtesters(ticks, price_places, lots, places, share, lev):
+    """The mixin's stake answer turned back into an amount, on a lot or between two."""
+    rate = ticks / 10**price_places
+    held = lots / 10**places
+    wanted = share * held
+    stake_amount = float(FtPrecise(rate) * FtPrecise(held)) / lev
+    stake = -stake_amount * wanted / held
+    theirs = amount_to_precision(
+        abs(float(FtPrecise(stake) * FtPrecise(held) / FtPrecise(stake_amount))),
+        10.0**-places,
+        TICK_SIZE,
+    )
+    assert kernel.ft_exit_amount(rate, held, lev, wanted, places) == theirs
