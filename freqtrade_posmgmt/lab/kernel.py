@@ -67,8 +67,9 @@ EXIT_REASONS = (
     P_BREAKEVEN_BUFFER,
     P_MAX_HOLDING_US,
     P_TRAIL_ON_CLOSE,
+    P_RISK,
     N_PARAMS,
-) = range(18)
+) = range(19)
 
 # Columns of the trade table.
 (
@@ -102,6 +103,8 @@ EXIT_REASONS = (
 
 # The exit ladder's rows (target, size), NaN-padded.
 MAX_TARGETS = 8
+# Dynamic risk's drawdown tiers, rows (threshold, factor), and recovery thresholds, NaN-padded.
+MAX_TIERS = 8
 
 # Columns of a variant's metrics row.
 (
@@ -374,6 +377,46 @@ def exit_min_stake_factor(stoploss: float, reserve: float) -> float:
 
 
 @njit(cache=True)
+def _tier(drawdown: float, tiers: np.ndarray) -> int:
+    """``dynamic_risk.tier``: the number of thresholds at or below ``drawdown``."""
+    level = 0
+    for k in range(tiers.shape[0]):
+        if math.isnan(tiers[k, 0]):
+            break
+        if tiers[k, 0] <= drawdown:
+            level += 1
+    return level
+
+
+@njit(cache=True)
+def _drawdown(equity: float, peak: float) -> float:
+    return max(0.0, (peak - equity) / peak) if peak > 0 else 0.0
+
+
+@njit(cache=True)
+def risk_factor(
+    equity: float, peak: float, trough: float, tiers: np.ndarray, recovery: np.ndarray
+) -> float:
+    """
+    The drawdown tier's stake factor (``dynamic_risk.tier_in_force`` and the factor
+    ``DynamicRiskManager.calculate_risk_adjustment`` gives it), 1.0 outside any tier.
+    """
+    if equity >= peak:
+        return 1.0
+    trough = min(trough, equity)
+    deepest = _tier(_drawdown(trough, peak), tiers)
+    gain = (equity - trough) / trough if trough > 0 else 0.0
+    steps = 0
+    for k in range(recovery.shape[0]):
+        if math.isnan(recovery[k]):
+            break
+        if recovery[k] <= gain:
+            steps += 1
+    level = max(_tier(_drawdown(equity, peak), tiers), deepest - steps)
+    return tiers[level - 1, 1] if level else 1.0
+
+
+@njit(cache=True)
 def adjust_min_stake(min_cost: float, min_amount: float, rate: float, reserve: float) -> float:
     """
     ``Exchange.get_min_pair_stake_amount(pair, rate, -0.1)``, the ``min_stake`` the backtester
@@ -518,6 +561,9 @@ def backtest(  # noqa: C901
     session_closed: np.ndarray,
     entry_refused: np.ndarray,
     ladder: np.ndarray,
+    risk_tiers: np.ndarray,
+    risk_recovery: np.ndarray,
+    risk_volatility: np.ndarray,
     trades: np.ndarray,
     orders: np.ndarray,
     counts: np.ndarray,
@@ -542,6 +588,9 @@ def backtest(  # noqa: C901
     :param min_cost: per pair, the market's minimum cost (0 for none)
     :param amount_reserve: 1 + the config's ``amount_reserve_percent``
     :param ladder: the partial-exit ladder, rows (target, size), NaN-padded
+    :param risk_tiers: dynamic risk's drawdown tiers, rows (threshold, factor), NaN-padded;
+        ``risk_recovery`` its recovery thresholds; ``risk_volatility`` per pair and candle, the
+        volatility multiplier of the pair's day (1 where neutral). Used when ``P_RISK`` is set.
     :param orders: filled with the entries and partial exits (rows of ``O_*`` columns);
         ``counts[0]`` is set to how many
     """
@@ -584,8 +633,25 @@ def backtest(  # noqa: C901
     entry_value = np.zeros(n_pairs)
     min_factor = exit_min_stake_factor(stoploss, amount_reserve)
     n_orders = 0
+    # DynamicRiskMixin's realised equity point: exits count from the candle after their fill.
+    has_risk = params[P_RISK] > 0
+    equity = start_balance * tradable_ratio
+    equity_peak = equity
+    equity_trough = equity
+    booked = 0.0  # profit of the exits filled on candle booked_at, not yet in the point
+    booked_at = -1
 
     for t in range(n_times):
+        if 0 <= booked_at < t:
+            # EquityPoint.then: one point per fill time; a new peak resets the trough.
+            equity += booked
+            if equity >= equity_peak:
+                equity_peak = equity
+                equity_trough = equity
+            else:
+                equity_trough = min(equity_trough, equity)
+            booked = 0.0
+            booked_at = -1
         if n_open == 0 and not _any_entry(enter_long, enter_short, can_short, t, n_pairs):
             continue  # nothing open and nothing to enter: most candles
         if pm_trail and on_close:
@@ -684,6 +750,16 @@ def backtest(  # noqa: C901
                     rate = opens[p, t]
                     min_stake = max(min_stake_base[p], min_amount[p] * rate * 1.05) / leverage
                     max_stake = min(max_cost[p], max_amount[p] * rate) / leverage
+                    if has_risk and wanted > 0:
+                        # DynamicRiskMixin in custom_stake_amount, before Freqtrade validates.
+                        factor = risk_factor(
+                            equity, equity_peak, equity_trough, risk_tiers, risk_recovery
+                        )
+                        factor *= risk_volatility[p, t]
+                        if factor != 1.0:
+                            wanted = min(wanted * factor, min(available, max_stake))
+                            if wanted <= 0 or (min_stake > 0 and wanted < min_stake):
+                                wanted = 0.0
                     validated = 0.0
                     if wanted > 0:
                         allowed = min(max_stake, available)
@@ -741,7 +817,9 @@ def backtest(  # noqa: C901
                     )
                     if sold > 0 and sold >= amount[p]:
                         close_rate = price_round(opens[p, t], price_digits[p])
-                        total_profit += _record(
+                        booked -= realized[p]
+                        booked_at = t
+                        profit_abs = _record(
                             trades,
                             n_trades,
                             p,
@@ -758,6 +836,8 @@ def backtest(  # noqa: C901
                             realized,
                             entry_value,
                         )
+                        total_profit += profit_abs
+                        booked += profit_abs
                         trades[n_trades, T_LEVELS] = levels
                         trades[n_trades, T_REST_BELOW_MIN] = below
                         n_trades += 1
@@ -795,7 +875,7 @@ def backtest(  # noqa: C901
                             trailing,
                             price_digits,
                         )
-                        realized[p] += _sell(
+                        sale = _sell(
                             p,
                             sold,
                             opens[p, t],
@@ -811,6 +891,9 @@ def backtest(  # noqa: C901
                             stop_pct,
                             trailing,
                         )
+                        realized[p] += sale
+                        booked += sale
+                        booked_at = t
                 # 4. Exit checks (on the entry candle too).
                 if in_trade[p]:
                     # IStrategy.should_exit, written out: a call with this many arrays costs
@@ -949,7 +1032,9 @@ def backtest(  # noqa: C901
                         # An exit order outside the candle does not fill; the backtester
                         # cancels it at the next candle (exit timeout) and checks again.
                         if lows[p, t] <= close_rate <= highs[p, t]:
-                            total_profit += _record(
+                            booked -= realized[p]
+                            booked_at = t
+                            profit_abs = _record(
                                 trades,
                                 n_trades,
                                 p,
@@ -966,6 +1051,8 @@ def backtest(  # noqa: C901
                                 realized,
                                 entry_value,
                             )
+                            total_profit += profit_abs
+                            booked += profit_abs
                             n_trades += 1
                             in_trade[p] = False
                             n_open = _remove(open_order, n_open, p)

@@ -9,8 +9,21 @@ from typing import Any
 
 import numpy as np
 
+from freqtrade_posmgmt.dynamic_risk import (
+    SECONDS_PER_DAY,
+    DynamicRiskConfig,
+    daily_volatility_series,
+)
 from freqtrade_posmgmt.lab import kernel
-from freqtrade_posmgmt.lab.variants import atr_period, ladder_table, parameter_row, resolve
+from freqtrade_posmgmt.lab.data import HISTORY_REACH_DAYS
+from freqtrade_posmgmt.lab.refusals import LabRefusal
+from freqtrade_posmgmt.lab.variants import (
+    atr_period,
+    ladder_table,
+    parameter_row,
+    resolve,
+    risk_tables,
+)
 from freqtrade_posmgmt.market_sessions import datetime_utc
 from freqtrade_posmgmt.partial_manager import SOLD_ALL_NOTE, level_tag
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
@@ -53,6 +66,8 @@ def run_trades_and_orders(
     policies = resolve(variant)
     rules, weekend_due, day_end_due, closed, refused = time_arrays(data, policies["time_exits"])
     ladder = ladder_table(policies["partial_exits"])
+    risk_tiers, risk_recovery = risk_tables(policies["dynamic_risk"])
+    risk_volatility = volatility_multipliers(data, policies["dynamic_risk"])
     period = atr_period(variant)
     atr = data.atr(period) if period is not None else _no_atr(data)
     if trades is None or orders is None:
@@ -96,6 +111,9 @@ def run_trades_and_orders(
         closed,
         refused,
         ladder,
+        risk_tiers,
+        risk_recovery,
+        risk_volatility,
         trades,
         orders,
         counts,
@@ -172,6 +190,63 @@ def _time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
             refused[i] = policy.entry_refusal(datetime_utc(now_us)) is not None
     _TIME_ARRAYS[key] = (rules, weekend_due, day_end_due, closed, refused)
     return _TIME_ARRAYS[key]
+
+
+_VOLATILITY: dict[tuple, np.ndarray] = {}
+
+
+def volatility_multipliers(data: Any, policy: DynamicRiskConfig | None) -> np.ndarray:
+    """
+    Per pair and candle, the stake multiplier of the pair's daily volatility as
+    ``DynamicRiskMixin`` reads it at an entry (1 where neutral or off): the volatility of the
+    closes up to the candle's UTC day start, over the policy's window, which a backtest reads
+    from the candle files before the timerange.
+    """
+    if policy is None or not policy.enabled or not policy.volatility_adjustment_enabled:
+        return _ones(data)
+    high, low = policy.volatility_risk_multipliers
+    window = policy.volatility_window_days
+    key = (id(data), data.opens.shape, window, policy.high_volatility_threshold,
+           policy.low_volatility_threshold, high, low)  # fmt: skip
+    if key in _VOLATILITY:
+        return _VOLATILITY[key]
+    if len(_VOLATILITY) > 64:
+        _VOLATILITY.clear()
+    days = data.times // 1_000_000 // SECONDS_PER_DAY * SECONDS_PER_DAY
+    out = np.ones(data.opens.shape)
+    for p, pair in enumerate(data.pairs):
+        first, volatility = daily_volatility_series(*_daily_closes(data, pair, window), window)
+        index = (days - first) // SECONDS_PER_DAY
+        known = (index >= 0) & (index < len(volatility))
+        found = np.full(len(days), np.nan)
+        found[known] = volatility[index[known].astype(np.int64)]
+        out[p, found > policy.high_volatility_threshold] = high
+        out[p, found < policy.low_volatility_threshold] = low
+    _VOLATILITY[key] = out
+    return out
+
+
+def _daily_closes(data: Any, pair: str, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Candle open times (epoch seconds) and closes, as ``DynamicRiskMixin._pm_risk_closes``
+    reads them in a backtest: from the candle files, reaching the window before the timerange.
+    """
+    if data.history_start is not None:
+        if window + 2 > HISTORY_REACH_DAYS:
+            raise LabRefusal(f"dynamic_risk.volatility_window_days above {HISTORY_REACH_DAYS - 2}")
+        dates, closes = data.history[pair]
+        keep = dates >= data.history_start - (window + 2) * SECONDS_PER_DAY
+        return dates[keep], closes[keep]
+    frame = data.analysed[pair]
+    opens = frame["date"].dt.as_unit("s").astype("int64").to_numpy()
+    return opens, frame["close"].to_numpy(float)
+
+
+def _ones(data: Any) -> np.ndarray:
+    key = (id(data), data.opens.shape, "ones")
+    if key not in _VOLATILITY:
+        _VOLATILITY[key] = np.ones(data.opens.shape)
+    return _VOLATILITY[key]
 
 
 _NO_ATR: dict[tuple, np.ndarray] = {}

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
 from freqtrade_posmgmt.lab import kernel
 from freqtrade_posmgmt.lab.refusals import STRATEGY_FIELDS, LabRefusal, check_policies
 from freqtrade_posmgmt.partial_manager import PartialExitPolicy
@@ -25,12 +26,15 @@ POLICY_CLASSES = {
     "trailing_stop": TrailingStopPolicy,
     "time_exits": TimeExitPolicy,
     "partial_exits": PartialExitPolicy,
+    "dynamic_risk": DynamicRiskConfig,
 }
-OFF_SECTIONS = ("correlation", "dynamic_risk")
+OFF_SECTIONS = ("correlation",)
 # What a space drawing a section the config leaves off starts from: every field, since
 # config.json's section is laid over the mixin's Parameters (whose default ladder scales in).
 SECTION_STARTS = {
-    "partial_exits": {"exit_targets": [0.04], "exit_sizes": [0.5], "max_scale_ins": 0}
+    "partial_exits": {"exit_targets": [0.04], "exit_sizes": [0.5], "max_scale_ins": 0},
+    # What the lab models of dynamic risk: drawdown tiers and volatility.
+    "dynamic_risk": {"performance_adjustment_enabled": False, "tighten_stops": False},
 }
 MAX_ROI_STEPS = 16
 MAX_LOCKS = 8
@@ -188,6 +192,20 @@ def ladder_table(policy: PartialExitPolicy | None) -> np.ndarray:
     return ladder
 
 
+def risk_tables(policy: DynamicRiskConfig | None) -> tuple[np.ndarray, np.ndarray]:
+    """Dynamic risk's tiers, rows (threshold, factor), and recovery thresholds, NaN-padded."""
+    tiers = np.full((kernel.MAX_TIERS, 2), np.nan)
+    recovery = np.full(kernel.MAX_TIERS, np.nan)
+    if policy is not None and policy.enabled:
+        rows = list(zip(policy.drawdown_thresholds, policy.risk_reduction_factors, strict=True))
+        if len(rows) > kernel.MAX_TIERS or len(policy.recovery_thresholds) > kernel.MAX_TIERS:
+            raise LabRefusal(f"dynamic_risk with more than {kernel.MAX_TIERS} tiers or recoveries")
+        for k, row in enumerate(rows):
+            tiers[k] = row
+        recovery[: len(policy.recovery_thresholds)] = policy.recovery_thresholds
+    return tiers, recovery
+
+
 def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     The kernel's (params, roi, locks) for a variant, with the TrailingStopMixin's choice between
@@ -231,6 +249,8 @@ def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
             raise LabRefusal("use_exit_signal=False with time exits (the mixin refuses it)")
         if time_policy._hold_us is not None:
             params[kernel.P_MAX_HOLDING_US] = time_policy._hold_us
+    risk: DynamicRiskConfig | None = policies["dynamic_risk"]
+    params[kernel.P_RISK] = risk is not None and risk.enabled
     roi, locks = _tables(s["minimal_roi"], policy)
     return params, roi, locks
 

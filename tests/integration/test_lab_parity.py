@@ -3,8 +3,8 @@ The exit lab equals Freqtrade's backtester trade for trade (issue 20): 200 seede
 over every modelled exit (fixed stop, ROI tables, built-in trailing with positive/offset/
 only-offset, the package's percent and ATR trailing with activation, breakeven and profit locks,
 exit signal with exit_profit_only, every time rule: max holding, weekend, end of day, flat and
-entries only in session; partial-exit ladders selling part of the peak or all of it; force exit
-at the end), spot longs and
+entries only in session; partial-exit ladders selling part of the peak or all of it; dynamic
+risk's drawdown tiers with recovery and volatility bands; force exit at the end), spot longs and
 futures shorts with leverage 3, unlimited slots with a fixed stake and max_open_trades 3 with
 the "unlimited" stake. Lab data come from Freqtrade's own data path once per configuration;
 Freqtrade runs every variant in full. Each trade's filled orders (entry, partial exits, last exit)
@@ -94,6 +94,7 @@ def test_lab_equals_freqtrade_trade_for_trade(name):
     rng = random.Random(f"lab-parity-{name}")
     compared = 0
     partial_orders = 0
+    resized = 0
     failures = []
     for index in range(count):
         variant = random_variant(rng)
@@ -102,9 +103,13 @@ def test_lab_equals_freqtrade_trade_for_trade(name):
         compared += len(theirs)
         # Orders beyond a trade's entry and last exit: partial exits.
         partial_orders += sum(len(trade["orders"]) - 2 for trade in theirs)
+        if variant["posmgmt"]["dynamic_risk"]:
+            unsized = {**variant, "posmgmt": {**variant["posmgmt"], "dynamic_risk": None}}
+            resized += differences(variant_records(data, unsized), lab) != []
         found = differences(lab, theirs)
         if found:
             failures.append(f"variant {index} {variant}: {found[0]}")
     assert not failures, f"{len(failures)}/{count} variants differ; first: {failures[0]}"
     assert compared > count  # the variants traded
     assert partial_orders > count / 10  # and took profits on their ladders
+    assert resized > count / 20  # and dynamic risk resized entries

@@ -6,6 +6,7 @@ random variants, and Freqtrade's trades for them (compared by ``lab.verify.diffe
 import random
 from typing import Any
 
+from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
 from freqtrade_posmgmt.lab import data as lab_data
 from freqtrade_posmgmt.lab.variants import OFF_SECTIONS, policy_dict
 from freqtrade_posmgmt.lab.verify import differences, freqtrade_records, variant_config
@@ -93,6 +94,7 @@ def random_variant(rng: random.Random) -> dict[str, Any]:
         "trailing_stop": trailing,
         "time_exits": time_exits,
         "partial_exits": random_ladder(rng) if rng.random() < 0.5 else None,
+        "dynamic_risk": random_risk(rng) if rng.random() < 0.4 else None,
     }
     posmgmt.update({name: None for name in OFF_SECTIONS})
     posmgmt["mfe_mae"] = None
@@ -117,6 +119,29 @@ def random_ladder(rng: random.Random) -> dict[str, Any]:
     # default ladder scales in.
     ladder = PartialExitPolicy(exit_targets=targets, exit_sizes=[s / total for s in shares])
     return policy_dict(ladder)
+
+
+def random_risk(rng: random.Random) -> dict[str, Any]:
+    """
+    Drawdown tiers shallow enough to bind within a few weeks, gradual recovery, and (mostly)
+    volatility bands around the shipped pairs' daily volatility.
+    """
+    levels = rng.randint(1, 3)
+    first = rng.uniform(0.002, 0.02)
+    low = rng.uniform(0.01, 0.03)
+    risk = DynamicRiskConfig(
+        drawdown_thresholds=[round(first * n, 4) for n in range(1, levels + 1)],
+        risk_reduction_factors=[round(1 - 0.25 * n, 2) for n in range(1, levels + 1)],
+        recovery_thresholds=sorted({round(rng.uniform(0.001, 0.01), 4), 0.02}),
+        volatility_adjustment_enabled=rng.random() < 0.7,
+        volatility_window_days=rng.choice([7, 14, 30]),
+        low_volatility_threshold=round(low, 4),
+        high_volatility_threshold=round(low + rng.uniform(0.003, 0.02), 4),
+        volatility_risk_multipliers=[rng.choice([0.5, 0.7]), rng.choice([1.0, 1.2])],
+        performance_adjustment_enabled=False,
+        tighten_stops=False,
+    )
+    return policy_dict(risk)
 
 
 def freqtrade_trades(strategy: type, variant: dict, **kwargs: Any) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from freqtrade.util import FtPrecise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig, DynamicRiskManager
 from freqtrade_posmgmt.lab import kernel
 from freqtrade_posmgmt.partial_manager import (
     PartialExitPolicy,
@@ -211,3 +212,38 @@ def test_partial_exit_amount_is_the_backtesters(ticks, price_places, lots, place
         TICK_SIZE,
     )
     assert kernel.ft_exit_amount(rate, held, lev, wanted, places) == theirs
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.floats(0.5, 1.5),
+    st.floats(0.5, 1.0),
+    st.floats(0.0, 1.0),
+    st.lists(st.floats(0.01, 0.5), min_size=1, max_size=4, unique=True),
+    st.lists(st.floats(0.001, 0.2), max_size=3, unique=True),
+)
+def test_drawdown_tier_factor_is_the_policys(peak_share, equity_share, trough_share, dd, rec):
+    """The stake factor of the drawdown tier in force, with gradual recovery."""
+    thresholds = sorted(dd)
+    factors = [1 - 0.2 * k for k in range(1, len(thresholds) + 1)]
+    recovery = sorted(rec)
+    peak = 10_000 * peak_share
+    equity = peak * equity_share
+    trough = equity * trough_share
+    manager = DynamicRiskManager(
+        DynamicRiskConfig(
+            drawdown_thresholds=thresholds,
+            risk_reduction_factors=factors,
+            recovery_thresholds=recovery,
+            volatility_adjustment_enabled=False,
+            performance_adjustment_enabled=False,
+            tighten_stops=False,
+        )
+    )
+    theirs = manager.calculate_risk_adjustment(equity, peak, trough_balance=trough)
+    tiers = np.full((kernel.MAX_TIERS, 2), np.nan)
+    tiers[: len(thresholds)] = list(zip(thresholds, factors, strict=True))
+    recoveries = np.full(kernel.MAX_TIERS, np.nan)
+    recoveries[: len(recovery)] = recovery
+    ours = kernel.risk_factor(equity, peak, trough, tiers, recoveries)
+    assert ours == theirs.position_size_factor

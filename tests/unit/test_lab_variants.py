@@ -57,8 +57,12 @@ def test_unknown_fields_and_unmodelled_sections_are_refused_by_name():
     base = base_variant(STRATEGY, {})
     with pytest.raises(LabRefusal, match="trailing_stop.activaton: unknown field"):
         sample({"trailing_stop": {"activaton": [0.1]}}, base, 2, 0)
-    with pytest.raises(LabRefusal, match="space section 'dynamic_risk'"):
-        sample({"dynamic_risk": {"max_drawdown": [0.2]}}, base, 2, 0)
+    with pytest.raises(LabRefusal, match="space section 'correlation'"):
+        sample({"correlation": {"max_correlated_positions": [2]}}, base, 2, 0)
+    with pytest.raises(LabRefusal, match="dynamic_risk.performance_adjustment_enabled"):
+        sample({"dynamic_risk": {"performance_adjustment_enabled": [True]}}, base, 2, 0)
+    with pytest.raises(LabRefusal, match="dynamic_risk.tighten_stops"):
+        sample({"dynamic_risk": {"tighten_stops": [True]}}, base, 2, 0)
     scale_ins = {"scale_in_thresholds": [[-0.05]], "scale_in_sizes": [[0.5]], "max_scale_ins": [1]}
     with pytest.raises(LabRefusal, match="partial_exits scale-ins"):
         sample({"partial_exits": scale_ins}, base, 2, 0)
