@@ -68,8 +68,11 @@ EXIT_REASONS = (
     P_MAX_HOLDING_US,
     P_TRAIL_ON_CLOSE,
     P_RISK,
+    P_MAX_SCALE_INS,
+    P_SCALE_IN_AFTER_EXIT,
+    P_SCALE_IN_MIN_CANDLES,
     N_PARAMS,
-) = range(19)
+) = range(22)
 
 # Columns of the trade table.
 (
@@ -103,6 +106,18 @@ EXIT_REASONS = (
 
 # The exit ladder's rows (target, size), NaN-padded.
 MAX_TARGETS = 8
+# Columns of the per-pair position facts a partial exit or a scale-in changes.
+(
+    POS_AVG,  # float(avg_price) of recalc_trade_from_orders: the exits' profit basis
+    POS_HELD,  # the amount held as fills.holdings sums it (its peak sizes the ladder)
+    POS_FIRST_STAKE,  # the first entry's stake (the scale-ins' unit)
+    POS_ADDS,  # scale-in levels fired, a bit mask
+    POS_ENTRIES,  # filled entries
+    POS_EXITED,  # some exit filled
+    POS_LAST_FILL,  # candle of the last fill
+    N_POS,
+) = range(8)
+
 # Dynamic risk's drawdown tiers, rows (threshold, factor), and recovery thresholds, NaN-padded.
 MAX_TIERS = 8
 
@@ -484,18 +499,13 @@ def ft_exit_amount_exact(stake_amount: float, stake: float, held: float, digits:
 
 
 @njit(cache=True)
-def ft_exit_amount(
-    open_rate: float, held: float, leverage: float, amount: float, digits: int
-) -> float:
+def ft_exit_amount(stake_amount: float, held: float, amount: float, digits: int) -> float:
     """
     The amount the backtester sells for the mixin's partial exit of ``amount``: the mixin
     answers the stake ``-trade.stake_amount * amount / trade.amount``, which the backtester
     turns back into an amount and truncates to the lot.
     """
     scale = _pow10(digits)
-    # trade.stake_amount: float(Precise(open_rate) * Precise(held)) / leverage; with the rate
-    # on its tick and the amount on its lot that decimal product is exact in integers.
-    stake_amount = _decimal_product(open_rate, held, digits) / leverage
     stake = -stake_amount * amount / held
     lots = abs(stake) * held / stake_amount * scale
     nearest = math.floor(lots + 0.5)
@@ -561,6 +571,7 @@ def backtest(  # noqa: C901
     session_closed: np.ndarray,
     entry_refused: np.ndarray,
     ladder: np.ndarray,
+    adds: np.ndarray,
     risk_tiers: np.ndarray,
     risk_recovery: np.ndarray,
     risk_volatility: np.ndarray,
@@ -588,6 +599,7 @@ def backtest(  # noqa: C901
     :param min_cost: per pair, the market's minimum cost (0 for none)
     :param amount_reserve: 1 + the config's ``amount_reserve_percent``
     :param ladder: the partial-exit ladder, rows (target, size), NaN-padded
+    :param adds: the scale-ins, rows (threshold, size), NaN-padded
     :param risk_tiers: dynamic risk's drawdown tiers, rows (threshold, factor), NaN-padded;
         ``risk_recovery`` its recovery thresholds; ``risk_volatility`` per pair and candle, the
         volatility multiplier of the pair's day (1 where neutral). Used when ``P_RISK`` is set.
@@ -627,6 +639,8 @@ def backtest(  # noqa: C901
     # The partial-exit ladder (PartialExitMixin): levels fired (bit mask), the largest amount
     # held, the profit its exits realised, the entry's value (close_profit's divisor).
     has_ladder = not math.isnan(ladder[0, 0])
+    has_adds = params[P_MAX_SCALE_INS] > 0
+    pos = np.zeros((n_pairs, N_POS))
     taken = np.zeros(n_pairs, dtype=np.int64)
     peak = np.zeros(n_pairs)
     realized = np.zeros(n_pairs)
@@ -776,7 +790,8 @@ def backtest(  # noqa: C901
                             open_index[p] = t
                             open_rate[p] = rate
                             amount[p] = units
-                            stake[p] = units * rate / leverage
+                            # trade.stake_amount as recalc_trade_from_orders sets it.
+                            stake[p] = _decimal_product(rate, units, amount_digits[p]) / leverage
                             lev[p] = leverage
                             distance = abs(stoploss / leverage)
                             if is_short:
@@ -794,8 +809,15 @@ def backtest(  # noqa: C901
                             realized[p] = 0.0
                             entry_value[p] = _open_value(units, rate, fee, is_short)
                             n_orders = _order(orders, n_orders, p, t, t, False, units, rate)
+                            pos[p, POS_AVG] = rate
+                            pos[p, POS_HELD] = units
+                            pos[p, POS_FIRST_STAKE] = units * rate / leverage
+                            pos[p, POS_ADDS] = 0
+                            pos[p, POS_ENTRIES] = 1
+                            pos[p, POS_EXITED] = 0
+                            pos[p, POS_LAST_FILL] = t
                 # 3. PartialExitMixin.adjust_trade_position at the open (before the exits).
-                if in_trade[p] and has_ladder:
+                if in_trade[p] and (has_ladder or has_adds):
                     sold, levels, below = _partial_exit(
                         p,
                         t,
@@ -805,6 +827,7 @@ def backtest(  # noqa: C901
                         short,
                         open_rate,
                         amount,
+                        stake,
                         lev,
                         taken,
                         peak,
@@ -835,6 +858,7 @@ def backtest(  # noqa: C901
                             lev,
                             realized,
                             entry_value,
+                            pos,
                         )
                         total_profit += profit_abs
                         booked += profit_abs
@@ -878,22 +902,114 @@ def backtest(  # noqa: C901
                         sale = _sell(
                             p,
                             sold,
-                            opens[p, t],
+                            price_round(opens[p, t], price_digits[p]),
                             fee,
                             short,
+                            pos,
                             open_rate,
                             amount,
                             stake,
                             lev,
                             amount_digits,
                             price_digits,
-                            stop,
-                            stop_pct,
-                            trailing,
+                            orders,
+                            n_orders,
+                        )
+                        _rebase_stop(
+                            p, short, open_rate, lev, stop, stop_pct, trailing, price_digits
                         )
                         realized[p] += sale
                         booked += sale
                         booked_at = t
+                        pos[p, POS_LAST_FILL] = t
+                    elif sold == 0 and has_adds:
+                        factor = 1.0
+                        if has_risk:
+                            factor = risk_factor(
+                                equity, equity_peak, equity_trough, risk_tiers, risk_recovery
+                            )
+                            factor *= risk_volatility[p, t]
+                        units = _scale_in(
+                            p,
+                            t,
+                            params,
+                            adds,
+                            opens,
+                            times,
+                            timeframe_minutes,
+                            fee,
+                            short,
+                            open_rate,
+                            amount,
+                            stake,
+                            lev,
+                            pos,
+                            min_cost,
+                            min_amount,
+                            max_cost,
+                            max_amount,
+                            amount_reserve,
+                            amount_digits,
+                            _available(
+                                open_order,
+                                n_open,
+                                stake,
+                                realized,
+                                start_balance + total_profit,
+                                tradable_ratio,
+                            ),
+                            factor,
+                        )
+                        if units > 0:
+                            rate = opens[p, t]
+                            n_orders = _order(
+                                orders, n_orders, p, open_index[p], t, False, units, rate
+                            )
+                            entry_value[p] += _open_value(units, rate, fee, short[p])
+                            pos[p, POS_ENTRIES] += 1
+                            pos[p, POS_HELD] += units
+                            peak[p] = max(peak[p], pos[p, POS_HELD])
+                            pos[p, POS_LAST_FILL] = t
+                            _recalc(
+                                p,
+                                pos,
+                                open_rate,
+                                amount,
+                                stake,
+                                lev,
+                                amount_digits,
+                                price_digits,
+                                orders,
+                                n_orders,
+                            )
+                            _rebase_stop(
+                                p, short, open_rate, lev, stop, stop_pct, trailing, price_digits
+                            )
+                            trailing[p] = _stop_after_fill(
+                                p,
+                                t,
+                                params,
+                                locks,
+                                rate,
+                                short,
+                                open_rate,
+                                amount,
+                                lev,
+                                fee,
+                                best,
+                                best_closed,
+                                closes,
+                                atr,
+                                open_index,
+                                stop,
+                                stop_pct,
+                                trailing,
+                                price_digits,
+                            )
+                            # _enter_trade recalculates once more after the fill.
+                            _rebase_stop(
+                                p, short, open_rate, lev, stop, stop_pct, trailing, price_digits
+                            )
                 # 4. Exit checks (on the entry candle too).
                 if in_trade[p]:
                     # IStrategy.should_exit, written out: a call with this many arrays costs
@@ -1050,6 +1166,7 @@ def backtest(  # noqa: C901
                                 lev,
                                 realized,
                                 entry_value,
+                                pos,
                             )
                             total_profit += profit_abs
                             booked += profit_abs
@@ -1083,6 +1200,7 @@ def backtest(  # noqa: C901
             lev,
             realized,
             entry_value,
+            pos,
         )
         n_trades += 1
     counts[0] = n_orders
@@ -1126,13 +1244,14 @@ def _record(
     lev: np.ndarray,
     realized: np.ndarray,
     entry_value: np.ndarray,
+    pos: np.ndarray,
 ) -> float:
     """
     Write a closed trade as ``Trade.close`` computes it (the profits of its partial exits
     added, its ratio on the entry's value); return its absolute profit.
     """
     units = amount[p]
-    profit_abs = realized[p] + _exit_profit(units, close_rate, fee, short[p], open_rate[p])
+    profit_abs = realized[p] + _exit_profit(units, close_rate, fee, short[p], pos[p, POS_AVG])
     trades[n, T_PAIR] = p
     trades[n, T_OPEN_INDEX] = open_index[p]
     trades[n, T_CLOSE_INDEX] = t
@@ -1200,6 +1319,7 @@ def _partial_exit(
     short: np.ndarray,
     open_rate: np.ndarray,
     amount: np.ndarray,
+    stake: np.ndarray,
     lev: np.ndarray,
     taken: np.ndarray,
     peak: np.ndarray,
@@ -1220,14 +1340,14 @@ def _partial_exit(
     profit = ft_profit_ratio(rate, open_rate[p], held, fee, lev[p], short[p])
     min_stake = adjust_min_stake(min_cost[p], min_amount[p], rate, reserve)
     wanted, levels, below = partial_exit_due(
-        ladder, taken[p], held, peak[p], profit, rate, min_stake, min_factor
+        ladder, taken[p], held, max(peak[p], held), profit, rate, min_stake, min_factor
     )
     if wanted <= 0:
         return 0.0, 0, False
     if wanted >= held:
         sold = held  # the stake -trade.stake_amount turns back into the whole amount
     else:
-        sold = ft_exit_amount(open_rate[p], held, lev[p], wanted, amount_digits[p])
+        sold = ft_exit_amount(stake[p], held, wanted, amount_digits[p])
     if sold == 0.0:
         return 0.0, 0, False
     remaining = (held - sold) * rate
@@ -1241,36 +1361,283 @@ def _partial_exit(
 def _sell(
     p: int,
     sold: float,
-    rate: float,
+    close_rate: float,
     fee: float,
     short: np.ndarray,
+    pos: np.ndarray,
     open_rate: np.ndarray,
     amount: np.ndarray,
     stake: np.ndarray,
     lev: np.ndarray,
     amount_digits: np.ndarray,
     price_digits: np.ndarray,
-    stop: np.ndarray,
-    stop_pct: np.ndarray,
-    trailing: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
 ) -> float:
     """
-    A partial exit filled: ``Trade.recalc_trade_from_orders`` (the rest, its stake, the open
-    rate on its tick, the stop re-based on it); return the exit's realised profit.
+    A partial exit filled (its order already in ``orders``): ``recalc_trade_from_orders``
+    (the rest, its stake, the open rate on its tick); return the exit's realised profit.
     """
-    close_rate = price_round(rate, price_digits[p])
-    profit = _exit_profit(sold, close_rate, fee, short[p], open_rate[p])
+    profit = _exit_profit(sold, close_rate, fee, short[p], pos[p, POS_AVG])
+    pos[p, POS_HELD] -= sold
+    pos[p, POS_EXITED] = 1
+    if pos[p, POS_ENTRIES] > 1:
+        _recalc(
+            p, pos, open_rate, amount, stake, lev, amount_digits, price_digits, orders, n_orders
+        )
+        return profit
+    # One entry: the average is its rate, every value a decimal product of ticks and lots.
     scale = _pow10(amount_digits[p])
     lots = math.floor(amount[p] * scale + 0.5) - math.floor(sold * scale + 0.5)
     amount[p] = lots / scale
     open_rate[p] = price_round(open_rate[p], price_digits[p])
-    stake[p] = amount[p] * open_rate[p] / lev[p]
+    stake[p] = _decimal_product(open_rate[p], amount[p], amount_digits[p]) / lev[p]
+    return profit
+
+
+@njit(cache=True)
+def _recalc(
+    p: int,
+    pos: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+    amount_digits: np.ndarray,
+    price_digits: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
+) -> None:
+    """``recalc_trade_from_orders`` after a scale-in, in decimals (see ft_recalc_exact)."""
+    leverage = lev[p]
+    with objmode(units="float64", rate="float64", staked="float64", average="float64"):
+        units, rate, staked, average = ft_recalc_exact(
+            orders[:n_orders], p, orders[n_orders - 1, O_OPEN_INDEX], leverage,
+            int(amount_digits[p]), int(price_digits[p]),
+        )  # fmt: skip
+    amount[p] = units
+    open_rate[p] = rate
+    stake[p] = staked
+    pos[p, POS_AVG] = average
+
+
+def ft_recalc_exact(
+    orders: np.ndarray, pair: int, open_index: float, leverage: float, amount_digits: int,
+    price_digits: int,
+) -> tuple[float, float, float, float]:  # fmt: skip
+    """
+    ``Trade.recalc_trade_from_orders`` on a trade's filled orders, with ccxt's ``Precise`` as
+    Freqtrade's ``FtPrecise``: (amount, open rate, stake amount, float of the average price).
+    """
+    from ccxt.base.precise import Precise
+
+    zero = Precise("0")
+    held, staked, average = Precise("0"), Precise("0"), Precise("0")
+    mine = orders[(orders[:, O_PAIR] == pair) & (orders[:, O_OPEN_INDEX] == open_index)]
+    for row in mine:
+        units = Precise(repr(float(row[O_AMOUNT])))
+        is_exit = row[O_IS_EXIT] > 0
+        side = Precise("-1" if is_exit else "1")
+        held = held + units * side
+        price = average if is_exit else Precise(repr(float(row[O_RATE])))
+        staked = staked + price * units * side
+        if held > zero and not is_exit:
+            average = staked / held
+    rate = price_round(float(str(staked / held)), price_digits)
+    units = amount_truncate(float(str(held)), amount_digits)
+    return units, rate, float(str(staked)) / leverage, float(str(average))
+
+
+@njit(cache=True)
+def _crossed_levels(adds: np.ndarray, profit: float) -> tuple[int, int]:
+    """Scale-in levels ``profit`` has reached (a bit mask), and how many levels there are."""
+    crossed = 0
+    n = 0
+    for k in range(adds.shape[0]):
+        if math.isnan(adds[k, 0]):
+            break
+        n += 1
+        # A positive threshold is reached from below, a negative one (DCA) from above.
+        if profit >= adds[k, 0] if adds[k, 0] > 0 else profit <= adds[k, 0]:
+            crossed |= 1 << k
+    return crossed, n
+
+
+@njit(cache=True)
+def _nearest_levels(adds: np.ndarray, n: int, open_levels: int, allowance: int) -> int:
+    """Up to ``allowance`` of ``open_levels``, nearest to zero profit first (ties: in order)."""
+    due = 0
+    for _ in range(allowance):
+        pick = -1
+        for k in range(n):
+            candidate = (open_levels >> k) & 1 and not (due >> k) & 1
+            if candidate and (pick < 0 or abs(adds[k, 0]) < abs(adds[pick, 0])):
+                pick = k
+        if pick < 0:
+            break
+        due |= 1 << pick
+    return due
+
+
+@njit(cache=True)
+def scale_in_due(
+    adds: np.ndarray,
+    max_adds: int,
+    after_exit: bool,
+    min_candles: int,
+    taken: int,
+    exited: bool,
+    held: float,
+    profit: float,
+    candles: float,
+    first_stake: float,
+    min_stake: float,
+    max_stake: float,
+) -> tuple[float, int]:
+    """
+    ``PartialExitPolicy.check_scale_in_opportunity``: (the stake to add, 0 for none; the levels
+    it fires as a bit mask). Levels crossed together merge, nearest to zero profit first.
+    """
+    crossed, n = _crossed_levels(adds, profit)
+    if crossed == 0:
+        return 0.0, 0
+    fired = 0
+    for k in range(n):
+        fired += (taken >> k) & 1
+    allowance = max_adds - fired
+    if held <= 0 or allowance <= 0 or (exited and not after_exit):
+        return 0.0, 0
+    if min_candles and candles < min_candles:
+        return 0.0, 0
+    due = _nearest_levels(adds, n, crossed & ~taken, allowance)
+    if due == 0:
+        return 0.0, 0
+    share = 0.0
+    for k in range(n):
+        if (due >> k) & 1:
+            share += adds[k, 1]
+    stake = min(share * first_stake, max_stake)
+    if min_stake > 0 and stake < min_stake:
+        return 0.0, 0
+    return stake, due
+
+
+@njit(cache=True)
+def _available(
+    open_order: np.ndarray,
+    n_open: int,
+    stake: np.ndarray,
+    realized: np.ndarray,
+    balance: float,
+    tradable_ratio: float,
+) -> float:
+    """``Wallets.get_available_stake_amount`` (``balance``: start plus closed trades' profit)."""
+    tied = 0.0
+    banked = 0.0
+    for k in range(n_open):
+        tied += stake[open_order[k]]
+        banked += realized[open_order[k]]
+    free = balance + banked - tied
+    return min((tied + free) * tradable_ratio - tied, free)
+
+
+@njit(cache=True)
+def _scale_in(
+    p: int,
+    t: int,
+    params: np.ndarray,
+    adds: np.ndarray,
+    opens: np.ndarray,
+    times: np.ndarray,
+    timeframe_minutes: int,
+    fee: float,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+    pos: np.ndarray,
+    min_cost: np.ndarray,
+    min_amount: np.ndarray,
+    max_cost: np.ndarray,
+    max_amount: np.ndarray,
+    reserve: float,
+    amount_digits: np.ndarray,
+    available: float,
+    factor: float,
+) -> float:
+    """
+    ``_check_adjust_trade_for_candle`` asking ``PartialExitMixin`` for an add at the open,
+    DynamicRiskMixin's ``factor`` on it, then ``_enter_trade``'s validation and lot: the amount
+    bought, 0 for none. Marks the levels fired when it buys.
+    """
+    rate = opens[p, t]
+    leverage = lev[p]
+    profit = ft_profit_ratio(rate, open_rate[p], amount[p], fee, leverage, short[p])
+    min_stake = adjust_min_stake(min_cost[p], min_amount[p], rate, reserve)
+    max_stake = min(min(max_cost[p], max_amount[p] * rate), available)
+    candles = (times[t] - times[int(pos[p, POS_LAST_FILL])]) / (timeframe_minutes * 60e6)
+    wanted, levels = scale_in_due(
+        adds,
+        int(params[P_MAX_SCALE_INS]),
+        params[P_SCALE_IN_AFTER_EXIT] > 0,
+        int(params[P_SCALE_IN_MIN_CANDLES]),
+        int(pos[p, POS_ADDS]),
+        pos[p, POS_EXITED] > 0,
+        amount[p],
+        profit,
+        candles,
+        pos[p, POS_FIRST_STAKE],
+        min_stake,
+        max_stake,
+    )
+    if wanted <= 0:
+        return 0.0
+    if factor != 1.0:  # DynamicRiskMixin._pm_risk_scale_in, bounded as the mixin bounds it
+        wanted = min(wanted * factor, max_stake)
+        if wanted <= 0 or (min_stake > 0 and wanted < min_stake):
+            return 0.0
+    # max_entry_position_adjustment: the policy's max_scale_ins, counted in orders.
+    if pos[p, POS_ENTRIES] > params[P_MAX_SCALE_INS]:
+        return 0.0
+    # get_valid_entry_price_and_stake for an add: min stake without the stop's reserve, at the
+    # trade's leverage, and no more than the market's max stake beyond what is already in.
+    entry_min = max(min_cost[p] * max(min(reserve, 1.5), 1.0), min_amount[p] * rate * reserve)
+    entry_min /= leverage
+    entry_max = min(max_cost[p], max_amount[p] * rate) / leverage
+    allowed = min(min(entry_max, available), entry_max - stake[p])
+    if entry_min > allowed:
+        return 0.0
+    if wanted < entry_min:
+        if wanted * 1.3 < entry_min:
+            return 0.0
+        wanted = entry_min
+    wanted = min(wanted, allowed)
+    if not wanted > 0 or (entry_min > 0 and wanted < entry_min):
+        return 0.0
+    units = amount_truncate((wanted / rate) * leverage, amount_digits[p])
+    if units > 0:
+        pos[p, POS_ADDS] = int(pos[p, POS_ADDS]) | levels
+    return units
+
+
+@njit(cache=True)
+def _rebase_stop(
+    p: int,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    lev: np.ndarray,
+    stop: np.ndarray,
+    stop_pct: np.ndarray,
+    trailing: np.ndarray,
+    price_digits: np.ndarray,
+) -> None:
+    """``recalc_trade_from_orders``'s ``adjust_stop_loss(open_rate, stop_loss_pct)``."""
     side = -1.0 if short[p] else 1.0
     new_loss = open_rate[p] * (1 - side * abs(stop_pct[p] / lev[p]))
     stop[p], moved = _raise_stop(stop[p], new_loss, short[p], price_digits[p])
     if moved:
         trailing[p] = True
-    return profit
 
 
 @njit(cache=True)

@@ -98,10 +98,7 @@ def check_policies(policies: dict[str, Any]) -> None:
                 "posmgmt.dynamic_risk.tighten_stops (not modelled by the lab yet: set it false)"
             )
     partial = policies.get("partial_exits")
-    if partial is not None:
-        if partial.scales_in:
-            raise LabRefusal("posmgmt.partial_exits scale-ins (not modelled by the lab yet)")
-        if partial.breakeven_after_first_exit:
-            raise LabRefusal(
-                "posmgmt.partial_exits.breakeven_after_first_exit (not modelled by the lab yet)"
-            )
+    if partial is not None and partial.breakeven_after_first_exit:
+        raise LabRefusal(
+            "posmgmt.partial_exits.breakeven_after_first_exit (not modelled by the lab yet)"
+        )

@@ -23,6 +23,7 @@ from freqtrade_posmgmt.lab.variants import (
     parameter_row,
     resolve,
     risk_tables,
+    scale_in_table,
 )
 from freqtrade_posmgmt.market_sessions import datetime_utc
 from freqtrade_posmgmt.partial_manager import SOLD_ALL_NOTE, level_tag
@@ -37,8 +38,8 @@ def _capacity(data: Any) -> int:
 def _tables(data: Any) -> tuple[np.ndarray, np.ndarray]:
     """Empty trade and order tables big enough for any variant on ``data``."""
     trades = np.empty((_capacity(data), kernel.N_TRADE_COLUMNS))
-    # Each trade: its entry and at most one partial exit per level.
-    orders = np.empty((_capacity(data) * (1 + kernel.MAX_TARGETS), kernel.N_ORDER_COLUMNS))
+    # Each trade: its entry, at most one partial exit and one add per level.
+    orders = np.empty((_capacity(data) * (1 + 2 * kernel.MAX_TARGETS), kernel.N_ORDER_COLUMNS))
     return trades, orders
 
 
@@ -66,6 +67,7 @@ def run_trades_and_orders(
     policies = resolve(variant)
     rules, weekend_due, day_end_due, closed, refused = time_arrays(data, policies["time_exits"])
     ladder = ladder_table(policies["partial_exits"])
+    adds = scale_in_table(policies["partial_exits"])
     risk_tiers, risk_recovery = risk_tables(policies["dynamic_risk"])
     risk_volatility = volatility_multipliers(data, policies["dynamic_risk"])
     period = atr_period(variant)
@@ -111,6 +113,7 @@ def run_trades_and_orders(
         closed,
         refused,
         ladder,
+        adds,
         risk_tiers,
         risk_recovery,
         risk_volatility,

@@ -183,13 +183,24 @@ def _tables(minimal_roi: dict, policy: TrailingStopPolicy | None) -> tuple:
 
 def ladder_table(policy: PartialExitPolicy | None) -> np.ndarray:
     """The partial-exit ladder as the kernel's NaN-padded rows (target, size)."""
-    ladder = np.full((kernel.MAX_TARGETS, 2), np.nan)
-    if policy is not None:
-        if len(policy.exit_targets) > kernel.MAX_TARGETS:
-            raise LabRefusal(f"more than {kernel.MAX_TARGETS} partial exit_targets")
-        for k, row in enumerate(zip(policy.exit_targets, policy.exit_sizes, strict=True)):
-            ladder[k] = row
-    return ladder
+    return _levels(policy and (policy.exit_targets, policy.exit_sizes), "exit_targets")
+
+
+def scale_in_table(policy: PartialExitPolicy | None) -> np.ndarray:
+    """The scale-ins as the kernel's NaN-padded rows (threshold, size)."""
+    return _levels(
+        policy and (policy.scale_in_thresholds, policy.scale_in_sizes), "scale_in_thresholds"
+    )
+
+
+def _levels(columns: tuple | None, name: str) -> np.ndarray:
+    table = np.full((kernel.MAX_TARGETS, 2), np.nan)
+    if columns:
+        if len(columns[0]) > kernel.MAX_TARGETS:
+            raise LabRefusal(f"more than {kernel.MAX_TARGETS} partial_exits.{name}")
+        for k, row in enumerate(zip(*columns, strict=True)):
+            table[k] = row
+    return table
 
 
 def risk_tables(policy: DynamicRiskConfig | None) -> tuple[np.ndarray, np.ndarray]:
@@ -251,6 +262,11 @@ def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
             params[kernel.P_MAX_HOLDING_US] = time_policy._hold_us
     risk: DynamicRiskConfig | None = policies["dynamic_risk"]
     params[kernel.P_RISK] = risk is not None and risk.enabled
+    partial: PartialExitPolicy | None = policies["partial_exits"]
+    params[kernel.P_MAX_SCALE_INS] = 0 if partial is None else partial.max_scale_ins
+    if partial is not None:
+        params[kernel.P_SCALE_IN_AFTER_EXIT] = partial.scale_in_after_exit
+        params[kernel.P_SCALE_IN_MIN_CANDLES] = partial.scale_in_min_candles
     roi, locks = _tables(s["minimal_roi"], policy)
     return params, roi, locks
 

@@ -104,7 +104,8 @@ def random_variant(rng: random.Random) -> dict[str, Any]:
 def random_ladder(rng: random.Random) -> dict[str, Any]:
     """
     A take-profit ladder of one to three targets; its sizes sell a part of the peak or all of
-    it (the last target's order then closes the trade under its tag).
+    it (the last target's order then closes the trade under its tag); none to two scale-ins,
+    mostly on drawdowns (DCA), sometimes without targets.
     """
     levels = rng.randint(1, 3)
     target = rng.uniform(0.004, 0.03)
@@ -115,9 +116,26 @@ def random_ladder(rng: random.Random) -> dict[str, Any]:
     shares = [rng.choice([1, 2, 3]) for _ in range(levels)]
     whole = rng.random() < 0.4
     total = sum(shares) if whole else sum(shares) / rng.choice([0.25, 0.5, 0.8])
+    adds = sorted(
+        {
+            round(rng.uniform(0.005, 0.05) * rng.choice([-1, -1, 1]), 4)
+            for _ in range(rng.randint(0, 2))
+        }
+    )
+    if rng.random() < 0.2:
+        targets = shares = []  # scale-ins alone
+        adds = adds or [-0.01]
     # Every field written: config.json's section is laid over the mixin's Parameters, whose
     # default ladder scales in.
-    ladder = PartialExitPolicy(exit_targets=targets, exit_sizes=[s / total for s in shares])
+    ladder = PartialExitPolicy(
+        exit_targets=targets,
+        exit_sizes=[s / total for s in shares],
+        scale_in_thresholds=adds,
+        scale_in_sizes=[rng.choice([0.25, 0.5, 1.0]) for _ in adds],
+        max_scale_ins=rng.choice([None, 1]) if adds else None,
+        scale_in_after_exit=rng.random() < 0.5,
+        scale_in_min_candles=rng.choice([0, 0, 3]),
+    )
     return policy_dict(ladder)
 
 

@@ -63,9 +63,8 @@ def test_unknown_fields_and_unmodelled_sections_are_refused_by_name():
         sample({"dynamic_risk": {"performance_adjustment_enabled": [True]}}, base, 2, 0)
     with pytest.raises(LabRefusal, match="dynamic_risk.tighten_stops"):
         sample({"dynamic_risk": {"tighten_stops": [True]}}, base, 2, 0)
-    scale_ins = {"scale_in_thresholds": [[-0.05]], "scale_in_sizes": [[0.5]], "max_scale_ins": [1]}
-    with pytest.raises(LabRefusal, match="partial_exits scale-ins"):
-        sample({"partial_exits": scale_ins}, base, 2, 0)
+    with pytest.raises(LabRefusal, match="partial_exits.breakeven_after_first_exit"):
+        sample({"partial_exits": {"breakeven_after_first_exit": [True]}}, base, 2, 0)
 
 
 def test_a_partial_exit_ladder_is_drawn_and_becomes_the_kernels_table():
