@@ -71,8 +71,12 @@ EXIT_REASONS = (
     P_MAX_SCALE_INS,
     P_SCALE_IN_AFTER_EXIT,
     P_SCALE_IN_MIN_CANDLES,
+    P_VOLATILITY_HIGH,
+    P_VOLATILITY_LOW,
+    P_VOLATILITY_HIGH_FACTOR,
+    P_VOLATILITY_LOW_FACTOR,
     N_PARAMS,
-) = range(22)
+) = range(26)
 
 # Columns of the trade table.
 (
@@ -115,8 +119,11 @@ MAX_TARGETS = 8
     POS_ENTRIES,  # filled entries
     POS_EXITED,  # some exit filled
     POS_LAST_FILL,  # candle of the last fill
+    POS_STAKED,  # entries' decimal stake in units of tick x lot, while integers hold it exactly
+    POS_LOTS,  # entries' amount in lots
+    POS_FIRST_ORDER,  # row of the trade's entry in the order table
     N_POS,
-) = range(8)
+) = range(11)
 
 # Dynamic risk's drawdown tiers, rows (threshold, factor), and recovery thresholds, NaN-padded.
 MAX_TIERS = 8
@@ -432,6 +439,16 @@ def risk_factor(
 
 
 @njit(cache=True)
+def volatility_factor(params: np.ndarray, volatility: float) -> float:
+    """The stake multiplier of the volatility band (1 where unknown: neutral)."""
+    if volatility > params[P_VOLATILITY_HIGH]:
+        return params[P_VOLATILITY_HIGH_FACTOR]
+    if volatility < params[P_VOLATILITY_LOW]:
+        return params[P_VOLATILITY_LOW_FACTOR]
+    return 1.0
+
+
+@njit(cache=True)
 def adjust_min_stake(min_cost: float, min_amount: float, rate: float, reserve: float) -> float:
     """
     ``Exchange.get_min_pair_stake_amount(pair, rate, -0.1)``, the ``min_stake`` the backtester
@@ -602,7 +619,8 @@ def backtest(  # noqa: C901
     :param adds: the scale-ins, rows (threshold, size), NaN-padded
     :param risk_tiers: dynamic risk's drawdown tiers, rows (threshold, factor), NaN-padded;
         ``risk_recovery`` its recovery thresholds; ``risk_volatility`` per pair and candle, the
-        volatility multiplier of the pair's day (1 where neutral). Used when ``P_RISK`` is set.
+        pair's daily volatility as the mixin reads it (NaN where unknown or off), banded by
+        the ``P_VOLATILITY_*`` parameters. Used when ``P_RISK`` is set.
     :param orders: filled with the entries and partial exits (rows of ``O_*`` columns);
         ``counts[0]`` is set to how many
     """
@@ -769,7 +787,7 @@ def backtest(  # noqa: C901
                         factor = risk_factor(
                             equity, equity_peak, equity_trough, risk_tiers, risk_recovery
                         )
-                        factor *= risk_volatility[p, t]
+                        factor *= volatility_factor(params, risk_volatility[p, t])
                         if factor != 1.0:
                             wanted = min(wanted * factor, min(available, max_stake))
                             if wanted <= 0 or (min_stake > 0 and wanted < min_stake):
@@ -816,6 +834,10 @@ def backtest(  # noqa: C901
                             pos[p, POS_ENTRIES] = 1
                             pos[p, POS_EXITED] = 0
                             pos[p, POS_LAST_FILL] = t
+                            pos[p, POS_LOTS] = 0
+                            pos[p, POS_STAKED] = 0
+                            pos[p, POS_FIRST_ORDER] = n_orders - 1
+                            _add_integers(p, pos, rate, units, price_digits, amount_digits)
                 # 3. PartialExitMixin.adjust_trade_position at the open (before the exits).
                 if in_trade[p] and (has_ladder or has_adds):
                     sold, levels, below = _partial_exit(
@@ -928,7 +950,7 @@ def backtest(  # noqa: C901
                             factor = risk_factor(
                                 equity, equity_peak, equity_trough, risk_tiers, risk_recovery
                             )
-                            factor *= risk_volatility[p, t]
+                            factor *= volatility_factor(params, risk_volatility[p, t])
                         units = _scale_in(
                             p,
                             t,
@@ -970,6 +992,7 @@ def backtest(  # noqa: C901
                             pos[p, POS_HELD] += units
                             peak[p] = max(peak[p], pos[p, POS_HELD])
                             pos[p, POS_LAST_FILL] = t
+                            _add_integers(p, pos, rate, units, price_digits, amount_digits)
                             _recalc(
                                 p,
                                 pos,
@@ -1408,17 +1431,56 @@ def _recalc(
     orders: np.ndarray,
     n_orders: int,
 ) -> None:
-    """``recalc_trade_from_orders`` after a scale-in, in decimals (see ft_recalc_exact)."""
+    """
+    ``recalc_trade_from_orders`` after a scale-in: in integers while only entries filled on
+    their ticks (the sums of tick x lot products are exact), else in decimals in Python
+    (``ft_recalc_exact``).
+    """
     leverage = lev[p]
+    if pos[p, POS_EXITED] == 0 and pos[p, POS_STAKED] > 0:
+        staked, lots = pos[p, POS_STAKED], pos[p, POS_LOTS]
+        price_scale = _pow10(price_digits[p])
+        amount_scale = _pow10(amount_digits[p])
+        amount[p] = lots / amount_scale
+        stake[p] = staked / (price_scale * amount_scale) / leverage
+        # The average in ticks is staked / lots: rounded half up to a tick for the open rate.
+        ticks = staked // lots
+        if 2 * (staked - ticks * lots) >= lots:
+            ticks += 1
+        open_rate[p] = ticks / price_scale
+        pos[p, POS_AVG] = staked / lots / price_scale
+        return
     with objmode(units="float64", rate="float64", staked="float64", average="float64"):
         units, rate, staked, average = ft_recalc_exact(
-            orders[:n_orders], p, orders[n_orders - 1, O_OPEN_INDEX], leverage,
+            orders[int(pos[p, POS_FIRST_ORDER]) : n_orders], p, orders[n_orders - 1, O_OPEN_INDEX], leverage,
             int(amount_digits[p]), int(price_digits[p]),
         )  # fmt: skip
     amount[p] = units
     open_rate[p] = rate
     stake[p] = staked
     pos[p, POS_AVG] = average
+
+
+@njit(cache=True)
+def _add_integers(
+    p: int,
+    pos: np.ndarray,
+    rate: float,
+    units: float,
+    price_digits: np.ndarray,
+    amount_digits: np.ndarray,
+) -> None:
+    """Add an entry to the integer sums; -1 once they cannot hold it exactly."""
+    if pos[p, POS_STAKED] < 0:
+        return
+    ticks = math.floor(rate * _pow10(price_digits[p]) + 0.5)
+    lots = math.floor(units * _pow10(amount_digits[p]) + 0.5)
+    staked = pos[p, POS_STAKED] + ticks * lots
+    if ticks / _pow10(price_digits[p]) != rate or not staked < 2.0**53:
+        pos[p, POS_STAKED] = -1
+        return
+    pos[p, POS_STAKED] = staked
+    pos[p, POS_LOTS] += lots
 
 
 def ft_recalc_exact(

@@ -69,7 +69,7 @@ def run_trades_and_orders(
     ladder = ladder_table(policies["partial_exits"])
     adds = scale_in_table(policies["partial_exits"])
     risk_tiers, risk_recovery = risk_tables(policies["dynamic_risk"])
-    risk_volatility = volatility_multipliers(data, policies["dynamic_risk"])
+    risk_volatility = daily_volatility(data, policies["dynamic_risk"])
     period = atr_period(variant)
     atr = data.atr(period) if period is not None else _no_atr(data)
     if trades is None or orders is None:
@@ -198,33 +198,30 @@ def _time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
 _VOLATILITY: dict[tuple, np.ndarray] = {}
 
 
-def volatility_multipliers(data: Any, policy: DynamicRiskConfig | None) -> np.ndarray:
+def daily_volatility(data: Any, policy: DynamicRiskConfig | None) -> np.ndarray:
     """
-    Per pair and candle, the stake multiplier of the pair's daily volatility as
-    ``DynamicRiskMixin`` reads it at an entry (1 where neutral or off): the volatility of the
-    closes up to the candle's UTC day start, over the policy's window, which a backtest reads
-    from the candle files before the timerange.
+    Per pair and candle, the pair's daily volatility as ``DynamicRiskMixin`` reads it at an
+    entry (NaN where unknown, or with the volatility adjustment off): of the closes up to the
+    candle's UTC day start, over the policy's window, which a backtest reads from the candle
+    files before the timerange. Computed once per window; the kernel applies the bands.
     """
     if policy is None or not policy.enabled or not policy.volatility_adjustment_enabled:
-        return _ones(data)
-    high, low = policy.volatility_risk_multipliers
-    window = policy.volatility_window_days
-    key = (id(data), data.opens.shape, window, policy.high_volatility_threshold,
-           policy.low_volatility_threshold, high, low)  # fmt: skip
+        window = 0
+    else:
+        window = policy.volatility_window_days
+    key = (id(data), data.opens.shape, window)
     if key in _VOLATILITY:
         return _VOLATILITY[key]
     if len(_VOLATILITY) > 64:
         _VOLATILITY.clear()
-    days = data.times // 1_000_000 // SECONDS_PER_DAY * SECONDS_PER_DAY
-    out = np.ones(data.opens.shape)
-    for p, pair in enumerate(data.pairs):
-        first, volatility = daily_volatility_series(*_daily_closes(data, pair, window), window)
-        index = (days - first) // SECONDS_PER_DAY
-        known = (index >= 0) & (index < len(volatility))
-        found = np.full(len(days), np.nan)
-        found[known] = volatility[index[known].astype(np.int64)]
-        out[p, found > policy.high_volatility_threshold] = high
-        out[p, found < policy.low_volatility_threshold] = low
+    out = np.full(data.opens.shape, np.nan)
+    if window:
+        days = data.times // 1_000_000 // SECONDS_PER_DAY * SECONDS_PER_DAY
+        for p, pair in enumerate(data.pairs):
+            first, volatility = daily_volatility_series(*_daily_closes(data, pair, window), window)
+            index = (days - first) // SECONDS_PER_DAY
+            known = (index >= 0) & (index < len(volatility))
+            out[p, known] = volatility[index[known].astype(np.int64)]
     _VOLATILITY[key] = out
     return out
 
@@ -243,13 +240,6 @@ def _daily_closes(data: Any, pair: str, window: int) -> tuple[np.ndarray, np.nda
     frame = data.analysed[pair]
     opens = frame["date"].dt.as_unit("s").astype("int64").to_numpy()
     return opens, frame["close"].to_numpy(float)
-
-
-def _ones(data: Any) -> np.ndarray:
-    key = (id(data), data.opens.shape, "ones")
-    if key not in _VOLATILITY:
-        _VOLATILITY[key] = np.ones(data.opens.shape)
-    return _VOLATILITY[key]
 
 
 _NO_ATR: dict[tuple, np.ndarray] = {}

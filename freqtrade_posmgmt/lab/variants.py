@@ -262,6 +262,12 @@ def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
             params[kernel.P_MAX_HOLDING_US] = time_policy._hold_us
     risk: DynamicRiskConfig | None = policies["dynamic_risk"]
     params[kernel.P_RISK] = risk is not None and risk.enabled
+    if risk is not None and risk.volatility_adjustment_enabled:
+        params[kernel.P_VOLATILITY_HIGH] = risk.high_volatility_threshold
+        params[kernel.P_VOLATILITY_LOW] = risk.low_volatility_threshold
+        high, low = risk.volatility_risk_multipliers
+        params[kernel.P_VOLATILITY_HIGH_FACTOR] = high
+        params[kernel.P_VOLATILITY_LOW_FACTOR] = low
     partial: PartialExitPolicy | None = policies["partial_exits"]
     params[kernel.P_MAX_SCALE_INS] = 0 if partial is None else partial.max_scale_ins
     if partial is not None:

@@ -114,6 +114,11 @@ def test_lab_equals_freqtrade_trade_for_trade(name):
         found = differences(lab, theirs)
         if found:
             failures.append(f"variant {index} {variant}: {found[0]}")
+    # What was compared, for `pytest -s`.
+    print(
+        f"{name}: {count} variants, {compared} trades, {partial_orders} orders beyond entry and exit"
+    )
+    print(f"  ({scale_ins} scale-ins), {resized} variants resized by dynamic risk")
     assert not failures, f"{len(failures)}/{count} variants differ; first: {failures[0]}"
     assert compared > count  # the variants traded
     assert partial_orders > count / 10  # and took profits on their ladders

@@ -352,3 +352,13 @@ def test_recalc_after_adds_is_freqtrades(fills, leverage):
     trade.recalc_trade_from_orders()
     units, rate, staked, _ = kernel.ft_recalc_exact(np.array(rows), 0, 0, leverage, 3, 2)
     assert (units, rate, staked) == (trade.amount, trade.open_rate, trade.stake_amount)
+    if any(row[3] for row in rows):
+        return
+    # Entries only: the kernel's integer path.
+    pos = np.zeros((1, kernel.N_POS))
+    digits = np.array([2]), np.array([3])
+    for row in rows:
+        kernel._add_integers(0, pos, row[5], row[4], *digits)
+    arrays = [np.zeros(1) for _ in range(3)]
+    kernel._recalc(0, pos, *arrays, np.array([leverage]), digits[1], digits[0], np.array(rows), 0)
+    assert [a[0] for a in arrays] == [trade.open_rate, trade.amount, trade.stake_amount]
