@@ -1,6 +1,7 @@
 """
 The exit lab's compiled backtest loop: Freqtrade's backtester rules, candle by candle, for many
-exit variants on one set of signals. Framework-free (numpy and numba only).
+exit variants on one set of signals. Framework-free (numpy and numba; the exact decimal steps
+import ccxt's ``Precise``, which Freqtrade's ``FtPrecise`` is, when they run).
 
 Every rule follows ``freqtrade/optimize/backtesting.py`` and ``strategy/interface.py`` of the
 installed Freqtrade (see ``docs/lab.md`` for the list and the line references in
@@ -11,7 +12,10 @@ the entry candle's trailing exit at the worst case, force exit at the last row's
 open trades visited first (in opening order), then the whitelist; ``max_open_trades`` and the
 wallet as ``Wallets`` computes them. The package's trailing policy is
 ``TrailingStopPolicy.stop_and_source`` and ``profit.stoploss_ratio`` ported line by line, as the
-``TrailingStopMixin`` applies them through ``custom_stoploss``.
+``TrailingStopMixin`` applies them through ``custom_stoploss``; the partial-exit ladder and
+scale-ins (``PartialExitPolicy``) at the open as ``adjust_trade_position`` answers there, filled
+and recalculated as the backtester does; dynamic risk's drawdown tier and volatility band on
+every stake (``DynamicRiskManager``), from the realised equity the mixin reads.
 """
 
 import math
