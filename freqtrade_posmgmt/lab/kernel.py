@@ -126,8 +126,11 @@ MAX_TARGETS = 8
     POS_STAKED,  # entries' decimal stake in units of tick x lot, while integers hold it exactly
     POS_LOTS,  # entries' amount in lots
     POS_FIRST_ORDER,  # row of the trade's entry in the order table
+    POS_STAKE_ROUGH,  # the stake is within an ulp of Freqtrade's, not equal to it
+    POS_QUIET_LOW,  # open prices strictly between these fire no exit target nor add
+    POS_QUIET_HIGH,
     N_POS,
-) = range(11)
+) = range(14)
 
 # Dynamic risk's drawdown tiers, rows (threshold, factor), and recovery thresholds, NaN-padded.
 MAX_TIERS = 8
@@ -520,6 +523,21 @@ def ft_exit_amount_exact(stake_amount: float, stake: float, held: float, digits:
 
 
 @njit(cache=True)
+def _exit_lots(stake_amount: float, held: float, amount: float, digits: int) -> float:
+    """The backtester's exit amount in lots, in floats: ``stake * held / stake_amount``."""
+    stake = -stake_amount * amount / held
+    return abs(stake) * held / stake_amount * _pow10(digits)
+
+
+@njit(cache=True)
+def _near_lot(stake_amount: float, held: float, amount: float, digits: int) -> bool:
+    """Whether floats cannot say on which side of a lot the exit amount falls."""
+    lots = _exit_lots(stake_amount, held, amount, digits)
+    nearest = math.floor(lots + 0.5)
+    return abs(lots - nearest) <= 1e-6 * max(1.0, nearest)
+
+
+@njit(cache=True)
 def ft_exit_amount(stake_amount: float, held: float, amount: float, digits: int) -> float:
     """
     The amount the backtester sells for the mixin's partial exit of ``amount``: the mixin
@@ -841,9 +859,27 @@ def backtest(  # noqa: C901
                             pos[p, POS_LOTS] = 0
                             pos[p, POS_STAKED] = 0
                             pos[p, POS_FIRST_ORDER] = n_orders - 1
+                            pos[p, POS_STAKE_ROUGH] = 0
+                            _quiet_band(
+                                p,
+                                params,
+                                ladder,
+                                adds,
+                                fee,
+                                short,
+                                open_rate,
+                                amount,
+                                lev,
+                                taken,
+                                pos,
+                            )
                             _add_integers(p, pos, rate, units, price_digits, amount_digits)
                 # 3. PartialExitMixin.adjust_trade_position at the open (before the exits).
-                if in_trade[p] and (has_ladder or has_adds):
+                if (
+                    in_trade[p]
+                    and (has_ladder or has_adds)
+                    and not pos[p, POS_QUIET_LOW] < opens[p, t] < pos[p, POS_QUIET_HIGH]
+                ):
                     sold, levels, below = _partial_exit(
                         p,
                         t,
@@ -863,6 +899,9 @@ def backtest(  # noqa: C901
                         min_amount,
                         amount_reserve,
                         min_factor,
+                        pos,
+                        orders,
+                        n_orders,
                     )
                     if sold > 0 and sold >= amount[p]:
                         close_rate = price_round(opens[p, t], price_digits[p])
@@ -948,13 +987,10 @@ def backtest(  # noqa: C901
                         booked += sale
                         booked_at = t
                         pos[p, POS_LAST_FILL] = t
+                        _quiet_band(
+                            p, params, ladder, adds, fee, short, open_rate, amount, lev, taken, pos
+                        )
                     elif sold == 0 and has_adds:
-                        factor = 1.0
-                        if has_risk:
-                            factor = risk_factor(
-                                equity, equity_peak, equity_trough, risk_tiers, risk_recovery
-                            )
-                            factor *= volatility_factor(params, risk_volatility[p, t])
                         units = _scale_in(
                             p,
                             t,
@@ -976,15 +1012,18 @@ def backtest(  # noqa: C901
                             max_amount,
                             amount_reserve,
                             amount_digits,
-                            _available(
-                                open_order,
-                                n_open,
-                                stake,
-                                realized,
-                                start_balance + total_profit,
-                                tradable_ratio,
-                            ),
-                            factor,
+                            open_order,
+                            n_open,
+                            realized,
+                            start_balance + total_profit,
+                            tradable_ratio,
+                            has_risk,
+                            equity,
+                            equity_peak,
+                            equity_trough,
+                            risk_tiers,
+                            risk_recovery,
+                            risk_volatility,
                         )
                         if units > 0:
                             rate = opens[p, t]
@@ -1036,6 +1075,19 @@ def backtest(  # noqa: C901
                             # _enter_trade recalculates once more after the fill.
                             _rebase_stop(
                                 p, short, open_rate, lev, stop, stop_pct, trailing, price_digits
+                            )
+                            _quiet_band(
+                                p,
+                                params,
+                                ladder,
+                                adds,
+                                fee,
+                                short,
+                                open_rate,
+                                amount,
+                                lev,
+                                taken,
+                                pos,
                             )
                 # 4. Exit checks (on the entry candle too).
                 if in_trade[p]:
@@ -1356,6 +1408,9 @@ def _partial_exit(
     min_amount: np.ndarray,
     reserve: float,
     min_factor: float,
+    pos: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
 ) -> tuple[float, int, bool]:
     """
     ``Backtesting._check_adjust_trade_for_candle`` asking ``PartialExitMixin`` at the open:
@@ -1374,6 +1429,12 @@ def _partial_exit(
     if wanted >= held:
         sold = held  # the stake -trade.stake_amount turns back into the whole amount
     else:
+        if pos[p, POS_STAKE_ROUGH] > 0 and _near_lot(stake[p], held, wanted, amount_digits[p]):
+            # On a lot, the stake's last bit may decide: Freqtrade's exact stake first.
+            _recalc_decimal(
+                p, pos, open_rate, amount, stake, lev, amount_digits, price_digits, orders,
+                n_orders,
+            )  # fmt: skip
         sold = ft_exit_amount(stake[p], held, wanted, amount_digits[p])
     if sold == 0.0:
         return 0.0, 0, False
@@ -1409,9 +1470,14 @@ def _sell(
     pos[p, POS_HELD] -= sold
     pos[p, POS_EXITED] = 1
     if pos[p, POS_ENTRIES] > 1:
-        _recalc(
-            p, pos, open_rate, amount, stake, lev, amount_digits, price_digits, orders, n_orders
-        )
+        # After adds the average has 18 decimals: the open rate stays (the exit leaves the
+        # quotient within 1e-18 of it), the amount is a difference of lots, and the stake is
+        # within an ulp, exact only where it decides something (_partial_exit).
+        scale = _pow10(amount_digits[p])
+        lots = math.floor(amount[p] * scale + 0.5) - math.floor(sold * scale + 0.5)
+        amount[p] = lots / scale
+        stake[p] = pos[p, POS_AVG] * amount[p] / lev[p]
+        pos[p, POS_STAKE_ROUGH] = 1
         return profit
     # One entry: the average is its rate, every value a decimal product of ticks and lots.
     scale = _pow10(amount_digits[p])
@@ -1454,9 +1520,31 @@ def _recalc(
         open_rate[p] = ticks / price_scale
         pos[p, POS_AVG] = staked / lots / price_scale
         return
+    _recalc_decimal(
+        p, pos, open_rate, amount, stake, lev, amount_digits, price_digits, orders, n_orders
+    )
+
+
+@njit(cache=True)
+def _recalc_decimal(
+    p: int,
+    pos: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+    amount_digits: np.ndarray,
+    price_digits: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
+) -> None:
+    """``recalc_trade_from_orders`` in decimals in Python (``ft_recalc_exact``)."""
+    leverage = lev[p]
+    first = int(pos[p, POS_FIRST_ORDER])
+    pos[p, POS_STAKE_ROUGH] = 0
     with objmode(units="float64", rate="float64", staked="float64", average="float64"):
         units, rate, staked, average = ft_recalc_exact(
-            orders[int(pos[p, POS_FIRST_ORDER]) : n_orders], p, orders[n_orders - 1, O_OPEN_INDEX], leverage,
+            orders[first:n_orders], p, orders[first, O_OPEN_INDEX], leverage,
             int(amount_digits[p]), int(price_digits[p]),
         )  # fmt: skip
     amount[p] = units
@@ -1629,17 +1717,35 @@ def _scale_in(
     max_amount: np.ndarray,
     reserve: float,
     amount_digits: np.ndarray,
-    available: float,
-    factor: float,
+    open_order: np.ndarray,
+    n_open: int,
+    realized: np.ndarray,
+    balance: float,
+    tradable_ratio: float,
+    has_risk: bool,
+    equity: float,
+    equity_peak: float,
+    equity_trough: float,
+    risk_tiers: np.ndarray,
+    risk_recovery: np.ndarray,
+    risk_volatility: np.ndarray,
 ) -> float:
     """
     ``_check_adjust_trade_for_candle`` asking ``PartialExitMixin`` for an add at the open,
-    DynamicRiskMixin's ``factor`` on it, then ``_enter_trade``'s validation and lot: the amount
-    bought, 0 for none. Marks the levels fired when it buys.
+    DynamicRiskMixin's factor on it (from the realised equity point),
+    then ``_enter_trade``'s validation and lot: the amount bought, 0 for none. Marks the levels
+    fired when it buys.
     """
     rate = opens[p, t]
     leverage = lev[p]
     profit = ft_profit_ratio(rate, open_rate[p], amount[p], fee, leverage, short[p])
+    if _crossed_levels(adds, profit)[0] == 0:
+        return 0.0  # most candles: decided before the wallet is read
+    available = _available(open_order, n_open, stake, realized, balance, tradable_ratio)
+    factor = 1.0
+    if has_risk:
+        factor = risk_factor(equity, equity_peak, equity_trough, risk_tiers, risk_recovery)
+        factor *= volatility_factor(params, risk_volatility[p, t])
     min_stake = adjust_min_stake(min_cost[p], min_amount[p], rate, reserve)
     max_stake = min(min(max_cost[p], max_amount[p] * rate), available)
     candles = (times[t] - times[int(pos[p, POS_LAST_FILL])]) / (timeframe_minutes * 60e6)
@@ -1685,6 +1791,66 @@ def _scale_in(
     if units > 0:
         pos[p, POS_ADDS] = int(pos[p, POS_ADDS]) | levels
     return units
+
+
+@njit(cache=True)
+def _quiet_band(
+    p: int,
+    params: np.ndarray,
+    ladder: np.ndarray,
+    adds: np.ndarray,
+    fee: float,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    lev: np.ndarray,
+    taken: np.ndarray,
+    pos: np.ndarray,
+) -> None:
+    """
+    The open prices at which no exit target nor add can fire, until the next fill: strictly
+    inside the rates of the nearest levels still open, narrowed by a margin so that a rate the
+    floats place near a level is always asked (adjust_trade_position changes nothing there).
+    """
+    low, high = 0.0, np.inf
+    is_short = short[p]
+    for k in range(ladder.shape[0]):
+        if math.isnan(ladder[k, 0]):
+            break
+        if not (taken[p] >> k) & 1:
+            low, high = _narrowed(low, high, ladder[k, 0], p, fee, is_short, open_rate, amount, lev)
+    fired = 0
+    for k in range(adds.shape[0]):
+        fired += (int(pos[p, POS_ADDS]) >> k) & 1
+    open_adds = fired < params[P_MAX_SCALE_INS] and (
+        pos[p, POS_EXITED] == 0 or params[P_SCALE_IN_AFTER_EXIT] > 0
+    )
+    for k in range(adds.shape[0]):
+        if math.isnan(adds[k, 0]) or not open_adds:
+            break
+        if not (int(pos[p, POS_ADDS]) >> k) & 1:
+            low, high = _narrowed(low, high, adds[k, 0], p, fee, is_short, open_rate, amount, lev)
+    pos[p, POS_QUIET_LOW] = low * (1 + 1e-6)
+    pos[p, POS_QUIET_HIGH] = high * (1 - 1e-6)
+
+
+@njit(cache=True)
+def _narrowed(
+    low: float,
+    high: float,
+    profit: float,
+    p: int,
+    fee: float,
+    is_short: bool,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    lev: np.ndarray,
+) -> tuple[float, float]:
+    """The band without the rates at which ``profit`` is reached (a gain above, or below short)."""
+    rate = pm_rate_for_profit(profit, open_rate[p], amount[p], fee, lev[p], is_short)
+    if (profit > 0) != is_short:
+        return low, min(high, rate)
+    return max(low, rate), high
 
 
 @njit(cache=True)
