@@ -557,17 +557,20 @@ def ft_exit_amount(stake_amount: float, held: float, amount: float, digits: int)
 
 
 @njit(cache=True)
-def _decimal_product(rate: float, amount: float, amount_digits: int) -> float:
-    """``float(Precise(rate) * Precise(amount))`` for an amount on its lot."""
+def _decimal_product(rate: float, amount: float, amount_digits: int) -> tuple[float, bool]:
+    """
+    ``float(Precise(rate) * Precise(amount))`` for an amount on its lot, and whether it is
+    exactly that (else the float product, within an ulp).
+    """
     lots = math.floor(amount * _pow10(amount_digits) + 0.5)
     for rate_digits in range(12):
         ticks = math.floor(rate * _pow10(rate_digits) + 0.5)
         if ticks / _pow10(rate_digits) == rate:
             whole = ticks * lots
             if whole < 2.0**53 and rate_digits + amount_digits <= 22:
-                return whole / _pow10(rate_digits + amount_digits)
+                return whole / _pow10(rate_digits + amount_digits), True
             break
-    return rate * amount
+    return rate * amount, False
 
 
 # One loop on purpose: split into calls taking the arrays, it ran three times slower.
@@ -831,7 +834,8 @@ def backtest(  # noqa: C901
                             open_rate[p] = rate
                             amount[p] = units
                             # trade.stake_amount as recalc_trade_from_orders sets it.
-                            stake[p] = _decimal_product(rate, units, amount_digits[p]) / leverage
+                            staked, exact = _decimal_product(rate, units, amount_digits[p])
+                            stake[p] = staked / leverage
                             lev[p] = leverage
                             distance = abs(stoploss / leverage)
                             if is_short:
@@ -859,7 +863,7 @@ def backtest(  # noqa: C901
                             pos[p, POS_LOTS] = 0
                             pos[p, POS_STAKED] = 0
                             pos[p, POS_FIRST_ORDER] = n_orders - 1
-                            pos[p, POS_STAKE_ROUGH] = 0
+                            pos[p, POS_STAKE_ROUGH] = not exact
                             _quiet_band(
                                 p,
                                 params,
@@ -1484,7 +1488,10 @@ def _sell(
     lots = math.floor(amount[p] * scale + 0.5) - math.floor(sold * scale + 0.5)
     amount[p] = lots / scale
     open_rate[p] = price_round(open_rate[p], price_digits[p])
-    stake[p] = _decimal_product(open_rate[p], amount[p], amount_digits[p]) / lev[p]
+    staked, exact = _decimal_product(open_rate[p], amount[p], amount_digits[p])
+    stake[p] = staked / lev[p]
+    if not exact:
+        pos[p, POS_STAKE_ROUGH] = 1
     return profit
 
 

@@ -215,7 +215,7 @@ def test_partial_exit_amount_is_the_backtesters(ticks, price_places, lots, place
         TICK_SIZE,
     )
     # trade.stake_amount as the kernel keeps it, and the amount it sells.
-    assert kernel._decimal_product(rate, held, places) / lev == stake_amount
+    assert kernel._decimal_product(rate, held, places)[0] / lev == stake_amount
     assert kernel.ft_exit_amount(stake_amount, held, wanted, places) == theirs
 
 
