@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from freqtrade_posmgmt.lab import data as lab_data
     from freqtrade_posmgmt.lab import kernel
     from freqtrade_posmgmt.lab.refusals import LabRefusal, check_policies, check_strategy
-    from freqtrade_posmgmt.lab.runner import run_metrics, run_trades, trade_records
+    from freqtrade_posmgmt.lab.runner import run_metrics, run_trades, variant_records
     from freqtrade_posmgmt.lab.variants import base_variant, sample
 
     logging.disable(logging.INFO)
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
                 "metrics": _metrics_dict(metrics[i]),
             }
             if args.export_trades:
-                entry["trades"] = trade_records(data, run_trades(data, variant))
+                entry["trades"] = variant_records(data, variant)
             exported.append(entry)
         args.export.write_text(json.dumps({"variants": exported}, indent=1))
         params = _hyperopt_params(strategy, best)
@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace, ft_args: dict, data: Any, variants: list, order: list) -> int:
-    from freqtrade_posmgmt.lab.runner import run_trades, trade_records
+    from freqtrade_posmgmt.lab.runner import variant_records
     from freqtrade_posmgmt.lab.verify import differences, run_freqtrade
 
     rng = random.Random(args.seed)
@@ -244,7 +244,7 @@ def _verify(args: argparse.Namespace, ft_args: dict, data: Any, variants: list, 
     failed = 0
     compared = 0
     for i in chosen:
-        lab = trade_records(data, run_trades(data, variants[i]))
+        lab = variant_records(data, variants[i])
         theirs = run_freqtrade(ft_args, variants[i])
         compared += len(theirs)
         found = differences(lab, theirs)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import talib
+from freqtrade.configuration import TimeRange
 from freqtrade.data.converter import trim_dataframes
 from freqtrade.enums import TradingMode
 from freqtrade.exchange.exchange_utils import TICK_SIZE
@@ -51,6 +52,10 @@ class LabData:
     min_amount: np.ndarray
     max_cost: np.ndarray
     max_amount: np.ndarray
+    min_cost: np.ndarray
+    """The market's minimum cost, 0 for none (``adjust_trade_position``'s min_stake)."""
+    amount_reserve: float
+    """1 + the config's ``amount_reserve_percent``."""
     can_short: bool
     fee: float
     start_balance: float
@@ -64,6 +69,13 @@ class LabData:
     config: dict[str, Any]
     analysed: dict[str, Any] = field(repr=False, default_factory=dict)
     """Per pair, the whole analysed dataframe (startup candles included), for the ATR."""
+    history: dict[str, tuple[np.ndarray, np.ndarray]] = field(repr=False, default_factory=dict)
+    """
+    Per pair, candle open times (epoch seconds) and closes from the candle files, reaching
+    :data:`HISTORY_REACH_DAYS` before the timerange: where dynamic risk reads its volatility.
+    """
+    history_start: float | None = None
+    """The timerange's start (epoch seconds), None without one."""
     _atr: dict[int, np.ndarray] = field(repr=False, default_factory=dict)
 
     def atr(self, period: int) -> np.ndarray:
@@ -194,6 +206,8 @@ def load(backtesting: Backtesting) -> LabData:
         min_amount=np.array([m["limits"]["amount"]["min"] or 0.0 for m in markets]),
         max_cost=np.array([m["limits"]["cost"]["max"] or np.inf for m in markets]),
         max_amount=np.array([m["limits"]["amount"]["max"] or np.inf for m in markets]),
+        min_cost=np.array([m["limits"]["cost"]["min"] or 0.0 for m in markets]),
+        amount_reserve=reserve,
         can_short=backtesting._can_short,
         fee=float(backtesting.fee),
         start_balance=wallet,
@@ -204,7 +218,33 @@ def load(backtesting: Backtesting) -> LabData:
         strategy=strategy,
         config=config,
         analysed=analysed,
+        history=_history(config, pairs, strategy.timeframe),
+        history_start=_timerange_start(config),
     )
+
+
+# DynamicRiskMixin's volatility window reads up to this many days before the timerange.
+HISTORY_REACH_DAYS = 400
+
+
+def _timerange_start(config: dict) -> float | None:
+    if not (config.get("timerange") and "datadir" in config):
+        return None
+    parsed = TimeRange.parse_timerange(config["timerange"])
+    return float(parsed.startts) if parsed.starttype else None
+
+
+def _history(config: dict, pairs: list[str], timeframe: str) -> dict[str, tuple]:
+    """Each pair's candles reaching back before the timerange, read while the files are there."""
+    if _timerange_start(config) is None:
+        return {}
+    from freqtrade_posmgmt.mixins._history import NS_PER_SECOND, history_reaching_back
+
+    found = {}
+    for pair in pairs:
+        dates, closes = history_reaching_back(config, pair, timeframe, HISTORY_REACH_DAYS * 86_400)
+        found[pair] = (dates // NS_PER_SECOND, closes)
+    return found
 
 
 def _check_config(backtesting: Backtesting) -> None:

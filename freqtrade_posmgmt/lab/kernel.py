@@ -1,6 +1,7 @@
 """
 The exit lab's compiled backtest loop: Freqtrade's backtester rules, candle by candle, for many
-exit variants on one set of signals. Framework-free (numpy and numba only).
+exit variants on one set of signals. Framework-free (numpy and numba; the exact decimal steps
+import ccxt's ``Precise``, which Freqtrade's ``FtPrecise`` is, when they run).
 
 Every rule follows ``freqtrade/optimize/backtesting.py`` and ``strategy/interface.py`` of the
 installed Freqtrade (see ``docs/lab.md`` for the list and the line references in
@@ -11,13 +12,18 @@ the entry candle's trailing exit at the worst case, force exit at the last row's
 open trades visited first (in opening order), then the whitelist; ``max_open_trades`` and the
 wallet as ``Wallets`` computes them. The package's trailing policy is
 ``TrailingStopPolicy.stop_and_source`` and ``profit.stoploss_ratio`` ported line by line, as the
-``TrailingStopMixin`` applies them through ``custom_stoploss``.
+``TrailingStopMixin`` applies them through ``custom_stoploss``; the partial-exit ladder and
+scale-ins (``PartialExitPolicy``) at the open as ``adjust_trade_position`` answers there, filled
+and recalculated as the backtester does; dynamic risk's drawdown tier and volatility band on
+every stake (``DynamicRiskManager``), from the realised equity the mixin reads.
 """
 
 import math
+from decimal import ROUND_DOWN as _ROUND_DOWN
+from decimal import Decimal as _Decimal
 
 import numpy as np
-from numba import njit
+from numba import njit, objmode
 
 # Exit reasons, in the order of :data:`EXIT_REASONS`.
 (
@@ -30,7 +36,8 @@ from numba import njit
     TIME_WEEKEND,
     TIME_END_OF_DAY,
     TIME_SESSION_CLOSED,
-) = range(9)
+    PARTIAL_EXIT_ALL,
+) = range(10)
 EXIT_REASONS = (
     "exit_signal",
     "stop_loss",
@@ -41,6 +48,8 @@ EXIT_REASONS = (
     "time_weekend",
     "time_end_of_day",
     "time_session_closed",
+    # The ladder's own order closed the trade: its tag (lab.runner names the levels).
+    "partial_exit",
 )
 
 # Columns of a variant's parameter row (see lab.variants.parameter_row).
@@ -62,8 +71,16 @@ EXIT_REASONS = (
     P_BREAKEVEN_BUFFER,
     P_MAX_HOLDING_US,
     P_TRAIL_ON_CLOSE,
+    P_RISK,
+    P_MAX_SCALE_INS,
+    P_SCALE_IN_AFTER_EXIT,
+    P_SCALE_IN_MIN_CANDLES,
+    P_VOLATILITY_HIGH,
+    P_VOLATILITY_LOW,
+    P_VOLATILITY_HIGH_FACTOR,
+    P_VOLATILITY_LOW_FACTOR,
     N_PARAMS,
-) = range(18)
+) = range(26)
 
 # Columns of the trade table.
 (
@@ -79,8 +96,44 @@ EXIT_REASONS = (
     T_REASON,
     T_PROFIT_ABS,
     T_PROFIT_RATIO,
+    T_LEVELS,
+    T_REST_BELOW_MIN,
     N_TRADE_COLUMNS,
-) = range(13)
+) = range(15)
+
+# Columns of the order table: every entry and partial exit (a trade's last exit is its row).
+(
+    O_PAIR,
+    O_OPEN_INDEX,
+    O_INDEX,
+    O_IS_EXIT,
+    O_AMOUNT,
+    O_RATE,
+    N_ORDER_COLUMNS,
+) = range(7)
+
+# The exit ladder's rows (target, size), NaN-padded.
+MAX_TARGETS = 8
+# Columns of the per-pair position facts a partial exit or a scale-in changes.
+(
+    POS_AVG,  # float(avg_price) of recalc_trade_from_orders: the exits' profit basis
+    POS_HELD,  # the amount held as fills.holdings sums it (its peak sizes the ladder)
+    POS_FIRST_STAKE,  # the first entry's stake (the scale-ins' unit)
+    POS_ADDS,  # scale-in levels fired, a bit mask
+    POS_ENTRIES,  # filled entries
+    POS_EXITED,  # some exit filled
+    POS_LAST_FILL,  # candle of the last fill
+    POS_STAKED,  # entries' decimal stake in units of tick x lot, while integers hold it exactly
+    POS_LOTS,  # entries' amount in lots
+    POS_FIRST_ORDER,  # row of the trade's entry in the order table
+    POS_STAKE_ROUGH,  # the stake is within an ulp of Freqtrade's, not equal to it
+    POS_QUIET_LOW,  # open prices strictly between these fire no exit target nor add
+    POS_QUIET_HIGH,
+    N_POS,
+) = range(14)
+
+# Dynamic risk's drawdown tiers, rows (threshold, factor), and recovery thresholds, NaN-padded.
+MAX_TIERS = 8
 
 # Columns of a variant's metrics row.
 (
@@ -345,6 +398,181 @@ def _raise_stop(stop: float, new_loss: float, short: bool, price_digits: int) ->
     return stop, False
 
 
+@njit(cache=True)
+def exit_min_stake_factor(stoploss: float, reserve: float) -> float:
+    """``partial_manager.exit_min_stake_factor``, with ``reserve`` = 1 + amount_reserve_percent."""
+    ratio = reserve / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
+    return max(max(min(ratio, 1.5), 1.0) / reserve, 1.0)
+
+
+@njit(cache=True)
+def _tier(drawdown: float, tiers: np.ndarray) -> int:
+    """``dynamic_risk.tier``: the number of thresholds at or below ``drawdown``."""
+    level = 0
+    for k in range(tiers.shape[0]):
+        if math.isnan(tiers[k, 0]):
+            break
+        if tiers[k, 0] <= drawdown:
+            level += 1
+    return level
+
+
+@njit(cache=True)
+def _drawdown(equity: float, peak: float) -> float:
+    return max(0.0, (peak - equity) / peak) if peak > 0 else 0.0
+
+
+@njit(cache=True)
+def risk_factor(
+    equity: float, peak: float, trough: float, tiers: np.ndarray, recovery: np.ndarray
+) -> float:
+    """
+    The drawdown tier's stake factor (``dynamic_risk.tier_in_force`` and the factor
+    ``DynamicRiskManager.calculate_risk_adjustment`` gives it), 1.0 outside any tier.
+    """
+    if equity >= peak:
+        return 1.0
+    trough = min(trough, equity)
+    deepest = _tier(_drawdown(trough, peak), tiers)
+    gain = (equity - trough) / trough if trough > 0 else 0.0
+    steps = 0
+    for k in range(recovery.shape[0]):
+        if math.isnan(recovery[k]):
+            break
+        if recovery[k] <= gain:
+            steps += 1
+    level = max(_tier(_drawdown(equity, peak), tiers), deepest - steps)
+    return tiers[level - 1, 1] if level else 1.0
+
+
+@njit(cache=True)
+def volatility_factor(params: np.ndarray, volatility: float) -> float:
+    """The stake multiplier of the volatility band (1 where unknown: neutral)."""
+    if volatility > params[P_VOLATILITY_HIGH]:
+        return params[P_VOLATILITY_HIGH_FACTOR]
+    if volatility < params[P_VOLATILITY_LOW]:
+        return params[P_VOLATILITY_LOW_FACTOR]
+    return 1.0
+
+
+@njit(cache=True)
+def adjust_min_stake(min_cost: float, min_amount: float, rate: float, reserve: float) -> float:
+    """
+    ``Exchange.get_min_pair_stake_amount(pair, rate, -0.1)``, the ``min_stake`` the backtester
+    hands ``adjust_trade_position`` (leverage 1); 0 for none.
+    """
+    stoploss_reserve = max(min(reserve / (1 - 0.1), 1.5), 1.0)
+    return max(min_cost * stoploss_reserve, min_amount * rate * reserve)
+
+
+@njit(cache=True)
+def partial_exit_due(
+    ladder: np.ndarray,
+    taken: int,
+    held: float,
+    peak: float,
+    profit: float,
+    rate: float,
+    min_stake: float,
+    min_factor: float,
+) -> tuple[float, int, bool]:
+    """
+    ``PartialExitPolicy.check_partial_exits``: (amount to sell, the levels it fires as a bit
+    mask, whether the rest was below the minimum stake); amount 0 when nothing is due.
+    """
+    if math.isnan(ladder[0, 0]) or profit < ladder[0, 0] or held <= 0:
+        return 0.0, 0, False
+    due = 0
+    for k in range(ladder.shape[0]):
+        if math.isnan(ladder[k, 0]):
+            break
+        if not (taken >> k) & 1 and profit >= ladder[k, 0]:
+            due |= 1 << k
+    if due == 0:
+        return 0.0, 0, False
+    fired = 0.0
+    wanted = 0.0
+    for k in range(ladder.shape[0]):
+        if math.isnan(ladder[k, 0]):
+            break
+        if ((taken | due) >> k) & 1:
+            fired += ladder[k, 1]
+        if (due >> k) & 1:
+            wanted += ladder[k, 1]
+    amount = held if fired >= 1 - 1e-9 else min(wanted * peak, held)
+    rest = held - amount
+    below = min_stake > 0 and 0 < rest * rate < min_stake * min_factor
+    if below:
+        amount = held
+    return amount, due, below
+
+
+def ft_exit_amount_exact(stake_amount: float, stake: float, held: float, digits: int) -> float:
+    """
+    The backtester's ``amount_to_contract_precision(abs(FtPrecise(stake) * FtPrecise(held) /
+    FtPrecise(stake_amount)))`` in Python, with the ``Precise`` of ccxt (Freqtrade's exchange
+    library) that ``FtPrecise`` is: for amounts the kernel's floats cannot place on a side of a
+    lot.
+    """
+    from ccxt.base.precise import Precise
+
+    value = Precise(repr(stake)) * Precise(repr(held)) / Precise(repr(stake_amount))
+    value = abs(float(str(value)))
+    scale = _Decimal(10) ** -digits
+    return float((_Decimal(repr(value)) / scale).to_integral_value(_ROUND_DOWN) * scale)
+
+
+@njit(cache=True)
+def _exit_lots(stake_amount: float, held: float, amount: float, digits: int) -> float:
+    """The backtester's exit amount in lots, in floats: ``stake * held / stake_amount``."""
+    stake = -stake_amount * amount / held
+    return abs(stake) * held / stake_amount * _pow10(digits)
+
+
+@njit(cache=True)
+def _near_lot(stake_amount: float, held: float, amount: float, digits: int) -> bool:
+    """Whether floats cannot say on which side of a lot the exit amount falls."""
+    lots = _exit_lots(stake_amount, held, amount, digits)
+    nearest = math.floor(lots + 0.5)
+    return abs(lots - nearest) <= 1e-6 * max(1.0, nearest)
+
+
+@njit(cache=True)
+def ft_exit_amount(stake_amount: float, held: float, amount: float, digits: int) -> float:
+    """
+    The amount the backtester sells for the mixin's partial exit of ``amount``: the mixin
+    answers the stake ``-trade.stake_amount * amount / trade.amount``, which the backtester
+    turns back into an amount and truncates to the lot.
+    """
+    scale = _pow10(digits)
+    stake = -stake_amount * amount / held
+    lots = abs(stake) * held / stake_amount * scale
+    nearest = math.floor(lots + 0.5)
+    if abs(lots - nearest) > 1e-6 * max(1.0, nearest):
+        return math.floor(lots) / scale
+    # On (or next to) a lot: only the decimal arithmetic says on which side.
+    with objmode(exact="float64"):
+        exact = ft_exit_amount_exact(stake_amount, stake, held, digits)
+    return exact
+
+
+@njit(cache=True)
+def _decimal_product(rate: float, amount: float, amount_digits: int) -> tuple[float, bool]:
+    """
+    ``float(Precise(rate) * Precise(amount))`` for an amount on its lot, and whether it is
+    exactly that (else the float product, within an ulp).
+    """
+    lots = math.floor(amount * _pow10(amount_digits) + 0.5)
+    for rate_digits in range(12):
+        ticks = math.floor(rate * _pow10(rate_digits) + 0.5)
+        if ticks / _pow10(rate_digits) == rate:
+            whole = ticks * lots
+            if whole < 2.0**53 and rate_digits + amount_digits <= 22:
+                return whole / _pow10(rate_digits + amount_digits), True
+            break
+    return rate * amount, False
+
+
 # One loop on purpose: split into calls taking the arrays, it ran three times slower.
 @njit(cache=True)
 def backtest(  # noqa: C901
@@ -367,6 +595,8 @@ def backtest(  # noqa: C901
     min_amount: np.ndarray,
     max_cost: np.ndarray,
     max_amount: np.ndarray,
+    min_cost: np.ndarray,
+    amount_reserve: float,
     can_short: bool,
     fee: float,
     start_balance: float,
@@ -382,7 +612,14 @@ def backtest(  # noqa: C901
     day_end_due: np.ndarray,
     session_closed: np.ndarray,
     entry_refused: np.ndarray,
+    ladder: np.ndarray,
+    adds: np.ndarray,
+    risk_tiers: np.ndarray,
+    risk_recovery: np.ndarray,
+    risk_volatility: np.ndarray,
     trades: np.ndarray,
+    orders: np.ndarray,
+    counts: np.ndarray,
 ) -> int:
     """
     One variant over every pair and candle; fills ``trades`` (rows of ``T_*`` columns) in the
@@ -401,6 +638,16 @@ def backtest(  # noqa: C901
         microseconds, inf for never); ``day_end_due`` likewise for the end of day
     :param session_closed: per candle, the session is closed (``no_overnight`` exits then)
     :param entry_refused: per candle, ``TimeExitPolicy.entry_refusal`` refuses an entry
+    :param min_cost: per pair, the market's minimum cost (0 for none)
+    :param amount_reserve: 1 + the config's ``amount_reserve_percent``
+    :param ladder: the partial-exit ladder, rows (target, size), NaN-padded
+    :param adds: the scale-ins, rows (threshold, size), NaN-padded
+    :param risk_tiers: dynamic risk's drawdown tiers, rows (threshold, factor), NaN-padded;
+        ``risk_recovery`` its recovery thresholds; ``risk_volatility`` per pair and candle, the
+        pair's daily volatility as the mixin reads it (NaN where unknown or off), banded by
+        the ``P_VOLATILITY_*`` parameters. Used when ``P_RISK`` is set.
+    :param orders: filled with the entries and partial exits (rows of ``O_*`` columns);
+        ``counts[0]`` is set to how many
     """
     n_pairs, n_times = opens.shape
     in_trade = np.zeros(n_pairs, dtype=np.bool_)
@@ -432,8 +679,36 @@ def backtest(  # noqa: C901
     hold_us = params[P_MAX_HOLDING_US]
     last = n_times - 1
     visit = np.empty(n_pairs, dtype=np.int64)
+    # The partial-exit ladder (PartialExitMixin): levels fired (bit mask), the largest amount
+    # held, the profit its exits realised, the entry's value (close_profit's divisor).
+    has_ladder = not math.isnan(ladder[0, 0])
+    has_adds = params[P_MAX_SCALE_INS] > 0
+    pos = np.zeros((n_pairs, N_POS))
+    taken = np.zeros(n_pairs, dtype=np.int64)
+    peak = np.zeros(n_pairs)
+    realized = np.zeros(n_pairs)
+    entry_value = np.zeros(n_pairs)
+    min_factor = exit_min_stake_factor(stoploss, amount_reserve)
+    n_orders = 0
+    # DynamicRiskMixin's realised equity point: exits count from the candle after their fill.
+    has_risk = params[P_RISK] > 0
+    equity = start_balance * tradable_ratio
+    equity_peak = equity
+    equity_trough = equity
+    booked = 0.0  # profit of the exits filled on candle booked_at, not yet in the point
+    booked_at = -1
 
     for t in range(n_times):
+        if 0 <= booked_at < t:
+            # EquityPoint.then: one point per fill time; a new peak resets the trough.
+            equity += booked
+            if equity >= equity_peak:
+                equity_peak = equity
+                equity_trough = equity
+            else:
+                equity_trough = min(equity_trough, equity)
+            booked = 0.0
+            booked_at = -1
         if n_open == 0 and not _any_entry(enter_long, enter_short, can_short, t, n_pairs):
             continue  # nothing open and nothing to enter: most candles
         if pm_trail and on_close:
@@ -510,9 +785,11 @@ def backtest(  # noqa: C901
                     and not entry_refused[t]
                 ):
                     tied = 0.0
+                    banked = 0.0
                     for k in range(n_open):
                         tied += stake[open_order[k]]
-                    free = start_balance + total_profit - tied
+                        banked += realized[open_order[k]]
+                    free = start_balance + total_profit + banked - tied
                     available = min((tied + free) * tradable_ratio - tied, free)
                     if stake_amount < 0:
                         wanted = (
@@ -530,6 +807,16 @@ def backtest(  # noqa: C901
                     rate = opens[p, t]
                     min_stake = max(min_stake_base[p], min_amount[p] * rate * 1.05) / leverage
                     max_stake = min(max_cost[p], max_amount[p] * rate) / leverage
+                    if has_risk and wanted > 0:
+                        # DynamicRiskMixin in custom_stake_amount, before Freqtrade validates.
+                        factor = risk_factor(
+                            equity, equity_peak, equity_trough, risk_tiers, risk_recovery
+                        )
+                        factor *= volatility_factor(params, risk_volatility[p, t])
+                        if factor != 1.0:
+                            wanted = min(wanted * factor, min(available, max_stake))
+                            if wanted <= 0 or (min_stake > 0 and wanted < min_stake):
+                                wanted = 0.0
                     validated = 0.0
                     if wanted > 0:
                         allowed = min(max_stake, available)
@@ -546,7 +833,9 @@ def backtest(  # noqa: C901
                             open_index[p] = t
                             open_rate[p] = rate
                             amount[p] = units
-                            stake[p] = units * rate / leverage
+                            # trade.stake_amount as recalc_trade_from_orders sets it.
+                            staked, exact = _decimal_product(rate, units, amount_digits[p])
+                            stake[p] = staked / leverage
                             lev[p] = leverage
                             distance = abs(stoploss / leverage)
                             if is_short:
@@ -559,6 +848,251 @@ def backtest(  # noqa: C901
                             best_closed[p] = -np.inf if direction > 0 else np.inf
                             open_order[n_open] = p
                             n_open += 1
+                            taken[p] = 0
+                            peak[p] = units
+                            realized[p] = 0.0
+                            entry_value[p] = _open_value(units, rate, fee, is_short)
+                            n_orders = _order(orders, n_orders, p, t, t, False, units, rate)
+                            pos[p, POS_AVG] = rate
+                            pos[p, POS_HELD] = units
+                            pos[p, POS_FIRST_STAKE] = units * rate / leverage
+                            pos[p, POS_ADDS] = 0
+                            pos[p, POS_ENTRIES] = 1
+                            pos[p, POS_EXITED] = 0
+                            pos[p, POS_LAST_FILL] = t
+                            pos[p, POS_LOTS] = 0
+                            pos[p, POS_STAKED] = 0
+                            pos[p, POS_FIRST_ORDER] = n_orders - 1
+                            pos[p, POS_STAKE_ROUGH] = not exact
+                            _quiet_band(
+                                p,
+                                params,
+                                ladder,
+                                adds,
+                                fee,
+                                short,
+                                open_rate,
+                                amount,
+                                lev,
+                                taken,
+                                pos,
+                            )
+                            _add_integers(p, pos, rate, units, price_digits, amount_digits)
+                # 3. PartialExitMixin.adjust_trade_position at the open (before the exits).
+                if (
+                    in_trade[p]
+                    and (has_ladder or has_adds)
+                    and not pos[p, POS_QUIET_LOW] < opens[p, t] < pos[p, POS_QUIET_HIGH]
+                ):
+                    sold, levels, below = _partial_exit(
+                        p,
+                        t,
+                        ladder,
+                        opens,
+                        fee,
+                        short,
+                        open_rate,
+                        amount,
+                        stake,
+                        lev,
+                        taken,
+                        peak,
+                        amount_digits,
+                        price_digits,
+                        min_cost,
+                        min_amount,
+                        amount_reserve,
+                        min_factor,
+                        pos,
+                        orders,
+                        n_orders,
+                    )
+                    if sold > 0 and sold >= amount[p]:
+                        close_rate = price_round(opens[p, t], price_digits[p])
+                        booked -= realized[p]
+                        booked_at = t
+                        profit_abs = _record(
+                            trades,
+                            n_trades,
+                            p,
+                            t,
+                            PARTIAL_EXIT_ALL,
+                            close_rate,
+                            fee,
+                            short,
+                            open_index,
+                            open_rate,
+                            amount,
+                            stake,
+                            lev,
+                            realized,
+                            entry_value,
+                            pos,
+                        )
+                        total_profit += profit_abs
+                        booked += profit_abs
+                        trades[n_trades, T_LEVELS] = levels
+                        trades[n_trades, T_REST_BELOW_MIN] = below
+                        n_trades += 1
+                        in_trade[p] = False
+                        n_open = _remove(open_order, n_open, p)
+                    elif sold > 0:
+                        n_orders = _order(
+                            orders,
+                            n_orders,
+                            p,
+                            open_index[p],
+                            t,
+                            True,
+                            sold,
+                            price_round(opens[p, t], price_digits[p]),
+                        )
+                        trailing[p] = _stop_after_fill(
+                            p,
+                            t,
+                            params,
+                            locks,
+                            opens[p, t],
+                            short,
+                            open_rate,
+                            amount,
+                            lev,
+                            fee,
+                            best,
+                            best_closed,
+                            closes,
+                            atr,
+                            open_index,
+                            stop,
+                            stop_pct,
+                            trailing,
+                            price_digits,
+                        )
+                        sale = _sell(
+                            p,
+                            sold,
+                            price_round(opens[p, t], price_digits[p]),
+                            fee,
+                            short,
+                            pos,
+                            open_rate,
+                            amount,
+                            stake,
+                            lev,
+                            amount_digits,
+                            price_digits,
+                            orders,
+                            n_orders,
+                        )
+                        _rebase_stop(
+                            p, short, open_rate, lev, stop, stop_pct, trailing, price_digits
+                        )
+                        realized[p] += sale
+                        booked += sale
+                        booked_at = t
+                        pos[p, POS_LAST_FILL] = t
+                        _quiet_band(
+                            p, params, ladder, adds, fee, short, open_rate, amount, lev, taken, pos
+                        )
+                    elif sold == 0 and has_adds:
+                        units = _scale_in(
+                            p,
+                            t,
+                            params,
+                            adds,
+                            opens,
+                            times,
+                            timeframe_minutes,
+                            fee,
+                            short,
+                            open_rate,
+                            amount,
+                            stake,
+                            lev,
+                            pos,
+                            min_cost,
+                            min_amount,
+                            max_cost,
+                            max_amount,
+                            amount_reserve,
+                            amount_digits,
+                            open_order,
+                            n_open,
+                            realized,
+                            start_balance + total_profit,
+                            tradable_ratio,
+                            has_risk,
+                            equity,
+                            equity_peak,
+                            equity_trough,
+                            risk_tiers,
+                            risk_recovery,
+                            risk_volatility,
+                        )
+                        if units > 0:
+                            rate = opens[p, t]
+                            n_orders = _order(
+                                orders, n_orders, p, open_index[p], t, False, units, rate
+                            )
+                            entry_value[p] += _open_value(units, rate, fee, short[p])
+                            pos[p, POS_ENTRIES] += 1
+                            pos[p, POS_HELD] += units
+                            peak[p] = max(peak[p], pos[p, POS_HELD])
+                            pos[p, POS_LAST_FILL] = t
+                            _add_integers(p, pos, rate, units, price_digits, amount_digits)
+                            _recalc(
+                                p,
+                                pos,
+                                open_rate,
+                                amount,
+                                stake,
+                                lev,
+                                amount_digits,
+                                price_digits,
+                                orders,
+                                n_orders,
+                            )
+                            _rebase_stop(
+                                p, short, open_rate, lev, stop, stop_pct, trailing, price_digits
+                            )
+                            trailing[p] = _stop_after_fill(
+                                p,
+                                t,
+                                params,
+                                locks,
+                                rate,
+                                short,
+                                open_rate,
+                                amount,
+                                lev,
+                                fee,
+                                best,
+                                best_closed,
+                                closes,
+                                atr,
+                                open_index,
+                                stop,
+                                stop_pct,
+                                trailing,
+                                price_digits,
+                            )
+                            # _enter_trade recalculates once more after the fill.
+                            _rebase_stop(
+                                p, short, open_rate, lev, stop, stop_pct, trailing, price_digits
+                            )
+                            _quiet_band(
+                                p,
+                                params,
+                                ladder,
+                                adds,
+                                fee,
+                                short,
+                                open_rate,
+                                amount,
+                                lev,
+                                taken,
+                                pos,
+                            )
                 # 4. Exit checks (on the entry candle too).
                 if in_trade[p]:
                     # IStrategy.should_exit, written out: a call with this many arrays costs
@@ -697,7 +1231,9 @@ def backtest(  # noqa: C901
                         # An exit order outside the candle does not fill; the backtester
                         # cancels it at the next candle (exit timeout) and checks again.
                         if lows[p, t] <= close_rate <= highs[p, t]:
-                            total_profit += _record(
+                            booked -= realized[p]
+                            booked_at = t
+                            profit_abs = _record(
                                 trades,
                                 n_trades,
                                 p,
@@ -711,7 +1247,12 @@ def backtest(  # noqa: C901
                                 amount,
                                 stake,
                                 lev,
+                                realized,
+                                entry_value,
+                                pos,
                             )
+                            total_profit += profit_abs
+                            booked += profit_abs
                             n_trades += 1
                             in_trade[p] = False
                             n_open = _remove(open_order, n_open, p)
@@ -740,8 +1281,12 @@ def backtest(  # noqa: C901
             amount,
             stake,
             lev,
+            realized,
+            entry_value,
+            pos,
         )
         n_trades += 1
+    counts[0] = n_orders
     return n_trades
 
 
@@ -780,19 +1325,16 @@ def _record(
     amount: np.ndarray,
     stake: np.ndarray,
     lev: np.ndarray,
+    realized: np.ndarray,
+    entry_value: np.ndarray,
+    pos: np.ndarray,
 ) -> float:
-    """Write a closed trade as ``Trade.close`` computes it; return its absolute profit."""
+    """
+    Write a closed trade as ``Trade.close`` computes it (the profits of its partial exits
+    added, its ratio on the entry's value); return its absolute profit.
+    """
     units = amount[p]
-    open_value = units * open_rate[p]
-    close_value = units * close_rate
-    if short[p]:
-        open_value = open_value - open_value * fee
-        close_value = close_value + close_value * fee
-        profit_abs = round8(open_value - close_value)
-    else:
-        open_value = open_value + open_value * fee
-        close_value = close_value - close_value * fee
-        profit_abs = round8(close_value - open_value)
+    profit_abs = realized[p] + _exit_profit(units, close_rate, fee, short[p], pos[p, POS_AVG])
     trades[n, T_PAIR] = p
     trades[n, T_OPEN_INDEX] = open_index[p]
     trades[n, T_CLOSE_INDEX] = t
@@ -804,8 +1346,641 @@ def _record(
     trades[n, T_LEVERAGE] = lev[p]
     trades[n, T_REASON] = reason
     trades[n, T_PROFIT_ABS] = profit_abs
-    trades[n, T_PROFIT_RATIO] = (profit_abs / open_value) * lev[p]
+    trades[n, T_PROFIT_RATIO] = (profit_abs / entry_value[p]) * lev[p]
+    trades[n, T_LEVELS] = 0
+    trades[n, T_REST_BELOW_MIN] = 0
     return profit_abs
+
+
+@njit(cache=True)
+def _open_value(units: float, rate: float, fee: float, short: bool) -> float:
+    """``Trade._calc_open_trade_value``: the value paid (received short) with the fee."""
+    value = units * rate
+    return value - value * fee if short else value + value * fee
+
+
+@njit(cache=True)
+def _exit_profit(
+    units: float, close_rate: float, fee: float, short: bool, open_rate: float
+) -> float:
+    """``Trade.calculate_profit(close_rate, units, open_rate).profit_abs`` of one exit order."""
+    open_value = _open_value(units, open_rate, fee, short)
+    close_value = units * close_rate
+    if short:
+        return round8(open_value - (close_value + close_value * fee))
+    return round8((close_value - close_value * fee) - open_value)
+
+
+@njit(cache=True)
+def _order(
+    orders: np.ndarray,
+    n: int,
+    p: int,
+    open_index: int,
+    t: int,
+    is_exit: bool,
+    units: float,
+    rate: float,
+) -> int:
+    """Note a filled entry or partial exit; return the new count."""
+    orders[n, O_PAIR] = p
+    orders[n, O_OPEN_INDEX] = open_index
+    orders[n, O_INDEX] = t
+    orders[n, O_IS_EXIT] = is_exit
+    orders[n, O_AMOUNT] = units
+    orders[n, O_RATE] = rate
+    return n + 1
+
+
+@njit(cache=True)
+def _partial_exit(
+    p: int,
+    t: int,
+    ladder: np.ndarray,
+    opens: np.ndarray,
+    fee: float,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+    taken: np.ndarray,
+    peak: np.ndarray,
+    amount_digits: np.ndarray,
+    price_digits: np.ndarray,
+    min_cost: np.ndarray,
+    min_amount: np.ndarray,
+    reserve: float,
+    min_factor: float,
+    pos: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
+) -> tuple[float, int, bool]:
+    """
+    ``Backtesting._check_adjust_trade_for_candle`` asking ``PartialExitMixin`` at the open:
+    (the amount the exit order sells, 0 for none; the levels it fires; rest below min stake).
+    Marks the levels fired when an order is placed.
+    """
+    rate = opens[p, t]
+    held = amount[p]
+    profit = ft_profit_ratio(rate, open_rate[p], held, fee, lev[p], short[p])
+    min_stake = adjust_min_stake(min_cost[p], min_amount[p], rate, reserve)
+    wanted, levels, below = partial_exit_due(
+        ladder, taken[p], held, max(peak[p], held), profit, rate, min_stake, min_factor
+    )
+    if wanted <= 0:
+        return 0.0, 0, False
+    if wanted >= held:
+        sold = held  # the stake -trade.stake_amount turns back into the whole amount
+    else:
+        if pos[p, POS_STAKE_ROUGH] > 0 and _near_lot(stake[p], held, wanted, amount_digits[p]):
+            # On a lot, the stake's last bit may decide: Freqtrade's exact stake first.
+            _recalc_decimal(
+                p, pos, open_rate, amount, stake, lev, amount_digits, price_digits, orders,
+                n_orders,
+            )  # fmt: skip
+        sold = ft_exit_amount(stake[p], held, wanted, amount_digits[p])
+    if sold == 0.0:
+        return 0.0, 0, False
+    remaining = (held - sold) * rate
+    if min_stake > 0 and remaining != 0 and remaining < min_stake:
+        return 0.0, 0, False  # the backtester refuses to leave less than min_stake
+    taken[p] |= levels
+    return sold, levels, below
+
+
+@njit(cache=True)
+def _sell(
+    p: int,
+    sold: float,
+    close_rate: float,
+    fee: float,
+    short: np.ndarray,
+    pos: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+    amount_digits: np.ndarray,
+    price_digits: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
+) -> float:
+    """
+    A partial exit filled (its order already in ``orders``): ``recalc_trade_from_orders``
+    (the rest, its stake, the open rate on its tick); return the exit's realised profit.
+    """
+    profit = _exit_profit(sold, close_rate, fee, short[p], pos[p, POS_AVG])
+    pos[p, POS_HELD] -= sold
+    pos[p, POS_EXITED] = 1
+    if pos[p, POS_ENTRIES] > 1:
+        # After adds the average has 18 decimals: the open rate stays (the exit leaves the
+        # quotient within 1e-18 of it), the amount is a difference of lots, and the stake is
+        # within an ulp, exact only where it decides something (_partial_exit).
+        scale = _pow10(amount_digits[p])
+        lots = math.floor(amount[p] * scale + 0.5) - math.floor(sold * scale + 0.5)
+        amount[p] = lots / scale
+        stake[p] = pos[p, POS_AVG] * amount[p] / lev[p]
+        pos[p, POS_STAKE_ROUGH] = 1
+        return profit
+    # One entry: the average is its rate, every value a decimal product of ticks and lots.
+    scale = _pow10(amount_digits[p])
+    lots = math.floor(amount[p] * scale + 0.5) - math.floor(sold * scale + 0.5)
+    amount[p] = lots / scale
+    open_rate[p] = price_round(open_rate[p], price_digits[p])
+    staked, exact = _decimal_product(open_rate[p], amount[p], amount_digits[p])
+    stake[p] = staked / lev[p]
+    if not exact:
+        pos[p, POS_STAKE_ROUGH] = 1
+    return profit
+
+
+@njit(cache=True)
+def _recalc(
+    p: int,
+    pos: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+    amount_digits: np.ndarray,
+    price_digits: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
+) -> None:
+    """
+    ``recalc_trade_from_orders`` after a scale-in: in integers while only entries filled on
+    their ticks (the sums of tick x lot products are exact), else in decimals in Python
+    (``ft_recalc_exact``).
+    """
+    leverage = lev[p]
+    if pos[p, POS_EXITED] == 0 and pos[p, POS_STAKED] > 0:
+        staked, lots = pos[p, POS_STAKED], pos[p, POS_LOTS]
+        price_scale = _pow10(price_digits[p])
+        amount_scale = _pow10(amount_digits[p])
+        amount[p] = lots / amount_scale
+        stake[p] = staked / (price_scale * amount_scale) / leverage
+        # The average in ticks is staked / lots: rounded half up to a tick for the open rate.
+        ticks = staked // lots
+        if 2 * (staked - ticks * lots) >= lots:
+            ticks += 1
+        open_rate[p] = ticks / price_scale
+        pos[p, POS_AVG] = staked / lots / price_scale
+        return
+    _recalc_decimal(
+        p, pos, open_rate, amount, stake, lev, amount_digits, price_digits, orders, n_orders
+    )
+
+
+@njit(cache=True)
+def _recalc_decimal(
+    p: int,
+    pos: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+    amount_digits: np.ndarray,
+    price_digits: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
+) -> None:
+    """``recalc_trade_from_orders`` in decimals in Python (``ft_recalc_exact``)."""
+    leverage = lev[p]
+    first = int(pos[p, POS_FIRST_ORDER])
+    pos[p, POS_STAKE_ROUGH] = 0
+    with objmode(units="float64", rate="float64", staked="float64", average="float64"):
+        units, rate, staked, average = ft_recalc_exact(
+            orders[first:n_orders], p, orders[first, O_OPEN_INDEX], leverage,
+            int(amount_digits[p]), int(price_digits[p]),
+        )  # fmt: skip
+    amount[p] = units
+    open_rate[p] = rate
+    stake[p] = staked
+    pos[p, POS_AVG] = average
+
+
+@njit(cache=True)
+def _add_integers(
+    p: int,
+    pos: np.ndarray,
+    rate: float,
+    units: float,
+    price_digits: np.ndarray,
+    amount_digits: np.ndarray,
+) -> None:
+    """Add an entry to the integer sums; -1 once they cannot hold it exactly."""
+    if pos[p, POS_STAKED] < 0:
+        return
+    ticks = math.floor(rate * _pow10(price_digits[p]) + 0.5)
+    lots = math.floor(units * _pow10(amount_digits[p]) + 0.5)
+    staked = pos[p, POS_STAKED] + ticks * lots
+    if ticks / _pow10(price_digits[p]) != rate or not staked < 2.0**53:
+        pos[p, POS_STAKED] = -1
+        return
+    pos[p, POS_STAKED] = staked
+    pos[p, POS_LOTS] += lots
+
+
+def ft_recalc_exact(
+    orders: np.ndarray, pair: int, open_index: float, leverage: float, amount_digits: int,
+    price_digits: int,
+) -> tuple[float, float, float, float]:  # fmt: skip
+    """
+    ``Trade.recalc_trade_from_orders`` on a trade's filled orders, with ccxt's ``Precise`` as
+    Freqtrade's ``FtPrecise``: (amount, open rate, stake amount, float of the average price).
+    """
+    from ccxt.base.precise import Precise
+
+    zero = Precise("0")
+    held, staked, average = Precise("0"), Precise("0"), Precise("0")
+    mine = orders[(orders[:, O_PAIR] == pair) & (orders[:, O_OPEN_INDEX] == open_index)]
+    for row in mine:
+        units = Precise(repr(float(row[O_AMOUNT])))
+        is_exit = row[O_IS_EXIT] > 0
+        side = Precise("-1" if is_exit else "1")
+        held = held + units * side
+        price = average if is_exit else Precise(repr(float(row[O_RATE])))
+        staked = staked + price * units * side
+        if held > zero and not is_exit:
+            average = staked / held
+    rate = price_round(float(str(staked / held)), price_digits)
+    units = amount_truncate(float(str(held)), amount_digits)
+    return units, rate, float(str(staked)) / leverage, float(str(average))
+
+
+@njit(cache=True)
+def _crossed_levels(adds: np.ndarray, profit: float) -> tuple[int, int]:
+    """Scale-in levels ``profit`` has reached (a bit mask), and how many levels there are."""
+    crossed = 0
+    n = 0
+    for k in range(adds.shape[0]):
+        if math.isnan(adds[k, 0]):
+            break
+        n += 1
+        # A positive threshold is reached from below, a negative one (DCA) from above.
+        if profit >= adds[k, 0] if adds[k, 0] > 0 else profit <= adds[k, 0]:
+            crossed |= 1 << k
+    return crossed, n
+
+
+@njit(cache=True)
+def _nearest_levels(adds: np.ndarray, n: int, open_levels: int, allowance: int) -> int:
+    """Up to ``allowance`` of ``open_levels``, nearest to zero profit first (ties: in order)."""
+    due = 0
+    for _ in range(allowance):
+        pick = -1
+        for k in range(n):
+            candidate = (open_levels >> k) & 1 and not (due >> k) & 1
+            if candidate and (pick < 0 or abs(adds[k, 0]) < abs(adds[pick, 0])):
+                pick = k
+        if pick < 0:
+            break
+        due |= 1 << pick
+    return due
+
+
+@njit(cache=True)
+def scale_in_due(
+    adds: np.ndarray,
+    max_adds: int,
+    after_exit: bool,
+    min_candles: int,
+    taken: int,
+    exited: bool,
+    held: float,
+    profit: float,
+    candles: float,
+    first_stake: float,
+    min_stake: float,
+    max_stake: float,
+) -> tuple[float, int]:
+    """
+    ``PartialExitPolicy.check_scale_in_opportunity``: (the stake to add, 0 for none; the levels
+    it fires as a bit mask). Levels crossed together merge, nearest to zero profit first.
+    """
+    crossed, n = _crossed_levels(adds, profit)
+    if crossed == 0:
+        return 0.0, 0
+    fired = 0
+    for k in range(n):
+        fired += (taken >> k) & 1
+    allowance = max_adds - fired
+    if held <= 0 or allowance <= 0 or (exited and not after_exit):
+        return 0.0, 0
+    if min_candles and candles < min_candles:
+        return 0.0, 0
+    due = _nearest_levels(adds, n, crossed & ~taken, allowance)
+    if due == 0:
+        return 0.0, 0
+    share = 0.0
+    for k in range(n):
+        if (due >> k) & 1:
+            share += adds[k, 1]
+    stake = min(share * first_stake, max_stake)
+    if min_stake > 0 and stake < min_stake:
+        return 0.0, 0
+    return stake, due
+
+
+@njit(cache=True)
+def _available(
+    open_order: np.ndarray,
+    n_open: int,
+    stake: np.ndarray,
+    realized: np.ndarray,
+    balance: float,
+    tradable_ratio: float,
+) -> float:
+    """``Wallets.get_available_stake_amount`` (``balance``: start plus closed trades' profit)."""
+    tied = 0.0
+    banked = 0.0
+    for k in range(n_open):
+        tied += stake[open_order[k]]
+        banked += realized[open_order[k]]
+    free = balance + banked - tied
+    return min((tied + free) * tradable_ratio - tied, free)
+
+
+@njit(cache=True)
+def _scale_in(
+    p: int,
+    t: int,
+    params: np.ndarray,
+    adds: np.ndarray,
+    opens: np.ndarray,
+    times: np.ndarray,
+    timeframe_minutes: int,
+    fee: float,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    stake: np.ndarray,
+    lev: np.ndarray,
+    pos: np.ndarray,
+    min_cost: np.ndarray,
+    min_amount: np.ndarray,
+    max_cost: np.ndarray,
+    max_amount: np.ndarray,
+    reserve: float,
+    amount_digits: np.ndarray,
+    open_order: np.ndarray,
+    n_open: int,
+    realized: np.ndarray,
+    balance: float,
+    tradable_ratio: float,
+    has_risk: bool,
+    equity: float,
+    equity_peak: float,
+    equity_trough: float,
+    risk_tiers: np.ndarray,
+    risk_recovery: np.ndarray,
+    risk_volatility: np.ndarray,
+) -> float:
+    """
+    ``_check_adjust_trade_for_candle`` asking ``PartialExitMixin`` for an add at the open,
+    DynamicRiskMixin's factor on it (from the realised equity point),
+    then ``_enter_trade``'s validation and lot: the amount bought, 0 for none. Marks the levels
+    fired when it buys.
+    """
+    rate = opens[p, t]
+    leverage = lev[p]
+    profit = ft_profit_ratio(rate, open_rate[p], amount[p], fee, leverage, short[p])
+    if _crossed_levels(adds, profit)[0] == 0:
+        return 0.0  # most candles: decided before the wallet is read
+    available = _available(open_order, n_open, stake, realized, balance, tradable_ratio)
+    factor = 1.0
+    if has_risk:
+        factor = risk_factor(equity, equity_peak, equity_trough, risk_tiers, risk_recovery)
+        factor *= volatility_factor(params, risk_volatility[p, t])
+    min_stake = adjust_min_stake(min_cost[p], min_amount[p], rate, reserve)
+    max_stake = min(min(max_cost[p], max_amount[p] * rate), available)
+    candles = (times[t] - times[int(pos[p, POS_LAST_FILL])]) / (timeframe_minutes * 60e6)
+    wanted, levels = scale_in_due(
+        adds,
+        int(params[P_MAX_SCALE_INS]),
+        params[P_SCALE_IN_AFTER_EXIT] > 0,
+        int(params[P_SCALE_IN_MIN_CANDLES]),
+        int(pos[p, POS_ADDS]),
+        pos[p, POS_EXITED] > 0,
+        amount[p],
+        profit,
+        candles,
+        pos[p, POS_FIRST_STAKE],
+        min_stake,
+        max_stake,
+    )
+    if wanted <= 0:
+        return 0.0
+    if factor != 1.0:  # DynamicRiskMixin._pm_risk_scale_in, bounded as the mixin bounds it
+        wanted = min(wanted * factor, max_stake)
+        if wanted <= 0 or (min_stake > 0 and wanted < min_stake):
+            return 0.0
+    # max_entry_position_adjustment: the policy's max_scale_ins, counted in orders.
+    if pos[p, POS_ENTRIES] > params[P_MAX_SCALE_INS]:
+        return 0.0
+    # get_valid_entry_price_and_stake for an add: min stake without the stop's reserve, at the
+    # trade's leverage, and no more than the market's max stake beyond what is already in.
+    entry_min = max(min_cost[p] * max(min(reserve, 1.5), 1.0), min_amount[p] * rate * reserve)
+    entry_min /= leverage
+    entry_max = min(max_cost[p], max_amount[p] * rate) / leverage
+    allowed = min(min(entry_max, available), entry_max - stake[p])
+    if entry_min > allowed:
+        return 0.0
+    if wanted < entry_min:
+        if wanted * 1.3 < entry_min:
+            return 0.0
+        wanted = entry_min
+    wanted = min(wanted, allowed)
+    if not wanted > 0 or (entry_min > 0 and wanted < entry_min):
+        return 0.0
+    units = amount_truncate((wanted / rate) * leverage, amount_digits[p])
+    if units > 0:
+        pos[p, POS_ADDS] = int(pos[p, POS_ADDS]) | levels
+    return units
+
+
+@njit(cache=True)
+def _quiet_band(
+    p: int,
+    params: np.ndarray,
+    ladder: np.ndarray,
+    adds: np.ndarray,
+    fee: float,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    lev: np.ndarray,
+    taken: np.ndarray,
+    pos: np.ndarray,
+) -> None:
+    """
+    The open prices at which no exit target nor add can fire, until the next fill: strictly
+    inside the rates of the nearest levels still open, narrowed by a margin so that a rate the
+    floats place near a level is always asked (adjust_trade_position changes nothing there).
+    """
+    low, high = 0.0, np.inf
+    is_short = short[p]
+    for k in range(ladder.shape[0]):
+        if math.isnan(ladder[k, 0]):
+            break
+        if not (taken[p] >> k) & 1:
+            low, high = _narrowed(low, high, ladder[k, 0], p, fee, is_short, open_rate, amount, lev)
+    fired = 0
+    for k in range(adds.shape[0]):
+        fired += (int(pos[p, POS_ADDS]) >> k) & 1
+    open_adds = fired < params[P_MAX_SCALE_INS] and (
+        pos[p, POS_EXITED] == 0 or params[P_SCALE_IN_AFTER_EXIT] > 0
+    )
+    for k in range(adds.shape[0]):
+        if math.isnan(adds[k, 0]) or not open_adds:
+            break
+        if not (int(pos[p, POS_ADDS]) >> k) & 1:
+            low, high = _narrowed(low, high, adds[k, 0], p, fee, is_short, open_rate, amount, lev)
+    pos[p, POS_QUIET_LOW] = low * (1 + 1e-6)
+    pos[p, POS_QUIET_HIGH] = high * (1 - 1e-6)
+
+
+@njit(cache=True)
+def _narrowed(
+    low: float,
+    high: float,
+    profit: float,
+    p: int,
+    fee: float,
+    is_short: bool,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    lev: np.ndarray,
+) -> tuple[float, float]:
+    """The band without the rates at which ``profit`` is reached (a gain above, or below short)."""
+    rate = pm_rate_for_profit(profit, open_rate[p], amount[p], fee, lev[p], is_short)
+    if (profit > 0) != is_short:
+        return low, min(high, rate)
+    return max(low, rate), high
+
+
+@njit(cache=True)
+def _rebase_stop(
+    p: int,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    lev: np.ndarray,
+    stop: np.ndarray,
+    stop_pct: np.ndarray,
+    trailing: np.ndarray,
+    price_digits: np.ndarray,
+) -> None:
+    """``recalc_trade_from_orders``'s ``adjust_stop_loss(open_rate, stop_loss_pct)``."""
+    side = -1.0 if short[p] else 1.0
+    new_loss = open_rate[p] * (1 - side * abs(stop_pct[p] / lev[p]))
+    stop[p], moved = _raise_stop(stop[p], new_loss, short[p], price_digits[p])
+    if moved:
+        trailing[p] = True
+
+
+@njit(cache=True)
+def _stop_after_fill(
+    p: int,
+    t: int,
+    params: np.ndarray,
+    locks: np.ndarray,
+    rate: float,
+    short: np.ndarray,
+    open_rate: np.ndarray,
+    amount: np.ndarray,
+    lev: np.ndarray,
+    fee: float,
+    best: np.ndarray,
+    best_closed: np.ndarray,
+    closes: np.ndarray,
+    atr: np.ndarray,
+    open_index: np.ndarray,
+    stop: np.ndarray,
+    stop_pct: np.ndarray,
+    trailing: np.ndarray,
+    price_digits: np.ndarray,
+) -> bool:
+    """
+    ``Backtesting._call_adjust_stop`` after a partial exit filled at ``rate``: Freqtrade calls
+    ``ft_stoploss_adjust(after_fill=True)`` only when a mixin answers ``custom_stoploss`` (here
+    the package's trail), which may then set the stop either way (the mixins never loosen it),
+    without marking it trailing; the built-in trail follows from ``rate``. Returns the trailing
+    flag.
+    """
+    if not params[P_PM_TRAIL] > 0:
+        return trailing[p]
+    is_short = short[p]
+    side = -1.0 if is_short else 1.0
+    leverage = lev[p]
+    if not side * (rate - stop[p]) > 0:
+        return trailing[p]  # ft_stoploss_adjust: the stop is not on the right side of the rate
+    if params[P_TRAIL_ON_CLOSE] > 0:
+        found = np.nan
+        if t - 1 >= open_index[p]:
+            found = _closed_candle_stop(
+                params,
+                locks,
+                is_short,
+                open_rate[p],
+                best_closed[p],
+                atr[p, t],
+                leverage,
+                fee,
+                amount[p],
+                closes[p, t - 1],
+                stop[p],
+            )
+    else:
+        best_rate = min(best[p], rate) if is_short else max(best[p], rate)
+        found = pm_trailing_stop(
+            params, locks, is_short, open_rate[p], best_rate, atr[p, t], leverage, fee, amount[p]
+        )
+        if not math.isnan(found):
+            found = min(found, stop[p]) if is_short else max(found, stop[p])
+    if not math.isnan(found):
+        ratio = pm_stoploss_ratio(found, rate, is_short, leverage)
+        if not math.isnan(ratio) and ratio != 0:
+            placed = rate * (1 - side * abs(ratio / leverage))
+            if not side * (stop[p] - placed) > 0:  # pm_merge_stops: never loosens after a fill
+                stop[p] = (
+                    price_round_down(placed, price_digits[p])
+                    if is_short
+                    else price_round_up(placed, price_digits[p])
+                )
+                stop_pct[p] = -abs(ratio)
+    if params[P_TRAILING_STOP] > 0:
+        profit = ft_profit_ratio(rate, open_rate[p], amount[p], fee, leverage, is_short)
+        if _builtin_trail(params, profit, rate, p, short, lev, stop, stop_pct, price_digits):
+            return True
+    return trailing[p]
+
+
+@njit(cache=True)
+def _builtin_trail(
+    params: np.ndarray,
+    profit: float,
+    rate: float,
+    p: int,
+    short: np.ndarray,
+    lev: np.ndarray,
+    stop: np.ndarray,
+    stop_pct: np.ndarray,
+    price_digits: np.ndarray,
+) -> bool:
+    """``ft_stoploss_adjust``'s built-in trail from ``rate``: whether it raised the stop."""
+    offset = params[P_TRAILING_OFFSET]
+    if params[P_TRAILING_ONLY_OFFSET] > 0 and profit < offset:
+        return False
+    value = params[P_STOPLOSS]
+    if not math.isnan(params[P_TRAILING_POSITIVE]) and profit > offset:
+        value = params[P_TRAILING_POSITIVE]
+    side = -1.0 if short[p] else 1.0
+    new_loss = rate * (1 - side * abs(value / lev[p]))
+    stop[p], moved = _raise_stop(stop[p], new_loss, short[p], price_digits[p])
+    if moved:
+        stop_pct[p] = -abs(value)
+    return moved
 
 
 @njit(cache=True)

@@ -85,6 +85,20 @@ def check_policies(policies: dict[str, Any]) -> None:
     Refuse position-management capabilities the kernel does not model.
     :param policies: section name -> resolved policy (None when off)
     """
-    for section in ("partial_exits", "correlation", "dynamic_risk"):
-        if policies.get(section) is not None:
-            raise LabRefusal(f"posmgmt.{section} (not modelled by the lab yet)")
+    if policies.get("correlation") is not None:
+        raise LabRefusal("posmgmt.correlation (not modelled by the lab yet)")
+    risk = policies.get("dynamic_risk")
+    if risk is not None and risk.enabled:
+        # The lab sizes by the drawdown tier and the pair's volatility; these need more.
+        for name in ("performance_adjustment_enabled", "risk_per_trade"):
+            if getattr(risk, name) not in (False, None):
+                raise LabRefusal(f"posmgmt.dynamic_risk.{name} (not modelled by the lab yet)")
+        if risk.can_tighten:
+            raise LabRefusal(
+                "posmgmt.dynamic_risk.tighten_stops (not modelled by the lab yet: set it false)"
+            )
+    partial = policies.get("partial_exits")
+    if partial is not None and partial.breakeven_after_first_exit:
+        raise LabRefusal(
+            "posmgmt.partial_exits.breakeven_after_first_exit (not modelled by the lab yet)"
+        )

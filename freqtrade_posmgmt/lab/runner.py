@@ -9,9 +9,24 @@ from typing import Any
 
 import numpy as np
 
+from freqtrade_posmgmt.dynamic_risk import (
+    SECONDS_PER_DAY,
+    DynamicRiskConfig,
+    daily_volatility_series,
+)
 from freqtrade_posmgmt.lab import kernel
-from freqtrade_posmgmt.lab.variants import atr_period, parameter_row, resolve
+from freqtrade_posmgmt.lab.data import HISTORY_REACH_DAYS
+from freqtrade_posmgmt.lab.refusals import LabRefusal
+from freqtrade_posmgmt.lab.variants import (
+    atr_period,
+    ladder_table,
+    parameter_row,
+    resolve,
+    risk_tables,
+    scale_in_table,
+)
 from freqtrade_posmgmt.market_sessions import datetime_utc
+from freqtrade_posmgmt.partial_manager import SOLD_ALL_NOTE, level_tag
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 
 
@@ -20,16 +35,46 @@ def _capacity(data: Any) -> int:
     return int(data.enter_long.sum() + data.enter_short.sum()) + len(data.pairs) + 1
 
 
-def run_trades(data: Any, variant: dict[str, Any], trades: np.ndarray | None = None) -> np.ndarray:
+def _tables(data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Empty trade and order tables big enough for any variant on ``data``."""
+    trades = np.empty((_capacity(data), kernel.N_TRADE_COLUMNS))
+    # Each trade: its entry, at most one partial exit and one add per level.
+    orders = np.empty((_capacity(data) * (1 + 2 * kernel.MAX_TARGETS), kernel.N_ORDER_COLUMNS))
+    return trades, orders
+
+
+def run_trades(
+    data: Any,
+    variant: dict[str, Any],
+    trades: np.ndarray | None = None,
+    orders: np.ndarray | None = None,
+) -> np.ndarray:
     """The variant's closed trades, rows of ``kernel.T_*`` columns, in closing order."""
+    return run_trades_and_orders(data, variant, trades, orders)[0]
+
+
+def run_trades_and_orders(
+    data: Any,
+    variant: dict[str, Any],
+    trades: np.ndarray | None = None,
+    orders: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    The variant's closed trades (rows of ``kernel.T_*`` columns, in closing order) and its
+    entries and partial exits (rows of ``kernel.O_*`` columns, in filling order).
+    """
     params, roi, locks = parameter_row(variant)
-    rules, weekend_due, day_end_due, closed, refused = time_arrays(
-        data, resolve(variant)["time_exits"]
-    )
+    policies = resolve(variant)
+    rules, weekend_due, day_end_due, closed, refused = time_arrays(data, policies["time_exits"])
+    ladder = ladder_table(policies["partial_exits"])
+    adds = scale_in_table(policies["partial_exits"])
+    risk_tiers, risk_recovery = risk_tables(policies["dynamic_risk"])
+    risk_volatility = daily_volatility(data, policies["dynamic_risk"])
     period = atr_period(variant)
     atr = data.atr(period) if period is not None else _no_atr(data)
-    if trades is None:
-        trades = np.empty((_capacity(data), kernel.N_TRADE_COLUMNS))
+    if trades is None or orders is None:
+        trades, orders = _tables(data)
+    counts = np.zeros(1, dtype=np.int64)
     n = kernel.backtest(
         data.times,
         data.opens,
@@ -50,6 +95,8 @@ def run_trades(data: Any, variant: dict[str, Any], trades: np.ndarray | None = N
         data.min_amount,
         data.max_cost,
         data.max_amount,
+        data.min_cost,
+        data.amount_reserve,
         data.can_short,
         data.fee,
         data.start_balance,
@@ -65,9 +112,16 @@ def run_trades(data: Any, variant: dict[str, Any], trades: np.ndarray | None = N
         day_end_due,
         closed,
         refused,
+        ladder,
+        adds,
+        risk_tiers,
+        risk_recovery,
+        risk_volatility,
         trades,
+        orders,
+        counts,
     )
-    return trades[:n]
+    return trades[:n], orders[: counts[0]]
 
 
 _TIME_ARRAYS: dict[tuple, tuple] = {}
@@ -141,6 +195,53 @@ def _time_arrays(data: Any, policy: TimeExitPolicy | None) -> tuple:
     return _TIME_ARRAYS[key]
 
 
+_VOLATILITY: dict[tuple, np.ndarray] = {}
+
+
+def daily_volatility(data: Any, policy: DynamicRiskConfig | None) -> np.ndarray:
+    """
+    Per pair and candle, the pair's daily volatility as ``DynamicRiskMixin`` reads it at an
+    entry (NaN where unknown, or with the volatility adjustment off): of the closes up to the
+    candle's UTC day start, over the policy's window, which a backtest reads from the candle
+    files before the timerange. Computed once per window; the kernel applies the bands.
+    """
+    if policy is None or not policy.enabled or not policy.volatility_adjustment_enabled:
+        window = 0
+    else:
+        window = policy.volatility_window_days
+    key = (id(data), data.opens.shape, window)
+    if key in _VOLATILITY:
+        return _VOLATILITY[key]
+    if len(_VOLATILITY) > 64:
+        _VOLATILITY.clear()
+    out = np.full(data.opens.shape, np.nan)
+    if window:
+        days = data.times // 1_000_000 // SECONDS_PER_DAY * SECONDS_PER_DAY
+        for p, pair in enumerate(data.pairs):
+            first, volatility = daily_volatility_series(*_daily_closes(data, pair, window), window)
+            index = (days - first) // SECONDS_PER_DAY
+            known = (index >= 0) & (index < len(volatility))
+            out[p, known] = volatility[index[known].astype(np.int64)]
+    _VOLATILITY[key] = out
+    return out
+
+
+def _daily_closes(data: Any, pair: str, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Candle open times (epoch seconds) and closes, as ``DynamicRiskMixin._pm_risk_closes``
+    reads them in a backtest: from the candle files, reaching the window before the timerange.
+    """
+    if data.history_start is not None:
+        if window + 2 > HISTORY_REACH_DAYS:
+            raise LabRefusal(f"dynamic_risk.volatility_window_days above {HISTORY_REACH_DAYS - 2}")
+        dates, closes = data.history[pair]
+        keep = dates >= data.history_start - (window + 2) * SECONDS_PER_DAY
+        return dates[keep], closes[keep]
+    frame = data.analysed[pair]
+    opens = frame["date"].dt.as_unit("s").astype("int64").to_numpy()
+    return opens, frame["close"].to_numpy(float)
+
+
 _NO_ATR: dict[tuple, np.ndarray] = {}
 
 
@@ -159,17 +260,62 @@ def run_metrics(
 ) -> np.ndarray:
     """Metrics (``kernel.M_*`` columns) of each variant, in order."""
     out = np.zeros((len(variants), kernel.N_METRICS))
-    trades = np.empty((_capacity(data), kernel.N_TRADE_COLUMNS))
+    trades, orders = _tables(data)
     for i, variant in enumerate(variants):
-        done = run_trades(data, variant, trades)
+        done = run_trades(data, variant, trades, orders)
         kernel.metrics(done, len(done), data.start_balance, out[i], data.years)
         if progress is not None:
             progress(i + 1)
     return out
 
 
-def trade_records(data: Any, trades: np.ndarray) -> list[dict[str, Any]]:
-    """Trades as the export writes them (dates as epoch milliseconds), by open date and pair."""
+def variant_records(data: Any, variant: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variant's trades as the export writes them, with their orders and exit tags."""
+    trades, orders = run_trades_and_orders(data, variant)
+    targets = tuple(ladder_table(resolve(variant)["partial_exits"])[:, 0])
+    return trade_records(data, trades, orders, targets)
+
+
+def _exit_reason(row: np.ndarray, targets: tuple[float, ...]) -> str:
+    """The trade's exit reason; a closing ladder order's is its tag (PartialExit.tag)."""
+    reason = int(row[kernel.T_REASON])
+    if reason != kernel.PARTIAL_EXIT_ALL:
+        return kernel.EXIT_REASONS[reason]
+    levels = int(row[kernel.T_LEVELS])
+    fired = [t for k, t in enumerate(targets) if (levels >> k) & 1]
+    return level_tag("tp", fired) + (SOLD_ALL_NOTE if row[kernel.T_REST_BELOW_MIN] else "")
+
+
+def _trade_orders(
+    data: Any, row: np.ndarray, orders: np.ndarray
+) -> list[tuple[int, bool, float, float]]:
+    """A trade's filled orders (time in ms, is exit, amount, rate), its last exit included."""
+    pair, opened = row[kernel.T_PAIR], row[kernel.T_OPEN_INDEX]
+    mine = orders[(orders[:, kernel.O_PAIR] == pair) & (orders[:, kernel.O_OPEN_INDEX] == opened)]
+    found = [
+        (
+            int(data.times[int(o[kernel.O_INDEX])] // 1000),
+            bool(o[kernel.O_IS_EXIT]),
+            float(o[kernel.O_AMOUNT]),
+            float(o[kernel.O_RATE]),
+        )
+        for o in mine
+    ]
+    close = int(data.times[int(row[kernel.T_CLOSE_INDEX])] // 1000)
+    found.append((close, True, float(row[kernel.T_AMOUNT]), float(row[kernel.T_CLOSE_RATE])))
+    return found
+
+
+def trade_records(
+    data: Any,
+    trades: np.ndarray,
+    orders: np.ndarray | None = None,
+    targets: tuple[float, ...] = (),
+) -> list[dict[str, Any]]:
+    """
+    Trades as the export writes them (dates as epoch milliseconds), by open date and pair;
+    with ``orders`` (``run_trades_and_orders``), each with its filled orders.
+    """
     records = []
     for row in trades:
         records.append(
@@ -183,10 +329,12 @@ def trade_records(data: Any, trades: np.ndarray) -> list[dict[str, Any]]:
                 "amount": float(row[kernel.T_AMOUNT]),
                 "stake_amount": float(row[kernel.T_STAKE]),
                 "leverage": float(row[kernel.T_LEVERAGE]),
-                "exit_reason": kernel.EXIT_REASONS[int(row[kernel.T_REASON])],
+                "exit_reason": _exit_reason(row, targets),
                 "profit_abs": float(row[kernel.T_PROFIT_ABS]),
                 "profit_ratio": float(row[kernel.T_PROFIT_RATIO]),
             }
         )
+        if orders is not None:
+            records[-1]["orders"] = _trade_orders(data, row, orders)
     records.sort(key=lambda r: (r["open_timestamp"], r["pair"]))
     return records

@@ -15,13 +15,27 @@ from typing import Any
 
 import numpy as np
 
+from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
 from freqtrade_posmgmt.lab import kernel
 from freqtrade_posmgmt.lab.refusals import STRATEGY_FIELDS, LabRefusal, check_policies
+from freqtrade_posmgmt.partial_manager import PartialExitPolicy
 from freqtrade_posmgmt.time_exits import TimeExitPolicy
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
-POLICY_CLASSES = {"trailing_stop": TrailingStopPolicy, "time_exits": TimeExitPolicy}
-OFF_SECTIONS = ("partial_exits", "correlation", "dynamic_risk")
+POLICY_CLASSES = {
+    "trailing_stop": TrailingStopPolicy,
+    "time_exits": TimeExitPolicy,
+    "partial_exits": PartialExitPolicy,
+    "dynamic_risk": DynamicRiskConfig,
+}
+OFF_SECTIONS = ("correlation",)
+# What a space drawing a section the config leaves off starts from: every field, since
+# config.json's section is laid over the mixin's Parameters (whose default ladder scales in).
+SECTION_STARTS = {
+    "partial_exits": {"exit_targets": [0.04], "exit_sizes": [0.5], "max_scale_ins": 0},
+    # What the lab models of dynamic risk: drawdown tiers and volatility.
+    "dynamic_risk": {"performance_adjustment_enabled": False, "tighten_stops": False},
+}
 MAX_ROI_STEPS = 16
 MAX_LOCKS = 8
 
@@ -102,7 +116,8 @@ def sample(space: dict[str, Any], base: dict[str, Any], count: int, seed: int) -
             if drawn.pop("enabled", True) is False:
                 variant["posmgmt"][section] = None
                 continue
-            merged = dict(current or policy_dict(POLICY_CLASSES[section]()))
+            start = policy_dict(POLICY_CLASSES[section](**SECTION_STARTS.get(section, {})))
+            merged = dict(current or start)
             merged.update(drawn)
             variant["posmgmt"][section] = merged
         try:
@@ -166,6 +181,42 @@ def _tables(minimal_roi: dict, policy: TrailingStopPolicy | None) -> tuple:
     return roi, locks
 
 
+def ladder_table(policy: PartialExitPolicy | None) -> np.ndarray:
+    """The partial-exit ladder as the kernel's NaN-padded rows (target, size)."""
+    return _levels(policy and (policy.exit_targets, policy.exit_sizes), "exit_targets")
+
+
+def scale_in_table(policy: PartialExitPolicy | None) -> np.ndarray:
+    """The scale-ins as the kernel's NaN-padded rows (threshold, size)."""
+    return _levels(
+        policy and (policy.scale_in_thresholds, policy.scale_in_sizes), "scale_in_thresholds"
+    )
+
+
+def _levels(columns: tuple | None, name: str) -> np.ndarray:
+    table = np.full((kernel.MAX_TARGETS, 2), np.nan)
+    if columns:
+        if len(columns[0]) > kernel.MAX_TARGETS:
+            raise LabRefusal(f"more than {kernel.MAX_TARGETS} partial_exits.{name}")
+        for k, row in enumerate(zip(*columns, strict=True)):
+            table[k] = row
+    return table
+
+
+def risk_tables(policy: DynamicRiskConfig | None) -> tuple[np.ndarray, np.ndarray]:
+    """Dynamic risk's tiers, rows (threshold, factor), and recovery thresholds, NaN-padded."""
+    tiers = np.full((kernel.MAX_TIERS, 2), np.nan)
+    recovery = np.full(kernel.MAX_TIERS, np.nan)
+    if policy is not None and policy.enabled:
+        rows = list(zip(policy.drawdown_thresholds, policy.risk_reduction_factors, strict=True))
+        if len(rows) > kernel.MAX_TIERS or len(policy.recovery_thresholds) > kernel.MAX_TIERS:
+            raise LabRefusal(f"dynamic_risk with more than {kernel.MAX_TIERS} tiers or recoveries")
+        for k, row in enumerate(rows):
+            tiers[k] = row
+        recovery[: len(policy.recovery_thresholds)] = policy.recovery_thresholds
+    return tiers, recovery
+
+
 def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     The kernel's (params, roi, locks) for a variant, with the TrailingStopMixin's choice between
@@ -209,6 +260,19 @@ def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
             raise LabRefusal("use_exit_signal=False with time exits (the mixin refuses it)")
         if time_policy._hold_us is not None:
             params[kernel.P_MAX_HOLDING_US] = time_policy._hold_us
+    risk: DynamicRiskConfig | None = policies["dynamic_risk"]
+    params[kernel.P_RISK] = risk is not None and risk.enabled
+    if risk is not None and risk.volatility_adjustment_enabled:
+        params[kernel.P_VOLATILITY_HIGH] = risk.high_volatility_threshold
+        params[kernel.P_VOLATILITY_LOW] = risk.low_volatility_threshold
+        high, low = risk.volatility_risk_multipliers
+        params[kernel.P_VOLATILITY_HIGH_FACTOR] = high
+        params[kernel.P_VOLATILITY_LOW_FACTOR] = low
+    partial: PartialExitPolicy | None = policies["partial_exits"]
+    params[kernel.P_MAX_SCALE_INS] = 0 if partial is None else partial.max_scale_ins
+    if partial is not None:
+        params[kernel.P_SCALE_IN_AFTER_EXIT] = partial.scale_in_after_exit
+        params[kernel.P_SCALE_IN_MIN_CANDLES] = partial.scale_in_min_candles
     roi, locks = _tables(s["minimal_roi"], policy)
     return params, roi, locks
 

@@ -48,6 +48,16 @@ def freqtrade_records(trades: list[LocalTrade]) -> list[dict[str, Any]]:
             "exit_reason": trade.exit_reason,
             "profit_abs": trade.close_profit_abs,
             "profit_ratio": trade.close_profit,
+            "orders": [
+                (
+                    int(order.order_date_utc.timestamp() * 1000),
+                    order.ft_order_side == trade.exit_side,
+                    order.safe_amount_after_fee,
+                    order.safe_price,
+                )
+                for order in trade.orders
+                if not order.ft_is_open and order.filled
+            ],
         }
         for trade in trades
     ]
@@ -68,11 +78,30 @@ def differences(lab: list[dict], freqtrade: list[dict], limit: int = 3) -> list[
                     bad.append(key)
             elif abs(ours[key] - theirs[key]) > tolerance * max(1.0, abs(theirs[key])):
                 bad.append(key)
+        if (
+            "orders" in ours
+            and "orders" in theirs
+            and not _same_orders(ours["orders"], theirs["orders"])
+        ):
+            bad.append("orders")
         if bad:
             found.append(f"{', '.join(bad)} differ: lab {ours} vs Freqtrade {theirs}")
         if len(found) >= limit:
             break
     return found
+
+
+def _same_orders(ours: list[tuple], theirs: list[tuple]) -> bool:
+    """Filled orders equal: time and side exactly, amount and rate to 1e-9."""
+    if len(ours) != len(theirs):
+        return False
+    for mine, other in zip(ours, theirs, strict=True):
+        if mine[:2] != other[:2]:
+            return False
+        for value, expected in zip(mine[2:], other[2:], strict=True):
+            if abs(value - expected) > 1e-9 * max(1.0, abs(expected)):
+                return False
+    return True
 
 
 def run_freqtrade(args: dict[str, Any], variant: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """
 Exit lab speed (issue 20), side by side in one run: lab variants per second on the ten shipped
 pairs over the whole span with the full modelled exit set (stop, ROI, built-in and package
-trailing with ATR/breakeven/locks, exit signal, max holding, max_open_trades and the wallet),
+trailing with ATR/breakeven/locks, exit signal, time exits, partial-exit ladders and scale-ins,
+dynamic risk's drawdown and volatility sizing, max_open_trades and the wallet),
 against what one Freqtrade hyperopt epoch costs for the same kind of variant: its in-process
 ``Backtesting.backtest()`` on the already analysed candles (signals, then the backtest loop).
 CPU seconds on one core; peak memory. Goal: >= 1,000x.

@@ -109,6 +109,6 @@ def test_lab_refuses_what_it_cannot_reproduce_in_one_line(tmp_path, capsys):
         "(the lab cannot run user callbacks)"
     )
 
-    # The managed example with its partial exits on: not modelled, refused by name.
+    # The managed example with its correlation gate on: not modelled, refused by name.
     assert lab(userdir, "-s", "ExampleManagedStrategy", *space) == 2
-    assert "refused: posmgmt.partial_exits" in capsys.readouterr().err
+    assert "refused: posmgmt.correlation" in capsys.readouterr().err

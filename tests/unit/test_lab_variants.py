@@ -1,10 +1,17 @@
 """Sampling a lab space: seeded, within its ranges, validated by the package's policies."""
 
+import numpy as np
 import pytest
 
 from freqtrade_posmgmt.lab import kernel
 from freqtrade_posmgmt.lab.refusals import LabRefusal
-from freqtrade_posmgmt.lab.variants import base_variant, parameter_row, sample
+from freqtrade_posmgmt.lab.variants import (
+    base_variant,
+    ladder_table,
+    parameter_row,
+    resolve,
+    sample,
+)
 from freqtrade_posmgmt.trailing_stops import TrailingStopPolicy
 
 STRATEGY = {
@@ -50,8 +57,27 @@ def test_unknown_fields_and_unmodelled_sections_are_refused_by_name():
     base = base_variant(STRATEGY, {})
     with pytest.raises(LabRefusal, match="trailing_stop.activaton: unknown field"):
         sample({"trailing_stop": {"activaton": [0.1]}}, base, 2, 0)
-    with pytest.raises(LabRefusal, match="space section 'partial_exits'"):
-        sample({"partial_exits": {"exit_targets": [[0.03]]}}, base, 2, 0)
+    with pytest.raises(LabRefusal, match="space section 'correlation'"):
+        sample({"correlation": {"max_correlated_positions": [2]}}, base, 2, 0)
+    with pytest.raises(LabRefusal, match="dynamic_risk.performance_adjustment_enabled"):
+        sample({"dynamic_risk": {"performance_adjustment_enabled": [True]}}, base, 2, 0)
+    with pytest.raises(LabRefusal, match="dynamic_risk.tighten_stops"):
+        sample({"dynamic_risk": {"tighten_stops": [True]}}, base, 2, 0)
+    with pytest.raises(LabRefusal, match="partial_exits.breakeven_after_first_exit"):
+        sample({"partial_exits": {"breakeven_after_first_exit": [True]}}, base, 2, 0)
+
+
+def test_a_partial_exit_ladder_is_drawn_and_becomes_the_kernels_table():
+    base = base_variant(STRATEGY, {})
+    space = {"partial_exits": {"exit_targets": [[0.02, 0.05], [0.03]], "exit_sizes": [[0.5, 0.5]]}}
+    variants = sample(space, base, 12, 3)
+    # A draw whose sizes do not fit its targets fails the policy's validation and is redrawn.
+    assert {tuple(v["posmgmt"]["partial_exits"]["exit_targets"]) for v in variants[1:]} == {
+        (0.02, 0.05)
+    }
+    ladder = ladder_table(resolve(variants[1])["partial_exits"])
+    assert ladder[:2].tolist() == [[0.02, 0.5], [0.05, 0.5]]
+    assert np.isnan(ladder[2:]).all()
     with pytest.raises(LabRefusal, match="strategy.custom_price"):
         sample({"strategy": {"custom_price": [1]}}, base, 2, 0)
 
