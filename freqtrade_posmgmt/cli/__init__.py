@@ -9,7 +9,16 @@ exit status (``run``); :data:`SUBCOMMANDS` lists them:
   hyperopt on one Optuna study shared by many hosts (:mod:`.hyperopt`,
   :mod:`.distributed_hyperopt`);
 - ``demo``: the example strategy with and without position management (:mod:`.demo`);
-- ``analyze [options] [RESULT]``: the MFE/MAE report (:mod:`.analyze`).
+- ``analyze [options] [RESULT]``: the MFE/MAE report (:mod:`.analyze`);
+- ``attribution``: what each capability contributed (:mod:`.attribution`);
+- ``plot``: price charts of what position management did (:mod:`.plot`);
+- ``replay``: Freqtrade's bot loop over recorded candles, compared with the backtest
+  (:mod:`.replay`);
+- ``lab``: exit variants by the thousand, equal to Freqtrade's backtester (:mod:`.lab`).
+
+The options that run a strategy on the shipped data are spelled once (:mod:`.arguments`). The
+work itself lives in the packages the subcommands are named after (``report/``,
+``attribution/``, ``plot/``, ``replay/``, ``lab/``); only the command line lives here.
 
 Freqtrade, the report and Optuna are imported by the function that uses them: ``--help`` and
 ``--version`` import none of them, and a plain ``pip install`` (no ``hyperopt`` extra, so no
@@ -24,11 +33,8 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 from freqtrade_posmgmt import __version__
-from freqtrade_posmgmt.cli import analyze, attribution, demo, hyperopt, offline
-from freqtrade_posmgmt.cli import plot as plot_command
+from freqtrade_posmgmt.cli import analyze, attribution, demo, hyperopt, lab, offline, plot, replay
 from freqtrade_posmgmt.cli.errors import CommandError
-from freqtrade_posmgmt.lab import command as lab_command
-from freqtrade_posmgmt.replay import command as replay_command
 
 # name: (parser builder, runner). One more subcommand is one more entry.
 SUBCOMMANDS: dict[
@@ -43,9 +49,9 @@ SUBCOMMANDS: dict[
     "demo": (demo.add_parser, demo.run),
     "analyze": (analyze.add_parser, analyze.run),
     "attribution": (attribution.add_parser, attribution.run),
-    "plot": (plot_command.add_parser, plot_command.run),
-    "replay": (replay_command.add_parser, replay_command.run),
-    "lab": (lab_command.add_parser, lab_command.run),
+    "plot": (plot.add_parser, plot.run),
+    "replay": (replay.add_parser, replay.run),
+    "lab": (lab.add_parser, lab.run),
 }
 # Subcommands whose arguments are parsed by the code they run (Freqtrade's hyperopt, the
 # report): argparse would refuse the options it does not know.

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import talib
 from freqtrade.configuration import TimeRange
 from freqtrade.data.converter import trim_dataframes
 from freqtrade.enums import TradingMode
@@ -20,6 +19,7 @@ from freqtrade.optimize.backtesting import Backtesting
 from freqtrade.strategy import IStrategy
 from freqtrade.strategy.strategy_wrapper import strategy_safe_wrapper
 
+from freqtrade_posmgmt import indicators
 from freqtrade_posmgmt.lab.refusals import LabRefusal
 
 # Columns of Freqtrade's backtest rows (freqtrade.optimize.backtesting.HEADERS).
@@ -88,12 +88,7 @@ class LabData:
             index = {int(t): i for i, t in enumerate(self.times)}
             for p, pair in enumerate(self.pairs):
                 frame = self.analysed[pair]
-                atr = talib.ATR(
-                    frame["high"].to_numpy(dtype=float),
-                    frame["low"].to_numpy(dtype=float),
-                    frame["close"].to_numpy(dtype=float),
-                    timeperiod=period,
-                )
+                atr = indicators.atr(frame["high"], frame["low"], frame["close"], period)
                 opened = frame["date"].dt.as_unit("us").astype("int64").to_numpy()
                 step = self.timeframe_minutes * 60_000_000
                 for row, when in enumerate(opened):

@@ -25,6 +25,7 @@ from freqtrade.exchange import timeframe_to_msecs
 from freqtrade.strategy import IStrategy
 
 from freqtrade_posmgmt.cli import analyze, build_parser
+from freqtrade_posmgmt.cli.replay import lot_steps
 from freqtrade_posmgmt.correlation_engine import CorrelationConfig
 from freqtrade_posmgmt.dynamic_risk import DynamicRiskConfig
 from freqtrade_posmgmt.excursions import PairCandles, trade_excursions
@@ -32,7 +33,6 @@ from freqtrade_posmgmt.mixins.position_management import PositionManagementMixin
 from freqtrade_posmgmt.registry import decisions_log_path
 from freqtrade_posmgmt.replay import comparison
 from freqtrade_posmgmt.replay.backtest import backtest_trades
-from freqtrade_posmgmt.replay.command import lot_steps
 from freqtrade_posmgmt.replay.database import database_trades, load_database_result
 from freqtrade_posmgmt.replay.engine import KillPoint, ReplaySettings, run_replay, tick_times
 from freqtrade_posmgmt.report.analysis import CHAPTERS

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from freqtrade_posmgmt.cli.arguments import add_strategy_run_arguments
+
 DESCRIPTION = (
     "Backtest many exit variants (stop, ROI, trailing, time exits) of a strategy on its own "
     "signals with a compiled copy of Freqtrade's backtester rules; rank them, export them as "
@@ -34,16 +36,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     lab = commands.add_parser(
         "lab", help="tune exits fast, trade for trade equal to Freqtrade", description=DESCRIPTION
     )
-    lab.add_argument(
-        "-c",
-        "--config",
-        action="append",
-        required=True,
-        metavar="PATH",
-        help="Freqtrade config file (repeatable, as for freqtrade)",
-    )
-    lab.add_argument("-s", "--strategy", required=True, help="strategy class name")
-    lab.add_argument("--timerange", help="Freqtrade timerange, e.g. 20240101-20250101")
+    add_strategy_run_arguments(lab)
     lab.add_argument(
         "--space",
         type=Path,
@@ -60,19 +53,6 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="number of variants (the first is the strategy as configured)",
     )
     lab.add_argument("--seed", type=int, default=0, help="sampling seed")
-    lab.add_argument(
-        "--userdir",
-        "--user-data-dir",
-        dest="userdir",
-        metavar="DIR",
-        help="Freqtrade user data directory",
-    )
-    lab.add_argument(
-        "--markets",
-        type=Path,
-        metavar="FILE",
-        help="ccxt markets snapshot (default: markets/binance_spot.json in userdir)",
-    )
     lab.add_argument(
         "--export",
         type=Path,
@@ -147,10 +127,10 @@ def run(args: argparse.Namespace) -> int:
 
     logging.disable(logging.INFO)
     ft_args = {
-        "config": args.config,
+        "config": [str(path) for path in args.config],
         "strategy": args.strategy,
         "timerange": args.timerange,
-        "user_data_dir": args.userdir,
+        "user_data_dir": args.user_data_dir,
         "export": "none",
         "cache": "none",
     }

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from freqtrade_posmgmt.cli.arguments import add_strategy_run_arguments
+
 DESCRIPTION = (
     "Replay Freqtrade's own bot loop (dry-run, its trade database in Freqtrade's schema) over "
     "recorded candles with no network, optionally killed and restarted, and compare its trades "
@@ -23,29 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="run the live bot over recorded candles and compare with the backtest",
         description=DESCRIPTION,
     )
-    parser.add_argument(
-        "-c",
-        "--config",
-        type=Path,
-        action="append",
-        required=True,
-        metavar="CONFIG",
-        help="Freqtrade configuration file (repeatable)",
-    )
-    parser.add_argument("-s", "--strategy", required=True, help="strategy class name")
-    parser.add_argument(
-        "--timerange",
-        required=True,
-        metavar="START-END",
-        help="what to replay, as Freqtrade's timerange, e.g. 20250101-20250201",
-    )
-    parser.add_argument("--userdir", type=Path, metavar="DIR", help="user data directory")
-    parser.add_argument(
-        "--markets",
-        type=Path,
-        metavar="FILE",
-        help="ccxt markets snapshot; default markets/binance_spot.json in the user data directory",
-    )
+    add_strategy_run_arguments(parser, timerange_required=True)
     parser.add_argument(
         "--db-url",
         metavar="sqlite:///PATH",
@@ -111,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         options = {
             "config": [str(path) for path in args.config],
             "strategy": args.strategy,
-            "user_data_dir": str(args.userdir) if args.userdir else None,
+            "user_data_dir": str(args.user_data_dir) if args.user_data_dir else None,
         }
         config = Configuration(
             {key: value for key, value in options.items() if value}, RunMode.DRY_RUN
