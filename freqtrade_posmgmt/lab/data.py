@@ -233,12 +233,12 @@ def _history(config: dict, pairs: list[str], timeframe: str) -> dict[str, tuple]
     """Each pair's candles reaching back before the timerange, read while the files are there."""
     if _timerange_start(config) is None:
         return {}
-    from freqtrade_posmgmt.mixins._history import NS_PER_SECOND, history_reaching_back
+    from freqtrade_posmgmt.mixins._history import history_reaching_back
 
     found = {}
     for pair in pairs:
-        dates, closes = history_reaching_back(config, pair, timeframe, HISTORY_REACH_DAYS * 86_400)
-        found[pair] = (dates // NS_PER_SECOND, closes)
+        # Open times in epoch seconds, the mixins' time unit.
+        found[pair] = history_reaching_back(config, pair, timeframe, HISTORY_REACH_DAYS * 86_400)
     return found
 
 

@@ -363,7 +363,7 @@ def _closed_candle_stop(
     last_close: float,
     stop: float,
 ) -> float:
-    """TrailingStopMixin._pm_trailing_stop with trail_on="candle_close"; NaN for None."""
+    """TrailingStopHooks.trailing_stop with trail_on="candle_close"; NaN for None."""
     found = pm_trailing_stop(
         params, locks, short, open_rate, best_closed, atr, leverage, fee, amount
     )
@@ -712,7 +712,7 @@ def backtest(  # noqa: C901
         if n_open == 0 and not _any_entry(enter_long, enter_short, can_short, t, n_pairs):
             continue  # nothing open and nothing to enter: most candles
         if pm_trail and on_close:
-            # TrailingStopMixin.bot_loop_start: the closed candle's stop, in force before this
+            # TrailingStopHooks.on_loop_start: the closed candle's stop, in force before this
             # candle's low is tested.
             for k in range(n_open):
                 q = open_order[k]
@@ -878,7 +878,7 @@ def backtest(  # noqa: C901
                                 pos,
                             )
                             _add_integers(p, pos, rate, units, price_digits, amount_digits)
-                # 3. PartialExitMixin.adjust_trade_position at the open (before the exits).
+                # 3. PartialExitHooks.adjustment at the open (before the exits).
                 if (
                     in_trade[p]
                     and (has_ladder or has_adds)
@@ -1772,7 +1772,7 @@ def _scale_in(
     )
     if wanted <= 0:
         return 0.0
-    if factor != 1.0:  # DynamicRiskMixin._pm_risk_scale_in, bounded as the mixin bounds it
+    if factor != 1.0:  # DynamicRiskHooks.scale_in_stake, bounded as the mixin bounds it
         wanted = min(wanted * factor, max_stake)
         if wanted <= 0 or (min_stake > 0 and wanted < min_stake):
             return 0.0

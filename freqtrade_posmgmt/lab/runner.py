@@ -228,7 +228,7 @@ def daily_volatility(data: Any, policy: DynamicRiskConfig | None) -> np.ndarray:
 
 def _daily_closes(data: Any, pair: str, window: int) -> tuple[np.ndarray, np.ndarray]:
     """
-    Candle open times (epoch seconds) and closes, as ``DynamicRiskMixin._pm_risk_closes``
+    Candle open times (epoch seconds) and closes, as ``DynamicRiskHooks.closes``
     reads them in a backtest: from the candle files, reaching the window before the timerange.
     """
     if data.history_start is not None:
