@@ -279,6 +279,9 @@ class PartialExitPolicy:
     :param scale_in_sizes: stake of each add as a fraction of the first entry's stake (> 0).
     :param max_scale_ins: most scale-in levels that may fire per trade; by default (None) every
         listed level may fire once. 0 beside listed levels is refused: they would never fire.
+        Kept as given (None stays None), so a policy re-made with other levels
+        (``dataclasses.replace``, a config section over the Parameters) allows its own levels;
+        the cap in force is :attr:`scale_in_cap`.
     :param scale_in_after_exit: allow adds after the trade has partly exited (off by default,
         so a position is never trimmed and re-bought over and over).
     :param scale_in_min_candles: candles a scale-in waits after the trade's last fill.
@@ -294,6 +297,8 @@ class PartialExitPolicy:
     scale_in_after_exit: bool = False
     scale_in_min_candles: int = 0
     breakeven_after_first_exit: bool = False
+    scale_in_cap: int = field(init=False, repr=False)
+    """How many scale-in levels may fire per trade: ``max_scale_ins``, else every listed one."""
 
     def __post_init__(self) -> None:
         targets = numbers("exit_targets", self.exit_targets)
@@ -353,7 +358,8 @@ class PartialExitPolicy:
             exit_sizes=sizes,
             scale_in_thresholds=thresholds,
             scale_in_sizes=adds,
-            max_scale_ins=max_adds,
+            max_scale_ins=None if self.max_scale_ins is None else max_adds,
+            scale_in_cap=max_adds,
             scale_in_min_candles=whole("scale_in_min_candles", self.scale_in_min_candles),
         )
         flag("scale_in_after_exit", self.scale_in_after_exit)
@@ -398,7 +404,7 @@ class PartialExitPolicy:
     @property
     def scales_in(self) -> bool:
         """Whether any scale-in may fire."""
-        return self.max_scale_ins > 0
+        return self.scale_in_cap > 0
 
     def check_partial_exits(
         self,
@@ -493,7 +499,7 @@ class PartialExitPolicy:
         profit = position.profit_at(current_price) if current_profit is None else current_profit
         if not any(_crossed(profit, t) for t in self.scale_in_thresholds):
             return None
-        allowance = self.max_scale_ins - len(position.scale_ins_taken)
+        allowance = self.scale_in_cap - len(position.scale_ins_taken)
         if position.current_size <= 0 or allowance <= 0:
             return None
         if position.partly_exited and not self.scale_in_after_exit:

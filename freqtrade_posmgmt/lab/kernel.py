@@ -1776,7 +1776,7 @@ def _scale_in(
         wanted = min(wanted * factor, max_stake)
         if wanted <= 0 or (min_stake > 0 and wanted < min_stake):
             return 0.0
-    # max_entry_position_adjustment: the policy's max_scale_ins, counted in orders.
+    # max_entry_position_adjustment: the policy's scale_in_cap, counted in orders.
     if pos[p, POS_ENTRIES] > params[P_MAX_SCALE_INS]:
         return 0.0
     # get_valid_entry_price_and_stake for an add: min stake without the stop's reserve, at the

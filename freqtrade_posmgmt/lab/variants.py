@@ -269,7 +269,7 @@ def parameter_row(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
         params[kernel.P_VOLATILITY_HIGH_FACTOR] = high
         params[kernel.P_VOLATILITY_LOW_FACTOR] = low
     partial: PartialExitPolicy | None = policies["partial_exits"]
-    params[kernel.P_MAX_SCALE_INS] = 0 if partial is None else partial.max_scale_ins
+    params[kernel.P_MAX_SCALE_INS] = 0 if partial is None else partial.scale_in_cap
     if partial is not None:
         params[kernel.P_SCALE_IN_AFTER_EXIT] = partial.scale_in_after_exit
         params[kernel.P_SCALE_IN_MIN_CANDLES] = partial.scale_in_min_candles

@@ -115,7 +115,7 @@ class PartialExitMixin(PolicyMixin):
         if policy is None:
             return
         self.pm_enable("position_adjustment_enable", True)
-        cap = policy.max_scale_ins
+        cap = policy.scale_in_cap
         if self.pm_user_features["position_adjustment_enable"]:
             # The user's own scale-ins keep their own cap beside ours (-1: unlimited).
             users = self.pm_user_features["max_entry_position_adjustment"]

@@ -67,7 +67,7 @@ class NoopAdjust(ExampleStrategy):
 class ReplayedOrders(NoopAdjust):
     """Places the orders LadderWithScaleIns placed, looked up in a table: no decision cost."""
 
-    max_entry_position_adjustment = LadderWithScaleIns.partial_exit_policy.max_scale_ins
+    max_entry_position_adjustment = LadderWithScaleIns.partial_exit_policy.scale_in_cap
 
     def bot_start(self, **kwargs) -> None:
         self.decisions = json.loads(DECISIONS.read_text())

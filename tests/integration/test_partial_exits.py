@@ -275,7 +275,7 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
                 continue
             assert not [o for o in placed if o.ft_order_side == trade.exit_side]
 
-            allowance = policy.max_scale_ins - len(book.adds)
+            allowance = policy.scale_in_cap - len(book.adds)
             levels = sorted(
                 (
                     n
@@ -313,7 +313,7 @@ def check_trades(result, seen: dict, policy: PartialExitPolicy) -> dict[str, int
         adds = [o for o in orders if o.ft_order_side == trade.entry_side and is_pm(o)]
         assert (
             sum(len(levels_in_tag(o.ft_order_tag, "add", policy.scale_in_thresholds)) for o in adds)
-            <= policy.max_scale_ins
+            <= policy.scale_in_cap
         )
         if not policy.scale_in_after_exit and first_exit:
             assert all(o.order_filled_utc <= first_exit for o in adds)

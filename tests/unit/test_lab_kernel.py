@@ -304,7 +304,7 @@ def test_scale_in_decision_is_the_policys(
     adds[: len(thresholds)] = list(zip(thresholds, sizes, strict=True))
     mask = sum(1 << (n - 1) for n in taken)
     stake, due = kernel.scale_in_due(
-        adds, policy.max_scale_ins, after_exit, min_candles, mask, exited, 2.5, profit,
+        adds, policy.scale_in_cap, after_exit, min_candles, mask, exited, 2.5, profit,
         candles, 200.0, min_stake, max_stake,
     )  # fmt: skip
     if theirs is None:

@@ -404,3 +404,25 @@ def test_hooks_travel_with_the_strategy_to_hyperopts_workers():
     assert hooks.strategy is restored
     assert restored._pm_asked["custom_stoploss"] == (hooks,)
     assert restored.custom_stoploss("BTC/USDT", None, None, 100.0, 0.0, False) == -0.1
+
+
+@pytest.mark.parametrize(
+    ("scale_ins", "expected"),
+    [
+        ({"scale_in_thresholds": [0.02, 0.05], "scale_in_sizes": [0.25, 0.25]}, 2),
+        ({"scale_in_thresholds": [], "scale_in_sizes": []}, 0),
+    ],
+)
+def test_a_config_ladder_of_scale_ins_is_the_ladder_listed(scale_ins, expected):
+    """
+    The Parameters' policy lists one add: a config section that lists two (or none) must get two
+    (or none), not the one the Parameters' ladder allowed, nor an error about a field not set.
+    """
+    from freqtrade_posmgmt.mixins.partial_exits import PartialExitMixin
+
+    strategy = load(
+        type("Ladder", (PartialExitMixin, Plain), {}),
+        {"partial_exits": {"exit_targets": [0.04], "exit_sizes": [0.5], **scale_ins}},
+    )
+    # Freqtrade's own cap on adds is the policy's.
+    assert strategy.max_entry_position_adjustment == expected

@@ -214,7 +214,7 @@ def test_property_freqtrade_trade_state_from_tags_only_grows(policy, moves, is_s
         assert sold <= bought
         tags = " ".join(o.ft_order_tag for o in book.trade.orders)
         assert fired == {n for n in fired if level_name(policy.exit_targets[n - 1]) in tags}
-    assert len(added) <= policy.max_scale_ins
+    assert len(added) <= policy.scale_in_cap
 
 
 class CostLimitedMarket:

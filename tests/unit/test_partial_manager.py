@@ -113,8 +113,8 @@ def test_json_shaped_overrides_are_coerced_through_dataclasses_replace():
 
 def test_every_listed_scale_in_may_fire_once_by_default():
     policy = PartialExitPolicy([0.03], [0.5], [-0.10, -0.05, 0.02], [1.0, 0.5, 0.25])
-    assert policy.max_scale_ins == 3 and policy.scales_in
-    assert PartialExitPolicy([0.03], [0.5]).max_scale_ins == 0
+    assert policy.max_scale_ins is None and policy.scale_in_cap == 3 and policy.scales_in
+    assert PartialExitPolicy([0.03], [0.5]).scale_in_cap == 0
 
 
 def test_a_pure_dca_policy_needs_no_exit_targets():
@@ -381,7 +381,7 @@ def test_from_shape_builds_a_whole_ladder_and_its_scale_ins():
     assert policy.exit_targets == (0.02, 0.04, 0.08)
     assert policy.exit_sizes == pytest.approx((0.1, 0.2, 0.4))
     assert policy.scale_in_thresholds == (-0.045, -0.03)
-    assert policy.scale_in_sizes == (0.5, 0.5) and policy.max_scale_ins == 2
+    assert policy.scale_in_sizes == (0.5, 0.5) and policy.scale_in_cap == 2
 
 
 def test_from_shape_defaults_are_one_target_and_no_scale_in():
@@ -429,4 +429,4 @@ def test_property_position_state_never_oversells_and_levels_fire_once(
         assert seen[0] <= now[0] and seen[1] <= now[1]
         seen = now
     assert len(fired_targets) == len(set(fired_targets))
-    assert len(fired_adds) == len(set(fired_adds)) <= policy.max_scale_ins
+    assert len(fired_adds) == len(set(fired_adds)) <= policy.scale_in_cap
