@@ -242,6 +242,14 @@ def ft_profit_ratio(
     rate: float, open_rate: float, amount: float, fee: float, leverage: float, short: bool
 ) -> float:
     """``Trade.calc_profit_ratio(rate)`` (spot, or futures without funding)."""
+    return round8(_ft_profit_raw(rate, open_rate, amount, fee, leverage, short))
+
+
+@njit(cache=True)
+def _ft_profit_raw(
+    rate: float, open_rate: float, amount: float, fee: float, leverage: float, short: bool
+) -> float:
+    """``ft_profit_ratio`` before its ``round8``."""
     open_value = amount * open_rate
     close_value = amount * rate
     if short:
@@ -249,12 +257,23 @@ def ft_profit_ratio(
         close_value = close_value + close_value * fee
         if open_value == 0.0:
             return 0.0
-        return round8((1 - close_value / open_value) * leverage)
+        return (1 - close_value / open_value) * leverage
     open_value = open_value + open_value * fee
     close_value = close_value - close_value * fee
     if open_value == 0.0:
         return 0.0
-    return round8((close_value / open_value - 1) * leverage)
+    return (close_value / open_value - 1) * leverage
+
+
+@njit(cache=True)
+def _round8_above(raw: float, threshold: float) -> bool:
+    """``round8(raw) > threshold``: round8 moves a value by at most 5e-9, so only a value that
+    close to the threshold is rounded."""
+    if raw > threshold + 1e-8:
+        return True
+    if raw < threshold - 1e-8:
+        return False
+    return round8(raw) > threshold
 
 
 @njit(cache=True)
@@ -387,6 +406,10 @@ def _tighter(found: float, stop: float, best_rate: float, side: float) -> float:
 @njit(cache=True)
 def _raise_stop(stop: float, new_loss: float, short: bool, price_digits: int) -> tuple[float, bool]:
     """``Trade.adjust_stop_loss`` after the initial stop: (stop in force, whether it moved)."""
+    # The stop is on its tick and the rounding is monotone: a loss not beyond it cannot move
+    # it, and most candles need no rounding (a NaN still takes the rounding below).
+    if (short and new_loss >= stop) or (not short and new_loss <= stop):
+        return stop, False
     if short:
         norm = price_round_down(new_loss, price_digits)
         if norm < stop:
@@ -586,6 +609,9 @@ def backtest(  # noqa: C901
     exit_long: np.ndarray,
     enter_short: np.ndarray,
     exit_short: np.ndarray,
+    direction: np.ndarray,
+    candidates: np.ndarray,
+    candidate_start: np.ndarray,
     atr: np.ndarray,
     leverage_long: np.ndarray,
     leverage_short: np.ndarray,
@@ -629,6 +655,9 @@ def backtest(  # noqa: C901
     :param opens: shape (P, T), and likewise highs, lows, valid (the pair has that candle),
         the four shifted signals, ``atr`` (of the last CLOSED candle) and the leverage the
         strategy's ``leverage`` callback answers at that row per side
+    :param direction: shape (P, T), the entry each candle's signals ask for (``entry_directions``)
+    :param candidates: per candle, the pairs with a valid candle and an entry to ask for, in
+        whitelist order, from ``candidates[candidate_start[t]]`` to ``candidates[candidate_start[t + 1]]``
     :param stake_amount: the config's stake amount, or -1 for "unlimited"
     :param max_open_trades: -1 for unlimited
     :param roi: minimal ROI table, rows (minutes, roi), ascending, NaN-padded
@@ -679,6 +708,9 @@ def backtest(  # noqa: C901
     hold_us = params[P_MAX_HOLDING_US]
     last = n_times - 1
     visit = np.empty(n_pairs, dtype=np.int64)
+    # The ROI value in force per open trade, and the trade's minute at which it may change.
+    roi_now = np.zeros(n_pairs)
+    roi_until = np.zeros(n_pairs, dtype=np.int64)
     # The partial-exit ladder (PartialExitMixin): levels fired (bit mask), the largest amount
     # held, the profit its exits realised, the entry's value (close_profit's divisor).
     has_ladder = not math.isnan(ladder[0, 0])
@@ -709,7 +741,9 @@ def backtest(  # noqa: C901
                 equity_trough = min(equity_trough, equity)
             booked = 0.0
             booked_at = -1
-        if n_open == 0 and not _any_entry(enter_long, enter_short, can_short, t, n_pairs):
+        first_candidate = candidate_start[t]
+        end_candidate = candidate_start[t + 1]
+        if n_open == 0 and first_candidate == end_candidate:
             continue  # nothing open and nothing to enter: most candles
         if pm_trail and on_close:
             # TrailingStopMixin.bot_loop_start: the closed candle's stop, in force before this
@@ -745,32 +779,23 @@ def backtest(  # noqa: C901
                         if moved:
                             trailing[q] = True
                             stop_pct[q] = -abs(ratio)
-        n_visit = 0
-        visited[:] = False
+        # Open trades first, then the other pairs; of those, only the ones with an entry to ask.
+        n_visit = n_open
         for k in range(n_open):
-            visit[n_visit] = open_order[k]
+            visit[k] = open_order[k]
             visited[open_order[k]] = True
-            n_visit += 1
-        for p in range(n_pairs):
-            if not visited[p]:
-                visit[n_visit] = p
+        for k in range(first_candidate, end_candidate):
+            if not visited[candidates[k]]:
+                visit[n_visit] = candidates[k]
                 n_visit += 1
+        for k in range(n_open):
+            visited[visit[k]] = False
         for v in range(n_visit):
             p = visit[v]
             if not valid[p, t]:
                 continue
-            direction = 0
-            if enter_long[p, t] == 1 and not (
-                exit_long[p, t] == 1 or (can_short and enter_short[p, t] == 1)
-            ):
-                direction = 1
-            elif (
-                can_short
-                and enter_short[p, t] == 1
-                and not (exit_short[p, t] == 1 or enter_long[p, t] == 1)
-            ):
-                direction = -1
-            if direction == 0 and not in_trade[p]:
+            entering = direction[p, t]
+            if entering == 0 and not in_trade[p]:
                 continue
             for _attempt in range(2):
                 exiting = 0
@@ -779,7 +804,7 @@ def backtest(  # noqa: C901
                 # 2. Entry.
                 if (
                     t != last
-                    and direction != 0
+                    and entering != 0
                     and not in_trade[p]
                     and (max_open_trades < 0 or n_open < max_open_trades)
                     and not entry_refused[t]
@@ -802,7 +827,7 @@ def backtest(  # noqa: C901
                     if available < wanted:
                         wanted = 0.0
                     wanted = max(wanted, 0.0)
-                    is_short = direction < 0
+                    is_short = entering < 0
                     leverage = leverage_short[p, t] if is_short else leverage_long[p, t]
                     rate = opens[p, t]
                     min_stake = max(min_stake_base[p], min_amount[p] * rate * 1.05) / leverage
@@ -845,7 +870,8 @@ def backtest(  # noqa: C901
                             stop_pct[p] = -abs(stoploss)
                             trailing[p] = False
                             best[p] = rate
-                            best_closed[p] = -np.inf if direction > 0 else np.inf
+                            roi_until[p] = -1
+                            best_closed[p] = -np.inf if entering > 0 else np.inf
                             open_order[n_open] = p
                             n_open += 1
                             taken[p] = 0
@@ -1105,7 +1131,9 @@ def backtest(  # noqa: C901
                     low = lows[p, t]
                     high = highs[p, t]
                     bound = low if is_short else high
-                    profit_best = ft_profit_ratio(bound, entry, units, fee, leverage, is_short)
+                    # The profit at the candle's best rate, before round8: rounded only where
+                    # a decision needs its last digits.
+                    raw_best = _ft_profit_raw(bound, entry, units, fee, leverage, is_short)
                     if is_short:
                         best[p] = min(best[p], low)
                         enter = enter_short[p, t] == 1
@@ -1159,6 +1187,7 @@ def backtest(  # noqa: C901
                                 if moved:
                                     trailing[p] = True
                                     stop_pct[p] = -abs(ratio)
+                    profit_best = round8(raw_best) if builtin_trail and dir_correct else 0.0
                     if builtin_trail and dir_correct and not (only_offset and profit_best < offset):
                         value = stoploss
                         if not math.isnan(positive) and profit_best > offset:
@@ -1174,8 +1203,11 @@ def backtest(  # noqa: C901
                     minutes = (times[t] - times[open_index[p]]) // 60_000_000
                     roi_hit = False
                     if not (enter and params[P_IGNORE_ROI_IF_ENTRY] > 0):
-                        _, roi_value = _roi_at(roi, minutes)
-                        roi_hit = not math.isnan(roi_value) and profit_best > roi_value
+                        if minutes >= roi_until[p]:
+                            # The ROI entry in force changes only at the table's next key.
+                            roi_now[p] = _roi_at(roi, minutes)[1]
+                            roi_until[p] = _roi_next(roi, minutes)
+                        roi_hit = not math.isnan(roi_now[p]) and _round8_above(raw_best, roi_now[p])
 
                     # The order of IStrategy.should_exit's list; the first exit is taken.
                     reason = -1
@@ -1256,9 +1288,9 @@ def backtest(  # noqa: C901
                             n_trades += 1
                             in_trade[p] = False
                             n_open = _remove(open_order, n_open, p)
-                if not (can_short and direction != 0 and exiting != 0 and not in_trade[p]):
+                if not (can_short and entering != 0 and exiting != 0 and not in_trade[p]):
                     break
-                if exiting == direction:
+                if exiting == entering:
                     break
     # End of data: force exit at the last row's open, in opening order.
     for k in range(n_open):
@@ -1288,16 +1320,6 @@ def backtest(  # noqa: C901
         n_trades += 1
     counts[0] = n_orders
     return n_trades
-
-
-@njit(cache=True)
-def _any_entry(
-    enter_long: np.ndarray, enter_short: np.ndarray, can_short: bool, t: int, n_pairs: int
-) -> bool:
-    for p in range(n_pairs):
-        if enter_long[p, t] == 1 or (can_short and enter_short[p, t] == 1):
-            return True
-    return False
 
 
 @njit(cache=True)
@@ -1981,6 +2003,18 @@ def _builtin_trail(
     if moved:
         stop_pct[p] = -abs(value)
     return moved
+
+
+@njit(cache=True)
+def _roi_next(roi: np.ndarray, minutes: int) -> int:
+    """The first key of the ROI table after ``minutes`` (in any row order), or a minute never reached."""
+    found = np.iinfo(np.int64).max
+    for k in range(roi.shape[0]):
+        if math.isnan(roi[k, 0]):
+            break
+        if roi[k, 0] > minutes:
+            found = min(found, int(roi[k, 0]))
+    return found
 
 
 @njit(cache=True)
