@@ -19,8 +19,6 @@ every stake (``DynamicRiskManager``), from the realised equity the mixin reads.
 """
 
 import math
-from decimal import ROUND_DOWN as _ROUND_DOWN
-from decimal import Decimal as _Decimal
 
 import numpy as np
 from numba import njit, objmode
@@ -537,12 +535,28 @@ def ft_exit_amount_exact(stake_amount: float, stake: float, held: float, digits:
     library) that ``FtPrecise`` is: for amounts the kernel's floats cannot place on a side of a
     lot.
     """
-    from ccxt.base.precise import Precise
+    # Precise's own integer steps (_precise_*), without its objects and strings.
+    product = _precise_mul(_precise_parts(repr(stake)), _precise_parts(repr(held)))
+    value = abs(_precise_float(_precise_div(product, _precise_parts(repr(stake_amount)))))
+    # amount_to_contract_precision: the decimal of repr(value) truncated to the lot, exactly.
+    integer, decimals = _precise_parts(repr(value))
+    if digits >= decimals:
+        lots = integer * 10 ** (digits - decimals)
+    else:
+        lots = integer // 10 ** (decimals - digits)
+    return lots / 10**digits
 
-    value = Precise(repr(stake)) * Precise(repr(held)) / Precise(repr(stake_amount))
-    value = abs(float(str(value)))
-    scale = _Decimal(10) ** -digits
-    return float((_Decimal(repr(value)) / scale).to_integral_value(_ROUND_DOWN) * scale)
+
+def _precise_parts(text: str) -> tuple[int, int]:
+    """``Precise(text)``'s (integer, decimals), parsed as its constructor parses them."""
+    modifier = 0
+    if "e" in text or "E" in text:
+        text, exponent = text.lower().split("e")
+        modifier = int(exponent)
+    dot = text.find(".")
+    if dot > -1:
+        return int(text.replace(".", "")), len(text) - dot - 1 - modifier
+    return int(text), -modifier
 
 
 @njit(cache=True)
@@ -1610,25 +1624,54 @@ def ft_recalc_exact(
 ) -> tuple[float, float, float, float]:  # fmt: skip
     """
     ``Trade.recalc_trade_from_orders`` on a trade's filled orders, with ccxt's ``Precise`` as
-    Freqtrade's ``FtPrecise``: (amount, open rate, stake amount, float of the average price).
+    Freqtrade's ``FtPrecise`` (its integer steps, ``_precise_*``): (amount, open rate, stake
+    amount, float of the average price).
     """
-    from ccxt.base.precise import Precise
-
-    zero = Precise("0")
-    held, staked, average = Precise("0"), Precise("0"), Precise("0")
+    held, staked, average = (0, 0), (0, 0), (0, 0)
     mine = orders[(orders[:, O_PAIR] == pair) & (orders[:, O_OPEN_INDEX] == open_index)]
-    for row in mine:
-        units = Precise(repr(float(row[O_AMOUNT])))
+    for row in mine.tolist():
+        units = _precise_parts(repr(row[O_AMOUNT]))
         is_exit = row[O_IS_EXIT] > 0
-        side = Precise("-1" if is_exit else "1")
-        held = held + units * side
-        price = average if is_exit else Precise(repr(float(row[O_RATE])))
-        staked = staked + price * units * side
-        if held > zero and not is_exit:
-            average = staked / held
-    rate = price_round(float(str(staked / held)), price_digits)
-    units = amount_truncate(float(str(held)), amount_digits)
-    return units, rate, float(str(staked)) / leverage, float(str(average))
+        side = (-1, 0) if is_exit else (1, 0)
+        held = _precise_add(held, _precise_mul(units, side))
+        price = average if is_exit else _precise_parts(repr(row[O_RATE]))
+        staked = _precise_add(staked, _precise_mul(_precise_mul(price, units), side))
+        if held[0] > 0 and not is_exit:
+            average = _precise_div(staked, held)
+    rate = price_round(_precise_float(_precise_div(staked, held)), price_digits)
+    units = amount_truncate(_precise_float(held), amount_digits)
+    return units, rate, _precise_float(staked) / leverage, _precise_float(average)
+
+
+def _precise_add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """``Precise.add`` on (integer, decimals): exact, at the larger number of decimals."""
+    decimals = max(a[1], b[1])
+    return a[0] * 10 ** (decimals - a[1]) + b[0] * 10 ** (decimals - b[1]), decimals
+
+
+def _precise_mul(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """``Precise.mul``: exact."""
+    return a[0] * b[0], a[1] + b[1]
+
+
+def _precise_div(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """``Precise.div`` at its default 18 decimals, truncated as it truncates."""
+    distance = 18 - a[1] + b[1]
+    if distance < 0:
+        numerator = a[0] // 10**-distance
+    else:
+        numerator = a[0] * 10**distance
+    quotient, rest = divmod(numerator, b[0])
+    if quotient < 0 and rest:
+        quotient += 1
+    return quotient, 18
+
+
+def _precise_float(a: tuple[int, int]) -> float:
+    """``float(str(Precise))``: the correctly rounded float, as int / int is in Python."""
+    if a[1] <= 0:
+        return float(a[0] * 10 ** -a[1])
+    return a[0] / 10 ** a[1]
 
 
 @njit(cache=True)
