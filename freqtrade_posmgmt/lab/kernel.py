@@ -725,6 +725,12 @@ def backtest(  # noqa: C901
     # The ROI value in force per open trade, and the trade's minute at which it may change.
     roi_now = np.zeros(n_pairs)
     roi_until = np.zeros(n_pairs, dtype=np.int64)
+    # The package's trail per open trade, from the best rate (and ATR) it was last computed at:
+    # it moves only with them, or with a fill (which forgets it).
+    uses_atr = not math.isnan(params[P_ATR_MULTIPLIER])
+    trail_best = np.full(n_pairs, np.nan)
+    trail_atr = np.zeros(n_pairs)
+    trail_found = np.zeros(n_pairs)
     # The partial-exit ladder (PartialExitMixin): levels fired (bit mask), the largest amount
     # held, the profit its exits realised, the entry's value (close_profit's divisor).
     has_ladder = not math.isnan(ladder[0, 0])
@@ -885,6 +891,7 @@ def backtest(  # noqa: C901
                             trailing[p] = False
                             best[p] = rate
                             roi_until[p] = -1
+                            trail_best[p] = np.nan
                             best_closed[p] = -np.inf if entering > 0 else np.inf
                             open_order[n_open] = p
                             n_open += 1
@@ -924,6 +931,7 @@ def backtest(  # noqa: C901
                     and (has_ladder or has_adds)
                     and not pos[p, POS_QUIET_LOW] < opens[p, t] < pos[p, POS_QUIET_HIGH]
                 ):
+                    trail_best[p] = np.nan  # the position may change here
                     sold, levels, below = _partial_exit(
                         p,
                         t,
@@ -1161,17 +1169,22 @@ def backtest(  # noqa: C901
                     dir_correct = stop[p] > high if is_short else stop[p] < low
                     if pm_trail and dir_correct:
                         if not on_close:
-                            found = pm_trailing_stop(
-                                params,
-                                locks,
-                                is_short,
-                                entry,
-                                best[p],
-                                atr[p, t],
-                                leverage,
-                                fee,
-                                units,
-                            )
+                            level = atr[p, t] if uses_atr else 0.0
+                            if best[p] != trail_best[p] or level != trail_atr[p]:
+                                trail_found[p] = pm_trailing_stop(
+                                    params,
+                                    locks,
+                                    is_short,
+                                    entry,
+                                    best[p],
+                                    atr[p, t],
+                                    leverage,
+                                    fee,
+                                    units,
+                                )
+                                trail_best[p] = best[p]
+                                trail_atr[p] = level
+                            found = trail_found[p]
                             if not math.isnan(found):
                                 found = min(found, stop[p]) if is_short else max(found, stop[p])
                         elif t - 1 >= open_index[p]:

@@ -3,8 +3,10 @@ Run variants through the compiled kernel on a :class:`~freqtrade_posmgmt.lab.dat
 Framework-free: the data object only carries numpy arrays and numbers.
 """
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -295,12 +297,28 @@ def run_metrics(
     """Metrics (``kernel.M_*`` columns) of each variant, in order."""
     out = np.zeros((len(variants), kernel.N_METRICS))
     trades, orders = _tables(data)
-    for i, variant in enumerate(variants):
-        done = run_trades(data, variant, trades, orders)
-        kernel.metrics(done, len(done), data.start_balance, out[i], data.years)
-        if progress is not None:
-            progress(i + 1)
+    with _no_cyclic_gc():
+        for i, variant in enumerate(variants):
+            done = run_trades(data, variant, trades, orders)
+            kernel.metrics(done, len(done), data.start_balance, out[i], data.years)
+            if progress is not None:
+                progress(i + 1)
     return out
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """
+    The cyclic garbage collector paused: a variant leaves no cycles (reference counting frees
+    it), and its collections among the loaded frames took a tenth of a run's time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def variant_records(data: Any, variant: dict[str, Any]) -> list[dict[str, Any]]:
