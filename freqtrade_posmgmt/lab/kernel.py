@@ -384,6 +384,12 @@ def _closed_candle_stop(
     found = pm_trailing_stop(
         params, locks, short, open_rate, best_closed, atr, leverage, fee, amount
     )
+    return _within_close(found, short, last_close, stop)
+
+
+@njit(cache=True)
+def _within_close(found: float, short: bool, last_close: float, stop: float) -> float:
+    """The trail of the closed candles (``found``) as the stop it sets, NaN for none."""
     if math.isnan(found):
         return found
     if (not short and found >= last_close) or (short and found <= last_close):
@@ -725,8 +731,9 @@ def backtest(  # noqa: C901
     # The ROI value in force per open trade, and the trade's minute at which it may change.
     roi_now = np.zeros(n_pairs)
     roi_until = np.zeros(n_pairs, dtype=np.int64)
-    # The package's trail per open trade, from the best rate (and ATR) it was last computed at:
-    # it moves only with them, or with a fill (which forgets it).
+    # The package's trail per open trade, from the best rate (and ATR) it was last computed at
+    # (the closed candles' best with trail_on="candle_close"): it moves only with them, or with
+    # a fill (which forgets it).
     uses_atr = not math.isnan(params[P_ATR_MULTIPLIER])
     trail_best = np.full(n_pairs, np.nan)
     trail_atr = np.zeros(n_pairs)
@@ -777,19 +784,22 @@ def backtest(  # noqa: C901
                 else:
                     best_closed[q] = max(best_closed[q], highs[q, t - 1])
                 last_close = closes[q, t - 1]
-                found = _closed_candle_stop(
-                    params,
-                    locks,
-                    short[q],
-                    open_rate[q],
-                    best_closed[q],
-                    atr[q, t],
-                    lev[q],
-                    fee,
-                    amount[q],
-                    last_close,
-                    stop[q],
-                )
+                level = atr[q, t] if uses_atr else 0.0
+                if best_closed[q] != trail_best[q] or level != trail_atr[q]:
+                    trail_found[q] = pm_trailing_stop(
+                        params,
+                        locks,
+                        short[q],
+                        open_rate[q],
+                        best_closed[q],
+                        atr[q, t],
+                        lev[q],
+                        fee,
+                        amount[q],
+                    )
+                    trail_best[q] = best_closed[q]
+                    trail_atr[q] = level
+                found = _within_close(trail_found[q], short[q], last_close, stop[q])
                 if not math.isnan(found):
                     ratio = pm_stoploss_ratio(found, last_close, short[q], lev[q])
                     if not math.isnan(ratio) and ratio != 0:
@@ -1188,18 +1198,23 @@ def backtest(  # noqa: C901
                             if not math.isnan(found):
                                 found = min(found, stop[p]) if is_short else max(found, stop[p])
                         elif t - 1 >= open_index[p]:
-                            found = _closed_candle_stop(
-                                params,
-                                locks,
-                                is_short,
-                                entry,
-                                best_closed[p],
-                                atr[p, t],
-                                leverage,
-                                fee,
-                                units,
-                                closes[p, t - 1],
-                                stop[p],
+                            level = atr[p, t] if uses_atr else 0.0
+                            if best_closed[p] != trail_best[p] or level != trail_atr[p]:
+                                trail_found[p] = pm_trailing_stop(
+                                    params,
+                                    locks,
+                                    is_short,
+                                    entry,
+                                    best_closed[p],
+                                    atr[p, t],
+                                    leverage,
+                                    fee,
+                                    units,
+                                )
+                                trail_best[p] = best_closed[p]
+                                trail_atr[p] = level
+                            found = _within_close(
+                                trail_found[p], is_short, closes[p, t - 1], stop[p]
                             )
                         else:
                             found = np.nan  # no candle has closed since entry
