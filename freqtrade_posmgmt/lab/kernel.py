@@ -19,8 +19,6 @@ every stake (``DynamicRiskManager``), from the realised equity the mixin reads.
 """
 
 import math
-from decimal import ROUND_DOWN as _ROUND_DOWN
-from decimal import Decimal as _Decimal
 
 import numpy as np
 from numba import njit, objmode
@@ -242,6 +240,14 @@ def ft_profit_ratio(
     rate: float, open_rate: float, amount: float, fee: float, leverage: float, short: bool
 ) -> float:
     """``Trade.calc_profit_ratio(rate)`` (spot, or futures without funding)."""
+    return round8(_ft_profit_raw(rate, open_rate, amount, fee, leverage, short))
+
+
+@njit(cache=True)
+def _ft_profit_raw(
+    rate: float, open_rate: float, amount: float, fee: float, leverage: float, short: bool
+) -> float:
+    """``ft_profit_ratio`` before its ``round8``."""
     open_value = amount * open_rate
     close_value = amount * rate
     if short:
@@ -249,12 +255,23 @@ def ft_profit_ratio(
         close_value = close_value + close_value * fee
         if open_value == 0.0:
             return 0.0
-        return round8((1 - close_value / open_value) * leverage)
+        return (1 - close_value / open_value) * leverage
     open_value = open_value + open_value * fee
     close_value = close_value - close_value * fee
     if open_value == 0.0:
         return 0.0
-    return round8((close_value / open_value - 1) * leverage)
+    return (close_value / open_value - 1) * leverage
+
+
+@njit(cache=True)
+def _round8_above(raw: float, threshold: float) -> bool:
+    """``round8(raw) > threshold``: round8 moves a value by at most 5e-9, so only a value that
+    close to the threshold is rounded."""
+    if raw > threshold + 1e-8:
+        return True
+    if raw < threshold - 1e-8:
+        return False
+    return round8(raw) > threshold
 
 
 @njit(cache=True)
@@ -367,6 +384,12 @@ def _closed_candle_stop(
     found = pm_trailing_stop(
         params, locks, short, open_rate, best_closed, atr, leverage, fee, amount
     )
+    return _within_close(found, short, last_close, stop)
+
+
+@njit(cache=True)
+def _within_close(found: float, short: bool, last_close: float, stop: float) -> float:
+    """The trail of the closed candles (``found``) as the stop it sets, NaN for none."""
     if math.isnan(found):
         return found
     if (not short and found >= last_close) or (short and found <= last_close):
@@ -387,6 +410,10 @@ def _tighter(found: float, stop: float, best_rate: float, side: float) -> float:
 @njit(cache=True)
 def _raise_stop(stop: float, new_loss: float, short: bool, price_digits: int) -> tuple[float, bool]:
     """``Trade.adjust_stop_loss`` after the initial stop: (stop in force, whether it moved)."""
+    # The stop is on its tick and the rounding is monotone: a loss not beyond it cannot move
+    # it, and most candles need no rounding (a NaN still takes the rounding below).
+    if (short and new_loss >= stop) or (not short and new_loss <= stop):
+        return stop, False
     if short:
         norm = price_round_down(new_loss, price_digits)
         if norm < stop:
@@ -514,12 +541,28 @@ def ft_exit_amount_exact(stake_amount: float, stake: float, held: float, digits:
     library) that ``FtPrecise`` is: for amounts the kernel's floats cannot place on a side of a
     lot.
     """
-    from ccxt.base.precise import Precise
+    # Precise's own integer steps (_precise_*), without its objects and strings.
+    product = _precise_mul(_precise_parts(repr(stake)), _precise_parts(repr(held)))
+    value = abs(_precise_float(_precise_div(product, _precise_parts(repr(stake_amount)))))
+    # amount_to_contract_precision: the decimal of repr(value) truncated to the lot, exactly.
+    integer, decimals = _precise_parts(repr(value))
+    if digits >= decimals:
+        lots = integer * 10 ** (digits - decimals)
+    else:
+        lots = integer // 10 ** (decimals - digits)
+    return lots / 10**digits
 
-    value = Precise(repr(stake)) * Precise(repr(held)) / Precise(repr(stake_amount))
-    value = abs(float(str(value)))
-    scale = _Decimal(10) ** -digits
-    return float((_Decimal(repr(value)) / scale).to_integral_value(_ROUND_DOWN) * scale)
+
+def _precise_parts(text: str) -> tuple[int, int]:
+    """``Precise(text)``'s (integer, decimals), parsed as its constructor parses them."""
+    modifier = 0
+    if "e" in text or "E" in text:
+        text, exponent = text.lower().split("e")
+        modifier = int(exponent)
+    dot = text.find(".")
+    if dot > -1:
+        return int(text.replace(".", "")), len(text) - dot - 1 - modifier
+    return int(text), -modifier
 
 
 @njit(cache=True)
@@ -586,6 +629,9 @@ def backtest(  # noqa: C901
     exit_long: np.ndarray,
     enter_short: np.ndarray,
     exit_short: np.ndarray,
+    direction: np.ndarray,
+    candidates: np.ndarray,
+    candidate_start: np.ndarray,
     atr: np.ndarray,
     leverage_long: np.ndarray,
     leverage_short: np.ndarray,
@@ -629,6 +675,9 @@ def backtest(  # noqa: C901
     :param opens: shape (P, T), and likewise highs, lows, valid (the pair has that candle),
         the four shifted signals, ``atr`` (of the last CLOSED candle) and the leverage the
         strategy's ``leverage`` callback answers at that row per side
+    :param direction: shape (P, T), the entry each candle's signals ask for (``entry_directions``)
+    :param candidates: per candle, the pairs with a valid candle and an entry to ask for, in
+        whitelist order, from ``candidates[candidate_start[t]]`` to ``candidates[candidate_start[t + 1]]``
     :param stake_amount: the config's stake amount, or -1 for "unlimited"
     :param max_open_trades: -1 for unlimited
     :param roi: minimal ROI table, rows (minutes, roi), ascending, NaN-padded
@@ -679,6 +728,16 @@ def backtest(  # noqa: C901
     hold_us = params[P_MAX_HOLDING_US]
     last = n_times - 1
     visit = np.empty(n_pairs, dtype=np.int64)
+    # The ROI value in force per open trade, and the trade's minute at which it may change.
+    roi_now = np.zeros(n_pairs)
+    roi_until = np.zeros(n_pairs, dtype=np.int64)
+    # The package's trail per open trade, from the best rate (and ATR) it was last computed at
+    # (the closed candles' best with trail_on="candle_close"): it moves only with them, or with
+    # a fill (which forgets it).
+    uses_atr = not math.isnan(params[P_ATR_MULTIPLIER])
+    trail_best = np.full(n_pairs, np.nan)
+    trail_atr = np.zeros(n_pairs)
+    trail_found = np.zeros(n_pairs)
     # The partial-exit ladder (PartialExitMixin): levels fired (bit mask), the largest amount
     # held, the profit its exits realised, the entry's value (close_profit's divisor).
     has_ladder = not math.isnan(ladder[0, 0])
@@ -709,7 +768,9 @@ def backtest(  # noqa: C901
                 equity_trough = min(equity_trough, equity)
             booked = 0.0
             booked_at = -1
-        if n_open == 0 and not _any_entry(enter_long, enter_short, can_short, t, n_pairs):
+        first_candidate = candidate_start[t]
+        end_candidate = candidate_start[t + 1]
+        if n_open == 0 and first_candidate == end_candidate:
             continue  # nothing open and nothing to enter: most candles
         if pm_trail and on_close:
             # TrailingStopHooks.on_loop_start: the closed candle's stop, in force before this
@@ -723,19 +784,22 @@ def backtest(  # noqa: C901
                 else:
                     best_closed[q] = max(best_closed[q], highs[q, t - 1])
                 last_close = closes[q, t - 1]
-                found = _closed_candle_stop(
-                    params,
-                    locks,
-                    short[q],
-                    open_rate[q],
-                    best_closed[q],
-                    atr[q, t],
-                    lev[q],
-                    fee,
-                    amount[q],
-                    last_close,
-                    stop[q],
-                )
+                level = atr[q, t] if uses_atr else 0.0
+                if best_closed[q] != trail_best[q] or level != trail_atr[q]:
+                    trail_found[q] = pm_trailing_stop(
+                        params,
+                        locks,
+                        short[q],
+                        open_rate[q],
+                        best_closed[q],
+                        atr[q, t],
+                        lev[q],
+                        fee,
+                        amount[q],
+                    )
+                    trail_best[q] = best_closed[q]
+                    trail_atr[q] = level
+                found = _within_close(trail_found[q], short[q], last_close, stop[q])
                 if not math.isnan(found):
                     ratio = pm_stoploss_ratio(found, last_close, short[q], lev[q])
                     if not math.isnan(ratio) and ratio != 0:
@@ -745,32 +809,23 @@ def backtest(  # noqa: C901
                         if moved:
                             trailing[q] = True
                             stop_pct[q] = -abs(ratio)
-        n_visit = 0
-        visited[:] = False
+        # Open trades first, then the other pairs; of those, only the ones with an entry to ask.
+        n_visit = n_open
         for k in range(n_open):
-            visit[n_visit] = open_order[k]
+            visit[k] = open_order[k]
             visited[open_order[k]] = True
-            n_visit += 1
-        for p in range(n_pairs):
-            if not visited[p]:
-                visit[n_visit] = p
+        for k in range(first_candidate, end_candidate):
+            if not visited[candidates[k]]:
+                visit[n_visit] = candidates[k]
                 n_visit += 1
+        for k in range(n_open):
+            visited[visit[k]] = False
         for v in range(n_visit):
             p = visit[v]
             if not valid[p, t]:
                 continue
-            direction = 0
-            if enter_long[p, t] == 1 and not (
-                exit_long[p, t] == 1 or (can_short and enter_short[p, t] == 1)
-            ):
-                direction = 1
-            elif (
-                can_short
-                and enter_short[p, t] == 1
-                and not (exit_short[p, t] == 1 or enter_long[p, t] == 1)
-            ):
-                direction = -1
-            if direction == 0 and not in_trade[p]:
+            entering = direction[p, t]
+            if entering == 0 and not in_trade[p]:
                 continue
             for _attempt in range(2):
                 exiting = 0
@@ -779,7 +834,7 @@ def backtest(  # noqa: C901
                 # 2. Entry.
                 if (
                     t != last
-                    and direction != 0
+                    and entering != 0
                     and not in_trade[p]
                     and (max_open_trades < 0 or n_open < max_open_trades)
                     and not entry_refused[t]
@@ -802,7 +857,7 @@ def backtest(  # noqa: C901
                     if available < wanted:
                         wanted = 0.0
                     wanted = max(wanted, 0.0)
-                    is_short = direction < 0
+                    is_short = entering < 0
                     leverage = leverage_short[p, t] if is_short else leverage_long[p, t]
                     rate = opens[p, t]
                     min_stake = max(min_stake_base[p], min_amount[p] * rate * 1.05) / leverage
@@ -845,7 +900,9 @@ def backtest(  # noqa: C901
                             stop_pct[p] = -abs(stoploss)
                             trailing[p] = False
                             best[p] = rate
-                            best_closed[p] = -np.inf if direction > 0 else np.inf
+                            roi_until[p] = -1
+                            trail_best[p] = np.nan
+                            best_closed[p] = -np.inf if entering > 0 else np.inf
                             open_order[n_open] = p
                             n_open += 1
                             taken[p] = 0
@@ -884,6 +941,7 @@ def backtest(  # noqa: C901
                     and (has_ladder or has_adds)
                     and not pos[p, POS_QUIET_LOW] < opens[p, t] < pos[p, POS_QUIET_HIGH]
                 ):
+                    trail_best[p] = np.nan  # the position may change here
                     sold, levels, below = _partial_exit(
                         p,
                         t,
@@ -1105,7 +1163,9 @@ def backtest(  # noqa: C901
                     low = lows[p, t]
                     high = highs[p, t]
                     bound = low if is_short else high
-                    profit_best = ft_profit_ratio(bound, entry, units, fee, leverage, is_short)
+                    # The profit at the candle's best rate, before round8: rounded only where
+                    # a decision needs its last digits.
+                    raw_best = _ft_profit_raw(bound, entry, units, fee, leverage, is_short)
                     if is_short:
                         best[p] = min(best[p], low)
                         enter = enter_short[p, t] == 1
@@ -1119,32 +1179,42 @@ def backtest(  # noqa: C901
                     dir_correct = stop[p] > high if is_short else stop[p] < low
                     if pm_trail and dir_correct:
                         if not on_close:
-                            found = pm_trailing_stop(
-                                params,
-                                locks,
-                                is_short,
-                                entry,
-                                best[p],
-                                atr[p, t],
-                                leverage,
-                                fee,
-                                units,
-                            )
+                            level = atr[p, t] if uses_atr else 0.0
+                            if best[p] != trail_best[p] or level != trail_atr[p]:
+                                trail_found[p] = pm_trailing_stop(
+                                    params,
+                                    locks,
+                                    is_short,
+                                    entry,
+                                    best[p],
+                                    atr[p, t],
+                                    leverage,
+                                    fee,
+                                    units,
+                                )
+                                trail_best[p] = best[p]
+                                trail_atr[p] = level
+                            found = trail_found[p]
                             if not math.isnan(found):
                                 found = min(found, stop[p]) if is_short else max(found, stop[p])
                         elif t - 1 >= open_index[p]:
-                            found = _closed_candle_stop(
-                                params,
-                                locks,
-                                is_short,
-                                entry,
-                                best_closed[p],
-                                atr[p, t],
-                                leverage,
-                                fee,
-                                units,
-                                closes[p, t - 1],
-                                stop[p],
+                            level = atr[p, t] if uses_atr else 0.0
+                            if best_closed[p] != trail_best[p] or level != trail_atr[p]:
+                                trail_found[p] = pm_trailing_stop(
+                                    params,
+                                    locks,
+                                    is_short,
+                                    entry,
+                                    best_closed[p],
+                                    atr[p, t],
+                                    leverage,
+                                    fee,
+                                    units,
+                                )
+                                trail_best[p] = best_closed[p]
+                                trail_atr[p] = level
+                            found = _within_close(
+                                trail_found[p], is_short, closes[p, t - 1], stop[p]
                             )
                         else:
                             found = np.nan  # no candle has closed since entry
@@ -1159,6 +1229,7 @@ def backtest(  # noqa: C901
                                 if moved:
                                     trailing[p] = True
                                     stop_pct[p] = -abs(ratio)
+                    profit_best = round8(raw_best) if builtin_trail and dir_correct else 0.0
                     if builtin_trail and dir_correct and not (only_offset and profit_best < offset):
                         value = stoploss
                         if not math.isnan(positive) and profit_best > offset:
@@ -1174,8 +1245,11 @@ def backtest(  # noqa: C901
                     minutes = (times[t] - times[open_index[p]]) // 60_000_000
                     roi_hit = False
                     if not (enter and params[P_IGNORE_ROI_IF_ENTRY] > 0):
-                        _, roi_value = _roi_at(roi, minutes)
-                        roi_hit = not math.isnan(roi_value) and profit_best > roi_value
+                        if minutes >= roi_until[p]:
+                            # The ROI entry in force changes only at the table's next key.
+                            roi_now[p] = _roi_at(roi, minutes)[1]
+                            roi_until[p] = _roi_next(roi, minutes)
+                        roi_hit = not math.isnan(roi_now[p]) and _round8_above(raw_best, roi_now[p])
 
                     # The order of IStrategy.should_exit's list; the first exit is taken.
                     reason = -1
@@ -1256,9 +1330,9 @@ def backtest(  # noqa: C901
                             n_trades += 1
                             in_trade[p] = False
                             n_open = _remove(open_order, n_open, p)
-                if not (can_short and direction != 0 and exiting != 0 and not in_trade[p]):
+                if not (can_short and entering != 0 and exiting != 0 and not in_trade[p]):
                     break
-                if exiting == direction:
+                if exiting == entering:
                     break
     # End of data: force exit at the last row's open, in opening order.
     for k in range(n_open):
@@ -1288,16 +1362,6 @@ def backtest(  # noqa: C901
         n_trades += 1
     counts[0] = n_orders
     return n_trades
-
-
-@njit(cache=True)
-def _any_entry(
-    enter_long: np.ndarray, enter_short: np.ndarray, can_short: bool, t: int, n_pairs: int
-) -> bool:
-    for p in range(n_pairs):
-        if enter_long[p, t] == 1 or (can_short and enter_short[p, t] == 1):
-            return True
-    return False
 
 
 @njit(cache=True)
@@ -1588,25 +1652,54 @@ def ft_recalc_exact(
 ) -> tuple[float, float, float, float]:  # fmt: skip
     """
     ``Trade.recalc_trade_from_orders`` on a trade's filled orders, with ccxt's ``Precise`` as
-    Freqtrade's ``FtPrecise``: (amount, open rate, stake amount, float of the average price).
+    Freqtrade's ``FtPrecise`` (its integer steps, ``_precise_*``): (amount, open rate, stake
+    amount, float of the average price).
     """
-    from ccxt.base.precise import Precise
-
-    zero = Precise("0")
-    held, staked, average = Precise("0"), Precise("0"), Precise("0")
+    held, staked, average = (0, 0), (0, 0), (0, 0)
     mine = orders[(orders[:, O_PAIR] == pair) & (orders[:, O_OPEN_INDEX] == open_index)]
-    for row in mine:
-        units = Precise(repr(float(row[O_AMOUNT])))
+    for row in mine.tolist():
+        units = _precise_parts(repr(row[O_AMOUNT]))
         is_exit = row[O_IS_EXIT] > 0
-        side = Precise("-1" if is_exit else "1")
-        held = held + units * side
-        price = average if is_exit else Precise(repr(float(row[O_RATE])))
-        staked = staked + price * units * side
-        if held > zero and not is_exit:
-            average = staked / held
-    rate = price_round(float(str(staked / held)), price_digits)
-    units = amount_truncate(float(str(held)), amount_digits)
-    return units, rate, float(str(staked)) / leverage, float(str(average))
+        side = (-1, 0) if is_exit else (1, 0)
+        held = _precise_add(held, _precise_mul(units, side))
+        price = average if is_exit else _precise_parts(repr(row[O_RATE]))
+        staked = _precise_add(staked, _precise_mul(_precise_mul(price, units), side))
+        if held[0] > 0 and not is_exit:
+            average = _precise_div(staked, held)
+    rate = price_round(_precise_float(_precise_div(staked, held)), price_digits)
+    units = amount_truncate(_precise_float(held), amount_digits)
+    return units, rate, _precise_float(staked) / leverage, _precise_float(average)
+
+
+def _precise_add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """``Precise.add`` on (integer, decimals): exact, at the larger number of decimals."""
+    decimals = max(a[1], b[1])
+    return a[0] * 10 ** (decimals - a[1]) + b[0] * 10 ** (decimals - b[1]), decimals
+
+
+def _precise_mul(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """``Precise.mul``: exact."""
+    return a[0] * b[0], a[1] + b[1]
+
+
+def _precise_div(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """``Precise.div`` at its default 18 decimals, truncated as it truncates."""
+    distance = 18 - a[1] + b[1]
+    if distance < 0:
+        numerator = a[0] // 10**-distance
+    else:
+        numerator = a[0] * 10**distance
+    quotient, rest = divmod(numerator, b[0])
+    if quotient < 0 and rest:
+        quotient += 1
+    return quotient, 18
+
+
+def _precise_float(a: tuple[int, int]) -> float:
+    """``float(str(Precise))``: the correctly rounded float, as int / int is in Python."""
+    if a[1] <= 0:
+        return float(a[0] * 10 ** -a[1])
+    return a[0] / 10 ** a[1]
 
 
 @njit(cache=True)
@@ -1981,6 +2074,18 @@ def _builtin_trail(
     if moved:
         stop_pct[p] = -abs(value)
     return moved
+
+
+@njit(cache=True)
+def _roi_next(roi: np.ndarray, minutes: int) -> int:
+    """The first key of the ROI table after ``minutes`` (in any row order), or a minute never reached."""
+    found = np.iinfo(np.int64).max
+    for k in range(roi.shape[0]):
+        if math.isnan(roi[k, 0]):
+            break
+        if roi[k, 0] > minutes:
+            found = min(found, int(roi[k, 0]))
+    return found
 
 
 @njit(cache=True)

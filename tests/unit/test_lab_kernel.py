@@ -6,6 +6,8 @@ rounding of stops and lot truncation.
 
 import math
 from datetime import UTC, datetime
+from decimal import ROUND_DOWN as ROUND_DOWN_DECIMAL
+from decimal import Decimal
 
 import numpy as np
 from freqtrade.exchange.exchange_utils import (
@@ -217,6 +219,27 @@ def test_partial_exit_amount_is_the_backtesters(ticks, price_places, lots, place
     # trade.stake_amount as the kernel keeps it, and the amount it sells.
     assert kernel._decimal_product(rate, held, places)[0] / lev == stake_amount
     assert kernel.ft_exit_amount(stake_amount, held, wanted, places) == theirs
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.floats(1e-4, 1e7),
+    st.floats(1e-8, 1e9),
+    st.floats(1e-6, 1.0),
+    st.booleans(),
+    digits,
+)
+def test_exact_exit_amount_is_ftprecises(stake_amount, held, share, on_lot, places):
+    """The decimal path's integer steps are FtPrecise's and the lot's truncation, digit for digit."""
+    if on_lot:
+        held = max(1, round(held * 10**places)) / 10**places
+        share = max(1, round(share * held * 10**places)) / 10**places / held
+    stake = -stake_amount * share
+    exact = FtPrecise(stake) * FtPrecise(held) / FtPrecise(stake_amount)
+    lot = Decimal(10) ** -places
+    value = Decimal(repr(abs(float(exact))))
+    theirs = float((value / lot).to_integral_value(ROUND_DOWN_DECIMAL) * lot)
+    assert kernel.ft_exit_amount_exact(stake_amount, stake, held, places) == theirs
 
 
 @settings(max_examples=500, deadline=None)
