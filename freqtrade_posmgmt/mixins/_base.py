@@ -30,7 +30,6 @@ from freqtrade_posmgmt.mixins import _sidecar
 from freqtrade_posmgmt.mixins._dispatch import (
     FEATURE_ATTRIBUTES,
     CallbackDispatcher,
-    guarded,  # noqa: F401 - capabilities import it here
     is_mixin,
 )
 from freqtrade_posmgmt.mixins._hooks import CapabilityHooks

@@ -20,8 +20,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from freqtrade.persistence import Order, Trade
 from freqtrade.strategy import IStrategy
@@ -53,8 +52,6 @@ from freqtrade_posmgmt.registry import (
 )
 
 logger = logging.getLogger(__name__)
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # Strategy attributes a mixin may switch on; restored to the user's values before each refresh.
 FEATURE_ATTRIBUTES = (
@@ -110,32 +107,6 @@ def is_mixin(cls: type) -> bool:
     user's own strategy classes do not.
     """
     return "pm_refresh" in vars(cls) or "pm_add_hooks" in vars(cls)
-
-
-def guarded(default: Any) -> Callable[[F], F]:
-    """
-    Keep a mixin's decision method from raising into Freqtrade mid-trade: the first failure of
-    each method is logged with its traceback, and every failure returns ``default`` ("no change").
-    """
-
-    def decorate(method: F) -> F:
-        @wraps(method)
-        def wrapper(self: IStrategy, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(self, *args, **kwargs)
-            except Exception:
-                logged = self.__dict__.setdefault("_pm_failed_methods", set())
-                if method.__qualname__ not in logged:
-                    logged.add(method.__qualname__)
-                    logger.exception(
-                        "%s failed; position management makes no change here",
-                        method.__qualname__,
-                    )
-                return default
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
 
 
 def ask_user(strategy: IStrategy, function: Callable, name: str, kwargs: dict) -> Any:

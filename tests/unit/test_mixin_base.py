@@ -19,7 +19,6 @@ from freqtrade_posmgmt.mixins._base import (
     CallbackDispatcher,
     PolicyConfigError,
     PolicyMixin,
-    guarded,
     tightest_stop,
 )
 from freqtrade_posmgmt.mixins._dispatch import CALLBACKS, is_mixin
@@ -240,18 +239,33 @@ def test_tightest_stop_is_the_smallest_meaningful_distance(ratios):
         assert all(abs(merged) <= abs(r) for r in meaningful)
 
 
-def test_guarded_returns_the_default_and_logs_once(caplog):
-    class Failing(WithLevel):
-        @guarded(default=None)
-        def decide(self, value):
-            return 1 / value
+class FailingLevelHooks(LevelHooks):
+    def stop(self, request):
+        return StopAnswer(-1 / request.current_rate)
 
-    strategy = load(Failing)
+
+class FailingLevelMixin(PolicyMixin):
+    pm_section = "level"
+
+    def pm_refresh(self) -> None:
+        super().pm_refresh()
+        self.pm_enable("use_custom_stoploss")
+        self.pm_add_hooks(FailingLevelHooks(self, LevelPolicy()))
+
+
+class FailingLevel(FailingLevelMixin, Plain):
+    pass
+
+
+def test_a_failing_hook_is_no_opinion_and_logged_once(caplog):
+    strategy = load(FailingLevel)
+    no_stop_yet = SimpleNamespace(stop_loss=None, is_short=False, leverage=1.0)
     with caplog.at_level(logging.ERROR):
-        assert strategy.decide(0) is None
-        assert strategy.decide(0) is None
-        assert strategy.decide(2) == 0.5
-    assert len([r for r in caplog.records if "decide failed" in r.getMessage()]) == 1
+        assert strategy.custom_stoploss("BTC/USDT", no_stop_yet, None, 0.0, 0.0, False) is None
+        assert strategy.custom_stoploss("BTC/USDT", no_stop_yet, None, 0.0, 0.0, False) is None
+        assert strategy.custom_stoploss("BTC/USDT", no_stop_yet, None, 2.0, 0.0, False) == -0.5
+    failed = [r for r in caplog.records if "FailingLevelHooks.stop failed" in r.getMessage()]
+    assert len(failed) == 1
 
 
 class UserStop(Plain):
